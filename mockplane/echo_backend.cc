@@ -1,0 +1,65 @@
+#include "mockplane/echo_backend.h"
+
+#include <utility>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "proto/echo/echo.grpc.pb.h"
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+
+class EchoBackend::Service final : public echo::EchoServer::CallbackService {
+ public:
+  Service(std::string name, std::shared_ptr<std::atomic<uint64_t>> calls)
+      : name_(std::move(name)), calls_(std::move(calls)) {}
+
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
+                                 const echo::EchoRequest* request,
+                                 echo::EchoResponse* response) override {
+    calls_->fetch_add(1, std::memory_order_relaxed);
+    response->set_message(request->message());
+    response->set_instance(name_);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const std::string name_;
+  std::shared_ptr<std::atomic<uint64_t>> calls_;
+};
+
+EchoBackend::EchoBackend(Options options)
+    : options_(std::move(options)), calls_(std::make_shared<std::atomic<uint64_t>>(0)) {}
+
+absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options) {
+  std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(options)));
+  backend->service_ = std::make_unique<Service>(backend->options_.name, backend->calls_);
+  grpc::ServerBuilder builder;
+  const std::string listen = absl::StrCat(backend->options_.host, ":", backend->options_.port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &backend->port_);
+  builder.RegisterService(backend->service_.get());
+  backend->server_ = builder.BuildAndStart();
+  if (backend->server_ == nullptr || backend->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("echo backend: cannot listen on ", listen));
+  }
+  return backend;
+}
+
+EchoBackend::~EchoBackend() { Shutdown(absl::ZeroDuration()); }
+
+std::string EchoBackend::address() const {
+  return absl::StrCat(options_.host, ":", port_);
+}
+
+void EchoBackend::Shutdown(absl::Duration deadline) {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  server_->Wait();
+}
+
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris

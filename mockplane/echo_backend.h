@@ -1,0 +1,57 @@
+// A ready-made backend for tests, examples and benchmarks: a gRPC server on a
+// loopback port serving grpc_cpp_polaris.echo.EchoServer, which answers every
+// call with the backend's name so that callers can see who served them.
+#ifndef GRPC_CPP_POLARIS_MOCKPLANE_ECHO_BACKEND_H_
+#define GRPC_CPP_POLARIS_MOCKPLANE_ECHO_BACKEND_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+
+class EchoBackend {
+ public:
+  struct Options {
+    std::string name;
+    std::string host = "127.0.0.1";
+    int port = 0;  // 0 picks a free port
+  };
+
+  static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(Options options);
+  ~EchoBackend();
+
+  const std::string& name() const { return options_.name; }
+  int port() const { return port_; }
+  std::string address() const;
+  grpc::Server* server() { return server_.get(); }
+  // Calls answered so far.
+  uint64_t calls() const { return calls_->load(); }
+  // Stops accepting calls; in-flight calls get until `deadline` to finish.
+  void Shutdown(absl::Duration deadline);
+
+ private:
+  class Service;
+  explicit EchoBackend(Options options);
+
+  const Options options_;
+  std::shared_ptr<std::atomic<uint64_t>> calls_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_MOCKPLANE_ECHO_BACKEND_H_

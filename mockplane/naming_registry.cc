@@ -1,0 +1,326 @@
+#include "mockplane/naming_registry.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "proto/v1/code.pb.h"
+#include "sdk/proto_convert.h"
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+namespace {
+
+template <typename Message>
+Message WithCode(v1::Code code, const std::string& info) {
+  Message message;
+  message.mutable_code()->set_value(code);
+  message.mutable_info()->set_value(info.empty() ? v1::Code_Name(code) : info);
+  return message;
+}
+
+v1::Response Fail(v1::Code code, const std::string& info, const v1::Instance& request) {
+  v1::Response response = WithCode<v1::Response>(code, info);
+  *response.mutable_instance() = request;
+  return response;
+}
+
+ServiceKey KeyOf(const v1::Instance& request) {
+  return ServiceKey{request.namespace_().value(), request.service().value()};
+}
+
+std::string RandomEpoch() {
+  std::random_device device;
+  return absl::StrFormat("%08x", device());
+}
+
+}  // namespace
+
+NamingRegistry::NamingRegistry(Clock* clock) : clock_(clock), epoch_(RandomEpoch()) {}
+
+void NamingRegistry::SetChangeListener(ChangeListener listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+std::string NamingRegistry::InstanceId(const ServiceKey& key, const std::string& host,
+                                       uint32_t port) {
+  // FNV-1a over the same fields the real server hashes.
+  uint64_t hash = 1469598103934665603ULL;
+  for (char c : absl::StrCat(key.service_namespace, "##", key.service, "##", host, "##", port)) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  return absl::StrFormat("%016x", hash);
+}
+
+void NamingRegistry::BumpLocked(ServiceRecord* service) {
+  service->revision = absl::StrCat(epoch_, "-", next_revision_++);
+}
+
+void NamingRegistry::Notify(const std::vector<ServiceKey>& changed) {
+  if (changed.empty()) return;
+  absl::MutexLock lock(&listener_mu_);
+  if (!listener_) return;
+  for (const ServiceKey& key : changed) listener_(key);
+}
+
+v1::Response NamingRegistry::Register(const v1::Instance& request) {
+  const ServiceKey key = KeyOf(request);
+  if (key.service.empty()) return Fail(v1::InvalidServiceName, "service is required", request);
+  if (key.service_namespace.empty()) {
+    return Fail(v1::InvalidNamespaceName, "namespace is required", request);
+  }
+  if (request.host().value().empty()) {
+    return Fail(v1::InvalidInstanceHost, "host is required", request);
+  }
+  if (request.port().value() == 0 || request.port().value() > 65535) {
+    return Fail(v1::InvalidInstancePort, "port must be in 1..65535", request);
+  }
+  if (request.weight().value() > kMaxWeight) {
+    return Fail(v1::InvalidParameter, "weight must be in 0..10000", request);
+  }
+  if (request.metadata_size() > kMaxMetadataEntries) {
+    return Fail(v1::InvalidMetadata, "at most 64 metadata entries", request);
+  }
+  uint32_t ttl = 0;
+  if (request.enable_health_check().value()) {
+    if (request.health_check().type() != v1::HealthCheck::HEARTBEAT) {
+      return Fail(v1::InvalidParameter, "health_check.type must be HEARTBEAT", request);
+    }
+    ttl = request.health_check().heartbeat().has_ttl()
+              ? request.health_check().heartbeat().ttl().value()
+              : 5;
+    if (ttl < kMinTtlSeconds || ttl > kMaxTtlSeconds) {
+      return Fail(v1::InvalidParameter, "health_check.heartbeat.ttl must be in 1..60", request);
+    }
+  }
+  InstanceRecord record;
+  record.instance = InstanceFromProto(request);
+  record.instance.id = request.id().value().empty()
+                           ? InstanceId(key, request.host().value(), request.port().value())
+                           : request.id().value();
+  if (!request.has_weight()) record.instance.weight = 100;
+  record.instance.healthy = true;
+  record.instance.isolate = request.isolate().value();
+  record.ttl_seconds = ttl;
+  record.last_heartbeat = clock_->Now();
+  v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+  {
+    absl::MutexLock lock(&mu_);
+    ServiceRecord& service = services_[key];
+    // Registering again replaces the instance (e.g. after a restart).
+    service.instances[record.instance.id] = record;
+    BumpLocked(&service);
+    InstanceToProto(record.instance, response.mutable_instance());
+    response.mutable_instance()->mutable_service()->set_value(key.service);
+    response.mutable_instance()->mutable_namespace_()->set_value(key.service_namespace);
+  }
+  Notify({key});
+  return response;
+}
+
+NamingRegistry::InstanceRecord* NamingRegistry::FindLocked(const v1::Instance& request,
+                                                           ServiceKey* found_key,
+                                                           ServiceRecord** found_service) {
+  const ServiceKey key = KeyOf(request);
+  std::string id = request.id().value();
+  if (id.empty()) id = InstanceId(key, request.host().value(), request.port().value());
+  for (auto& service : services_) {
+    // Without a service name, the id alone names the instance.
+    if (!key.service.empty() && !(service.first == key)) continue;
+    auto it = service.second.instances.find(id);
+    if (it == service.second.instances.end()) continue;
+    *found_key = service.first;
+    *found_service = &service.second;
+    return &it->second;
+  }
+  return nullptr;
+}
+
+v1::Response NamingRegistry::Deregister(const v1::Instance& request) {
+  if (request.id().value().empty() &&
+      (request.service().value().empty() || request.host().value().empty() ||
+       request.port().value() == 0)) {
+    return Fail(v1::InvalidInstanceID, "id, or service + namespace + host + port, is required",
+                request);
+  }
+  ServiceKey changed;
+  {
+    absl::MutexLock lock(&mu_);
+    ServiceRecord* service = nullptr;
+    InstanceRecord* record = FindLocked(request, &changed, &service);
+    if (record == nullptr) return Fail(v1::NotFoundInstance, "no such instance", request);
+    service->instances.erase(record->instance.id);
+    BumpLocked(service);
+  }
+  Notify({changed});
+  v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+  *response.mutable_instance() = request;
+  return response;
+}
+
+v1::Response NamingRegistry::Heartbeat(const v1::Instance& request) {
+  if (request.id().value().empty() &&
+      (request.service().value().empty() || request.host().value().empty() ||
+       request.port().value() == 0)) {
+    return Fail(v1::InvalidInstanceID, "id, or service + namespace + host + port, is required",
+                request);
+  }
+  std::vector<ServiceKey> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    ServiceKey key;
+    ServiceRecord* service = nullptr;
+    InstanceRecord* record = FindLocked(request, &key, &service);
+    if (record == nullptr) return Fail(v1::NotFoundInstance, "no such instance", request);
+    if (record->ttl_seconds == 0) {
+      return Fail(v1::HealthCheckNotOpen, "instance registered without health check", request);
+    }
+    record->last_heartbeat = clock_->Now();
+    if (!record->instance.healthy) {
+      record->instance.healthy = true;
+      BumpLocked(service);
+      changed.push_back(key);
+    }
+  }
+  Notify(changed);
+  v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+  *response.mutable_instance() = request;
+  return response;
+}
+
+v1::Response NamingRegistry::ReportClient(const v1::Client& request) {
+  if (request.host().value().empty()) {
+    v1::Response response = WithCode<v1::Response>(v1::InvalidParameter, "host is required");
+    *response.mutable_client() = request;
+    return response;
+  }
+  v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+  *response.mutable_client() = request;
+  absl::MutexLock lock(&mu_);
+  auto it = client_locations_.find(request.host().value());
+  if (it != client_locations_.end()) {
+    v1::Location* location = response.mutable_client()->mutable_location();
+    location->mutable_region()->set_value(it->second.region);
+    location->mutable_zone()->set_value(it->second.zone);
+    location->mutable_campus()->set_value(it->second.campus);
+  }
+  return response;
+}
+
+v1::DiscoverResponse NamingRegistry::Discover(const v1::DiscoverRequest& request) {
+  const ServiceKey key{request.service().namespace_().value(), request.service().name().value()};
+  auto fail = [&](v1::Code code, const std::string& info) {
+    v1::DiscoverResponse response = WithCode<v1::DiscoverResponse>(code, info);
+    response.set_type(static_cast<v1::DiscoverResponse::DiscoverResponseType>(request.type()));
+    *response.mutable_service() = request.service();
+    return response;
+  };
+  if (request.type() != v1::DiscoverRequest::INSTANCE) {
+    return fail(v1::InvalidDiscoverResource, "only INSTANCE discovery is served");
+  }
+  if (key.service.empty()) return fail(v1::InvalidServiceName, "service.name is required");
+  if (key.service_namespace.empty()) {
+    return fail(v1::InvalidNamespaceName, "service.namespace is required");
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = services_.find(key);
+  if (it == services_.end()) return fail(v1::NotFoundResource, "service not found");
+  const ServiceRecord& service = it->second;
+  const bool unchanged = request.service().revision().value() == service.revision;
+  v1::DiscoverResponse response =
+      WithCode<v1::DiscoverResponse>(unchanged ? v1::DataNoChange : v1::ExecuteSuccess, "");
+  response.set_type(v1::DiscoverResponse::INSTANCE);
+  response.mutable_service()->mutable_name()->set_value(key.service);
+  response.mutable_service()->mutable_namespace_()->set_value(key.service_namespace);
+  response.mutable_service()->mutable_revision()->set_value(service.revision);
+  if (unchanged) return response;
+  const bool only_healthy = request.filter().onlyhealthyinstance();
+  for (const auto& entry : service.instances) {
+    const Instance& instance = entry.second.instance;
+    if (only_healthy && !instance.healthy) continue;
+    v1::Instance* proto = response.add_instances();
+    InstanceToProto(instance, proto);
+    proto->mutable_service()->set_value(key.service);
+    proto->mutable_namespace_()->set_value(key.service_namespace);
+  }
+  return response;
+}
+
+void NamingRegistry::CheckHealth() {
+  std::vector<ServiceKey> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    for (auto& service : services_) {
+      bool bumped = false;
+      for (auto& entry : service.second.instances) {
+        InstanceRecord& record = entry.second;
+        if (record.ttl_seconds == 0 || !record.instance.healthy) continue;
+        if (now - record.last_heartbeat >
+            absl::Seconds(kTtlsBeforeUnhealthy * record.ttl_seconds)) {
+          record.instance.healthy = false;
+          bumped = true;
+        }
+      }
+      if (bumped) {
+        BumpLocked(&service.second);
+        changed.push_back(service.first);
+      }
+    }
+  }
+  Notify(changed);
+}
+
+bool NamingRegistry::SetIsolate(const ServiceKey& key, const std::string& id, bool isolate) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto service = services_.find(key);
+    if (service == services_.end()) return false;
+    auto it = service->second.instances.find(id);
+    if (it == service->second.instances.end()) return false;
+    it->second.instance.isolate = isolate;
+    BumpLocked(&service->second);
+  }
+  Notify({key});
+  return true;
+}
+
+bool NamingRegistry::SetWeight(const ServiceKey& key, const std::string& id, uint32_t weight) {
+  if (weight > kMaxWeight) return false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto service = services_.find(key);
+    if (service == services_.end()) return false;
+    auto it = service->second.instances.find(id);
+    if (it == service->second.instances.end()) return false;
+    it->second.instance.weight = weight;
+    BumpLocked(&service->second);
+  }
+  Notify({key});
+  return true;
+}
+
+void NamingRegistry::SetClientLocation(const std::string& host, const Location& location) {
+  absl::MutexLock lock(&mu_);
+  client_locations_[host] = location;
+}
+
+std::vector<Instance> NamingRegistry::Instances(const ServiceKey& key) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<Instance> result;
+  auto it = services_.find(key);
+  if (it == services_.end()) return result;
+  for (const auto& entry : it->second.instances) result.push_back(entry.second.instance);
+  return result;
+}
+
+std::string NamingRegistry::Revision(const ServiceKey& key) const {
+  absl::MutexLock lock(&mu_);
+  auto it = services_.find(key);
+  return it == services_.end() ? std::string() : it->second.revision;
+}
+
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,95 @@
+// The state behind the mock naming API: services, their instances, health by
+// heartbeat TTL, and per-service revisions. Speaks in Polaris wire messages
+// and result codes, like the real server, but holds no network state.
+// Thread-safe.
+#ifndef GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_
+#define GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/v1/client.pb.h"
+#include "proto/v1/request.pb.h"
+#include "proto/v1/response.pb.h"
+#include "proto/v1/service.pb.h"
+#include "sdk/clock.h"
+#include "sdk/model.h"
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+
+// Limits of the real Polaris server.
+inline constexpr uint32_t kMinTtlSeconds = 1;
+inline constexpr uint32_t kMaxTtlSeconds = 60;
+inline constexpr uint32_t kMaxWeight = 10000;
+inline constexpr int kMaxMetadataEntries = 64;
+// An instance without heartbeat for this many TTLs turns unhealthy.
+inline constexpr int kTtlsBeforeUnhealthy = 3;
+
+class NamingRegistry {
+ public:
+  // Called after a service's instances changed, outside the registry's lock.
+  using ChangeListener = std::function<void(const ServiceKey&)>;
+
+  explicit NamingRegistry(Clock* clock);
+
+  void SetChangeListener(ChangeListener listener);
+
+  // The v1.PolarisGRPC operations, with the real server's result codes.
+  v1::Response Register(const v1::Instance& request);
+  v1::Response Deregister(const v1::Instance& request);
+  v1::Response Heartbeat(const v1::Instance& request);
+  v1::Response ReportClient(const v1::Client& request);
+  v1::DiscoverResponse Discover(const v1::DiscoverRequest& request);
+
+  // Marks instances unhealthy whose heartbeats stopped 3 x TTL ago.
+  void CheckHealth();
+
+  // Admin operations for tests (what an operator does in the console).
+  bool SetIsolate(const ServiceKey& key, const std::string& id, bool isolate);
+  bool SetWeight(const ServiceKey& key, const std::string& id, uint32_t weight);
+  void SetClientLocation(const std::string& host, const Location& location);
+  std::vector<Instance> Instances(const ServiceKey& key) const;
+  std::string Revision(const ServiceKey& key) const;
+
+  // The id the real server derives from namespace, service, host and port.
+  static std::string InstanceId(const ServiceKey& key, const std::string& host, uint32_t port);
+
+ private:
+  struct InstanceRecord {
+    Instance instance;
+    uint32_t ttl_seconds = 0;  // 0: no health check
+    absl::Time last_heartbeat;
+  };
+  struct ServiceRecord {
+    std::string revision;
+    std::map<std::string, InstanceRecord> instances;  // by id
+  };
+
+  // Finds the instance a Heartbeat/Deregister request names (by id, or by
+  // service, namespace, host and port).
+  InstanceRecord* FindLocked(const v1::Instance& request, ServiceKey* found_key,
+                             ServiceRecord** found_service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BumpLocked(ServiceRecord* service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify(const std::vector<ServiceKey>& changed);
+
+  Clock* const clock_;
+  const std::string epoch_;  // makes revisions unique across restarts
+  mutable absl::Mutex mu_;
+  uint64_t next_revision_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<ServiceKey, ServiceRecord> services_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Location> client_locations_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex listener_mu_;
+  ChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);
+};
+
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_

@@ -1,0 +1,41 @@
+// An injectable clock, so that TTLs, windows and timeouts are tested without
+// sleeping.
+#ifndef GRPC_CPP_POLARIS_SDK_CLOCK_H_
+#define GRPC_CPP_POLARIS_SDK_CLOCK_H_
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace grpc_cpp_polaris {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+  // The process-wide real clock.
+  static Clock* Real();
+};
+
+// A clock that moves only when told to. Thread-safe.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(absl::Time start = absl::UnixEpoch() + absl::Hours(24 * 365 * 50))
+      : now_(start) {}
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time now_;
+};
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SDK_CLOCK_H_
