@@ -81,8 +81,6 @@ ControlPlaneClient::ControlPlaneClient(ControlPlaneOptions options)
   stub_->channel =
       grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
   stub_->naming = v1::PolarisGRPC::NewStub(stub_->channel);
-  stream_thread_ = std::thread([this] { StreamLoop(); });
-  writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
 ControlPlaneClient::~ControlPlaneClient() {
@@ -92,8 +90,8 @@ ControlPlaneClient::~ControlPlaneClient() {
     if (stream_ != nullptr) stream_->context.TryCancel();
     if (connecting_ != nullptr) connecting_->TryCancel();
   }
-  stream_thread_.join();
-  writer_thread_.join();
+  if (stream_thread_.joinable()) stream_thread_.join();
+  if (writer_thread_.joinable()) writer_thread_.join();
 }
 
 std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const std::string& address) {
@@ -206,6 +204,12 @@ ControlPlaneClient::WatchId ControlPlaneClient::Watch(const ServiceKey& key,
     Subscription& subscription = subscriptions_[key];
     subscription.callbacks[id] = shared_callback;
     known = subscription.snapshot;
+    if (!stream_thread_.joinable()) {
+      // The Discover stream starts with the first watch: a process that only
+      // registers instances never opens one.
+      stream_thread_ = std::thread([this] { StreamLoop(); });
+      writer_thread_ = std::thread([this] { WriterLoop(); });
+    }
   }
   if (known != nullptr) (*shared_callback)(known);
   if (!in_callback) dispatch_mu_.Unlock();

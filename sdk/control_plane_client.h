@@ -141,6 +141,7 @@ class ControlPlaneClient {
   absl::Mutex dispatch_mu_;
   std::atomic<std::thread::id> dispatch_thread_{};
 
+  // Started by the first Watch; guarded by mu_ until then.
   std::thread stream_thread_;
   std::thread writer_thread_;
 };

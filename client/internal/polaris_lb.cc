@@ -1,0 +1,298 @@
+// The `polaris` LB policy: one subchannel per address the resolver reports,
+// weighted random over the READY ones.
+//
+// Control plane (all *Locked methods, on the channel's work serializer):
+// addresses and subchannel states are folded into an immutable Picker, which
+// is rebuilt on every change. Data plane: Picker::Pick does one binary search
+// over precomputed cumulative weights with a thread-local random number; it
+// takes no lock and allocates nothing.
+
+#include "client/internal/polaris_lb.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpc/impl/codegen/connectivity_state.h>
+#include <grpc/support/log.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "client/internal/instance_attribute.h"
+#include "client/polaris_client.h"
+#include "client/weighted_random.h"
+#include "src/core/lib/address_utils/sockaddr_utils.h"
+#include "src/core/lib/channel/channel_args.h"
+#include "src/core/lib/gprpp/debug_location.h"
+#include "src/core/lib/gprpp/orphanable.h"
+#include "src/core/lib/gprpp/ref_counted_ptr.h"
+#include "src/core/lib/json/json.h"
+#include "src/core/lib/load_balancing/lb_policy.h"
+#include "src/core/lib/load_balancing/lb_policy_factory.h"
+#include "src/core/lib/load_balancing/lb_policy_registry.h"
+#include "src/core/lib/load_balancing/subchannel_interface.h"
+#include "src/core/lib/resolver/server_address.h"
+
+namespace grpc_cpp_polaris {
+namespace internal {
+namespace {
+
+using grpc_core::ChannelArgs;
+using grpc_core::Json;
+using grpc_core::LoadBalancingPolicy;
+using grpc_core::RefCountedPtr;
+using grpc_core::ServerAddress;
+using grpc_core::SubchannelInterface;
+
+constexpr uint32_t kDefaultWeight = 100;  // for addresses without an instance
+
+// {"polaris": {}} — no options yet; unknown fields are rejected so that a
+// typo in a service config is reported, not ignored.
+class PolarisLbConfig final : public LoadBalancingPolicy::Config {
+ public:
+  absl::string_view name() const override { return kPolarisLbPolicyName; }
+};
+
+// Immutable snapshot of the READY endpoints.
+class Picker final : public LoadBalancingPolicy::SubchannelPicker {
+ public:
+  Picker(std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
+         const std::vector<uint32_t>& weights)
+      : subchannels_(std::move(subchannels)), selector_(weights) {}
+
+  LoadBalancingPolicy::PickResult Pick(LoadBalancingPolicy::PickArgs /*args*/) override {
+    return LoadBalancingPolicy::PickResult::Complete(
+        subchannels_[selector_.Select(FastRandom())]);
+  }
+
+ private:
+  const std::vector<RefCountedPtr<SubchannelInterface>> subchannels_;
+  const WeightedRandomSelector selector_;
+};
+
+class PolarisLb final : public LoadBalancingPolicy {
+ public:
+  explicit PolarisLb(Args args) : LoadBalancingPolicy(std::move(args)) {}
+
+  absl::string_view name() const override { return kPolarisLbPolicyName; }
+  absl::Status UpdateLocked(UpdateArgs args) override;
+  void ExitIdleLocked() override;
+  void ResetBackoffLocked() override;
+
+ private:
+  class StateWatcher;
+
+  struct Endpoint {
+    uint64_t generation = 0;  // tells a watcher of a replaced endpoint apart
+    uint32_t weight = kDefaultWeight;
+    RefCountedPtr<SubchannelInterface> subchannel;
+    StateWatcher* watcher = nullptr;  // owned by the subchannel
+    grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
+    // Set on TRANSIENT_FAILURE, cleared on READY: while set, CONNECTING and
+    // IDLE still count as failing (sticky TF, as gRPC's round_robin does).
+    bool failing = false;
+    absl::Status last_failure;
+  };
+
+  ~PolarisLb() override = default;
+  void ShutdownLocked() override;
+  void OnStateChangeLocked(const std::string& key, uint64_t generation,
+                           grpc_connectivity_state state, const absl::Status& status);
+  void StopWatching(Endpoint* endpoint);
+  void UpdatePickerLocked();
+
+  std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // by address
+  uint64_t next_generation_ = 1;
+  std::string resolution_note_;
+  absl::Status resolver_error_;
+  bool shutdown_ = false;
+};
+
+class PolarisLb::StateWatcher final
+    : public SubchannelInterface::ConnectivityStateWatcherInterface {
+ public:
+  StateWatcher(RefCountedPtr<PolarisLb> policy, std::string key, uint64_t generation)
+      : policy_(std::move(policy)), key_(std::move(key)), generation_(generation) {}
+  ~StateWatcher() override { policy_.reset(DEBUG_LOCATION, "StateWatcher"); }
+
+  // The client channel delivers this on the work serializer.
+  void OnConnectivityStateChange(grpc_connectivity_state state, absl::Status status) override {
+    policy_->OnStateChangeLocked(key_, generation_, state, status);
+  }
+  grpc_pollset_set* interested_parties() override { return policy_->interested_parties(); }
+
+ private:
+  RefCountedPtr<PolarisLb> policy_;
+  const std::string key_;
+  const uint64_t generation_;
+};
+
+absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
+  resolution_note_ = std::move(args.resolution_note);
+  if (!args.addresses.ok()) {
+    // Keep serving the last good endpoints; report the error only if none.
+    resolver_error_ = args.addresses.status();
+    if (endpoints_.empty()) UpdatePickerLocked();
+    return absl::OkStatus();
+  }
+  resolver_error_ = absl::OkStatus();
+  std::map<std::string, std::unique_ptr<Endpoint>> updated;
+  for (const ServerAddress& address : *args.addresses) {
+    absl::StatusOr<std::string> key = grpc_sockaddr_to_string(&address.address(), false);
+    if (!key.ok() || updated.count(*key) > 0) continue;
+    const Instance* instance = InstanceAttribute::Get(address);
+    const uint32_t weight = instance == nullptr ? kDefaultWeight : instance->weight;
+    auto existing = endpoints_.find(*key);
+    if (existing != endpoints_.end()) {
+      // Same address: keep its connection, take the new weight.
+      existing->second->weight = weight;
+      updated[*key] = std::move(existing->second);
+      endpoints_.erase(existing);
+      continue;
+    }
+    auto endpoint = std::make_unique<Endpoint>();
+    endpoint->generation = next_generation_++;
+    endpoint->weight = weight;
+    endpoint->subchannel = channel_control_helper()->CreateSubchannel(address, args.args);
+    if (endpoint->subchannel == nullptr) continue;
+    auto watcher = std::make_unique<StateWatcher>(
+        RefCountedPtr<PolarisLb>(static_cast<PolarisLb*>(Ref(DEBUG_LOCATION, "StateWatcher")
+                                                              .release())),
+        *key, endpoint->generation);
+    endpoint->watcher = watcher.get();
+    endpoint->subchannel->WatchConnectivityState(std::move(watcher));
+    endpoint->subchannel->RequestConnection();
+    updated[*key] = std::move(endpoint);
+  }
+  // What is left was removed by the resolver.
+  for (auto& entry : endpoints_) StopWatching(entry.second.get());
+  endpoints_ = std::move(updated);
+  UpdatePickerLocked();
+  return absl::OkStatus();
+}
+
+void PolarisLb::StopWatching(Endpoint* endpoint) {
+  if (endpoint->watcher != nullptr) {
+    endpoint->subchannel->CancelConnectivityStateWatch(endpoint->watcher);
+    endpoint->watcher = nullptr;
+  }
+}
+
+void PolarisLb::OnStateChangeLocked(const std::string& key, uint64_t generation,
+                                    grpc_connectivity_state state, const absl::Status& status) {
+  if (shutdown_) return;
+  auto it = endpoints_.find(key);
+  if (it == endpoints_.end() || it->second->generation != generation) return;
+  Endpoint& endpoint = *it->second;
+  endpoint.state = state;
+  switch (state) {
+    case GRPC_CHANNEL_READY:
+      endpoint.failing = false;
+      break;
+    case GRPC_CHANNEL_TRANSIENT_FAILURE:
+      endpoint.failing = true;
+      endpoint.last_failure = status;
+      break;
+    case GRPC_CHANNEL_IDLE:
+      // Connection closed (e.g. the server went away): reconnect eagerly so
+      // that a live instance is READY again before the next pick needs it.
+      endpoint.subchannel->RequestConnection();
+      break;
+    default:
+      break;
+  }
+  UpdatePickerLocked();
+}
+
+void PolarisLb::UpdatePickerLocked() {
+  if (shutdown_) return;
+  std::vector<RefCountedPtr<SubchannelInterface>> ready;
+  std::vector<uint32_t> weights;
+  size_t connecting = 0;
+  absl::Status last_failure;
+  for (auto& entry : endpoints_) {
+    Endpoint& endpoint = *entry.second;
+    if (endpoint.state == GRPC_CHANNEL_READY) {
+      if (endpoint.weight == 0) continue;
+      ready.push_back(endpoint.subchannel);
+      weights.push_back(endpoint.weight);
+    } else if (!endpoint.failing) {
+      ++connecting;
+    } else {
+      last_failure = endpoint.last_failure;
+    }
+  }
+  if (!ready.empty()) {
+    channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
+                                          std::make_unique<Picker>(std::move(ready), weights));
+    return;
+  }
+  if (connecting > 0) {
+    channel_control_helper()->UpdateState(
+        GRPC_CHANNEL_CONNECTING, absl::OkStatus(),
+        std::make_unique<QueuePicker>(Ref(DEBUG_LOCATION, "QueuePicker")));
+    return;
+  }
+  std::string reason;
+  if (!resolver_error_.ok()) {
+    reason = std::string(resolver_error_.message());
+  } else if (endpoints_.empty()) {
+    reason = resolution_note_.empty() ? "no routable instance" : resolution_note_;
+  } else {
+    reason = absl::StrCat("no instance reachable; last error: ", last_failure.ToString());
+  }
+  absl::Status status = absl::UnavailableError(absl::StrCat("polaris: ", reason));
+  channel_control_helper()->UpdateState(GRPC_CHANNEL_TRANSIENT_FAILURE, status,
+                                        std::make_unique<TransientFailurePicker>(status));
+}
+
+void PolarisLb::ExitIdleLocked() {
+  for (auto& entry : endpoints_) entry.second->subchannel->RequestConnection();
+}
+
+void PolarisLb::ResetBackoffLocked() {
+  for (auto& entry : endpoints_) entry.second->subchannel->ResetBackoff();
+}
+
+void PolarisLb::ShutdownLocked() {
+  shutdown_ = true;
+  for (auto& entry : endpoints_) StopWatching(entry.second.get());
+  endpoints_.clear();
+}
+
+class PolarisLbFactory final : public grpc_core::LoadBalancingPolicyFactory {
+ public:
+  absl::string_view name() const override { return kPolarisLbPolicyName; }
+
+  grpc_core::OrphanablePtr<LoadBalancingPolicy> CreateLoadBalancingPolicy(
+      LoadBalancingPolicy::Args args) const override {
+    return grpc_core::MakeOrphanable<PolarisLb>(std::move(args));
+  }
+
+  absl::StatusOr<RefCountedPtr<LoadBalancingPolicy::Config>> ParseLoadBalancingConfig(
+      const Json& json) const override {
+    if (json.type() != Json::Type::OBJECT && json.type() != Json::Type::JSON_NULL) {
+      return absl::InvalidArgumentError("polaris LB config: must be a JSON object");
+    }
+    if (json.type() == Json::Type::OBJECT) {
+      for (const auto& field : json.object_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("polaris LB config: unknown field '", field.first, "'"));
+      }
+    }
+    return grpc_core::MakeRefCounted<PolarisLbConfig>();
+  }
+};
+
+}  // namespace
+
+void RegisterPolarisLbPolicy(grpc_core::CoreConfiguration::Builder* builder) {
+  builder->lb_policy_registry()->RegisterLoadBalancingPolicyFactory(
+      std::make_unique<PolarisLbFactory>());
+}
+
+}  // namespace internal
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,188 @@
+// Resolver for polaris://SERVICE[?namespace=NS]: watches the service on the
+// control plane (one shared ControlPlaneClient per control-plane address) and
+// reports the routable instances, each with its InstanceAttribute, whenever
+// the control plane reports a new revision. Push-based: re-resolution
+// requests are no-ops. The first good result is never replaced by an error.
+
+#include "client/internal/polaris_resolver.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <grpc/support/log.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/internal/instance_attribute.h"
+#include "client/polaris_client.h"
+#include "client/target.h"
+#include "sdk/control_plane_client.h"
+#include "src/core/lib/address_utils/parse_address.h"
+#include "src/core/lib/channel/channel_args.h"
+#include "src/core/lib/gprpp/debug_location.h"
+#include "src/core/lib/gprpp/orphanable.h"
+#include "src/core/lib/gprpp/work_serializer.h"
+#include "src/core/lib/iomgr/exec_ctx.h"
+#include "src/core/lib/iomgr/resolved_address.h"
+#include "src/core/lib/resolver/resolver.h"
+#include "src/core/lib/resolver/resolver_factory.h"
+#include "src/core/lib/resolver/server_address.h"
+#include "src/core/lib/uri/uri_parser.h"
+
+namespace grpc_cpp_polaris {
+namespace internal {
+namespace {
+
+class PolarisResolver final : public grpc_core::Resolver {
+ public:
+  PolarisResolver(grpc_core::ResolverArgs args, absl::StatusOr<ServiceKey> key)
+      : target_(args.uri.ToString()),
+        key_(std::move(key)),
+        work_serializer_(std::move(args.work_serializer)),
+        result_handler_(std::move(args.result_handler)),
+        // Channels default to the polaris policy; a loadBalancingConfig in
+        // the service config still wins.
+        channel_args_(args.args.SetIfUnset(GRPC_ARG_LB_POLICY_NAME, kPolarisLbPolicyName)) {}
+
+  void StartLocked() override {
+    if (!key_.ok()) {
+      ReportError(absl::UnavailableError(
+          absl::StrCat("invalid polaris target '", target_, "': ", key_.status().message())));
+      return;
+    }
+    const std::string address = channel_args_.GetOwnedString(kControlPlaneAddressArg)
+                                    .value_or(GetClientOptions().control_plane_address);
+    client_ = ControlPlaneClient::Shared(address);
+    grpc_core::RefCountedPtr<PolarisResolver> self(
+        static_cast<PolarisResolver*>(Ref(DEBUG_LOCATION, "watch").release()));
+    watch_id_ = client_->Watch(
+        *key_, [self = std::move(self)](absl::StatusOr<ServiceSnapshotPtr> update) {
+          // Runs on the control-plane client's thread: hop onto the channel's
+          // work serializer, which gRPC code expects with an ExecCtx around.
+          grpc_core::ExecCtx exec_ctx;
+          self->work_serializer_->Run(
+              [self, update = std::move(update)]() { self->OnUpdateLocked(update); },
+              DEBUG_LOCATION);
+        });
+  }
+
+  // Push-based: the control plane tells us about every change.
+  void RequestReresolutionLocked() override {}
+
+  void ShutdownLocked() override {
+    shutdown_ = true;
+    if (client_ != nullptr) {
+      client_->Unwatch(watch_id_);
+      // Released here, on the serializer, never on the client's own thread.
+      client_.reset();
+    }
+  }
+
+ private:
+  void OnUpdateLocked(const absl::StatusOr<ServiceSnapshotPtr>& update) {
+    if (shutdown_) return;
+    if (!update.ok()) {
+      if (reported_snapshot_) {
+        gpr_log(GPR_INFO, "polaris resolver %s: keeping last instances: %s", target_.c_str(),
+                update.status().ToString().c_str());
+        return;
+      }
+      ReportError(absl::UnavailableError(
+          absl::StrCat("polaris service ", key_->ToString(), ": ", update.status().message())));
+      return;
+    }
+    ReportSnapshot(*update);
+  }
+
+  void ReportSnapshot(const ServiceSnapshotPtr& snapshot) {
+    grpc_core::ServerAddressList addresses;
+    size_t unroutable = 0;
+    for (const Instance& instance : snapshot->instances) {
+      if (!instance.Routable()) {
+        ++unroutable;
+        continue;
+      }
+      absl::StatusOr<grpc_resolved_address> address =
+          grpc_core::StringToSockaddr(instance.Address());
+      if (!address.ok()) {
+        gpr_log(GPR_ERROR, "polaris resolver %s: instance %s has bad address %s: %s",
+                target_.c_str(), instance.id.c_str(), instance.Address().c_str(),
+                address.status().ToString().c_str());
+        ++unroutable;
+        continue;
+      }
+      std::map<const char*, std::unique_ptr<grpc_core::ServerAddress::AttributeInterface>>
+          attributes;
+      attributes[InstanceAttribute::kKey] =
+          std::make_unique<InstanceAttribute>(snapshot, &instance);
+      addresses.emplace_back(*address, grpc_core::ChannelArgs(), std::move(attributes));
+    }
+    Result result;
+    result.resolution_note =
+        absl::StrCat("polaris service ", key_->ToString(), " revision ", snapshot->revision, ": ",
+                     addresses.size(), " routable of ", snapshot->instances.size(),
+                     " instances (", unroutable, " unhealthy, isolated or weight 0)");
+    result.addresses = std::move(addresses);
+    result.args = channel_args_;
+    reported_snapshot_ = true;
+    result_handler_->ReportResult(std::move(result));
+  }
+
+  void ReportError(absl::Status status) {
+    Result result;
+    result.addresses = status;
+    result.service_config = status;
+    result.args = channel_args_;
+    result_handler_->ReportResult(std::move(result));
+  }
+
+  const std::string target_;
+  const absl::StatusOr<ServiceKey> key_;
+  std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
+  std::unique_ptr<ResultHandler> result_handler_;
+  const grpc_core::ChannelArgs channel_args_;
+  std::shared_ptr<ControlPlaneClient> client_;
+  ControlPlaneClient::WatchId watch_id_ = 0;
+  bool reported_snapshot_ = false;
+  bool shutdown_ = false;
+};
+
+class PolarisResolverFactory final : public grpc_core::ResolverFactory {
+ public:
+  absl::string_view scheme() const override { return kPolarisScheme; }
+
+  // Every polaris: URI is accepted here so that a malformed one fails its
+  // calls with a message naming the problem, not a generic "invalid target".
+  bool IsValidUri(const grpc_core::URI& /*uri*/) const override { return true; }
+
+  grpc_core::OrphanablePtr<grpc_core::Resolver> CreateResolver(
+      grpc_core::ResolverArgs args) const override {
+    absl::StatusOr<ServiceKey> key = ParsePolarisTarget(ToTargetUri(args.uri));
+    return grpc_core::MakeOrphanable<PolarisResolver>(std::move(args), std::move(key));
+  }
+
+  // The :authority of calls is the service name.
+  std::string GetDefaultAuthority(const grpc_core::URI& uri) const override {
+    absl::StatusOr<ServiceKey> key = ParsePolarisTarget(ToTargetUri(uri));
+    return key.ok() ? key->service : std::string("polaris.invalid");
+  }
+
+ private:
+  static TargetUri ToTargetUri(const grpc_core::URI& uri) {
+    TargetUri target{uri.authority(), uri.path(), {}};
+    for (const grpc_core::URI::QueryParam& param : uri.query_parameter_pairs()) {
+      target.query.emplace_back(param.key, param.value);
+    }
+    return target;
+  }
+};
+
+}  // namespace
+
+void RegisterPolarisResolver(grpc_core::CoreConfiguration::Builder* builder) {
+  builder->resolver_registry()->RegisterResolverFactory(
+      std::make_unique<PolarisResolverFactory>());
+}
+
+}  // namespace internal
+}  // namespace grpc_cpp_polaris

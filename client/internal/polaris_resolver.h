@@ -1,0 +1,15 @@
+// The `polaris` resolver scheme. Uses gRPC internals: channel plugins only.
+#ifndef GRPC_CPP_POLARIS_CLIENT_INTERNAL_POLARIS_RESOLVER_H_
+#define GRPC_CPP_POLARIS_CLIENT_INTERNAL_POLARIS_RESOLVER_H_
+
+#include "src/core/lib/config/core_configuration.h"
+
+namespace grpc_cpp_polaris {
+namespace internal {
+
+void RegisterPolarisResolver(grpc_core::CoreConfiguration::Builder* builder);
+
+}  // namespace internal
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_CLIENT_INTERNAL_POLARIS_RESOLVER_H_

@@ -1,0 +1,53 @@
+// grpc-cpp-polaris client: dial Polaris services by name.
+//
+//   auto channel = grpc::CreateChannel("polaris://EchoServerGRPC",
+//                                      grpc::InsecureChannelCredentials());
+//
+// Linking //client registers, before main(), the `polaris` resolver scheme
+// and the `polaris` load-balancing policy with gRPC, which polaris:// targets
+// use by default. Targets: polaris://SERVICE[?namespace=NAMESPACE]
+// (namespace "default" when omitted).
+//
+// The resolver watches the service on the Polaris control plane and hands
+// the policy every routable instance (healthy, not isolated, weight > 0); the
+// policy keeps one subchannel per instance and picks among READY ones by
+// weighted random, without locks or allocation on the call path. Changes the
+// control plane pushes reach the picker without a new resolution round.
+#ifndef GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
+#define GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace grpc_cpp_polaris {
+
+// Channel argument (string) naming the control plane for one channel, e.g.
+//   args.SetString(grpc_cpp_polaris::kControlPlaneAddressArg, "127.0.0.1:8091");
+// It overrides ClientOptions::control_plane_address.
+inline constexpr char kControlPlaneAddressArg[] = "grpc_cpp_polaris.control_plane_address";
+
+// Name of the load-balancing policy, for service configs:
+//   {"loadBalancingConfig": [{"polaris": {}}]}
+inline constexpr char kPolarisLbPolicyName[] = "polaris";
+
+struct ClientOptions {
+  // "host:port" of the Polaris gRPC naming API.
+  std::string control_plane_address = "127.0.0.1:8091";
+};
+
+// Sets the process-wide options used by polaris:// channels created after
+// this call. Optional: without it the defaults above apply. Returns
+// InvalidArgument naming the bad field.
+absl::Status Init(const ClientOptions& options);
+
+// The options currently in effect.
+ClientOptions GetClientOptions();
+
+// True once the resolver and policy are registered with gRPC (always, when
+// this library is linked in; kept so that non-Bazel static links pull it in).
+bool PluginsRegistered();
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_

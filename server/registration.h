@@ -1,0 +1,124 @@
+// Registers a gRPC server's instance with Polaris, keeps it alive with
+// heartbeats, and takes it offline gracefully.
+//
+//   grpc::ServerBuilder builder;
+//   int port = 0;
+//   builder.AddListeningPort("0.0.0.0:0", grpc::InsecureServerCredentials(), &port);
+//   ... register services ...
+//   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+//   grpc_cpp_polaris::RegisterOptions options;
+//   options.service = "EchoServerGRPC";
+//   auto registration = grpc_cpp_polaris::Register(*server, port, options);
+//   ...
+//   (*registration)->Shutdown();  // deregister, let clients notice, drain, stop
+#ifndef GRPC_CPP_POLARIS_SERVER_REGISTRATION_H_
+#define GRPC_CPP_POLARIS_SERVER_REGISTRATION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "sdk/model.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace grpc_cpp_polaris {
+
+class ControlPlaneClient;
+
+struct RegisterOptions {
+  // Required: the Polaris service this server is an instance of.
+  std::string service;
+  std::string service_namespace = kDefaultNamespace;
+  // Address clients should dial. Empty: the local address this host uses to
+  // reach the control plane (right for multi-homed hosts and containers).
+  std::string host;
+  // "host:port" of the Polaris gRPC naming API.
+  std::string control_plane_address = "127.0.0.1:8091";
+  // Relative traffic share, 0..10000.
+  uint32_t weight = 100;
+  std::map<std::string, std::string> metadata;
+  Location location;
+  std::string protocol = "grpc";
+  std::string version;
+  std::string service_token;
+  // Heartbeat TTL, 1..60 s; the control plane marks the instance unhealthy
+  // after 3 x TTL without a heartbeat. Heartbeats are sent every TTL.
+  absl::Duration ttl = absl::Seconds(5);
+  // Shutdown(): how long to wait after deregistering before refusing new
+  // calls, so that clients stop picking this instance first.
+  absl::Duration deregister_propagation_delay = absl::Seconds(2);
+  // Shutdown(): how long in-flight calls may run before being cancelled.
+  absl::Duration drain_timeout = absl::Seconds(10);
+};
+
+// A registered instance. Destroying it stops the heartbeats and deregisters
+// the instance if Deregister()/Shutdown() did not already.
+class Registration {
+ public:
+  ~Registration();
+
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+  const std::string& instance_id() const { return instance_id_; }
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+  const RegisterOptions& options() const { return options_; }
+
+  // Stops the heartbeats and removes the instance from the control plane.
+  // The server keeps serving. Idempotent.
+  absl::Status Deregister();
+
+  // Graceful offline: Deregister(), wait deregister_propagation_delay, then
+  // shut the server down, letting in-flight calls finish within drain_timeout.
+  // Returns the deregistration error, if any; the server is stopped anyway.
+  absl::Status Shutdown();
+
+  // Heartbeats that failed since registration (for monitoring and tests).
+  uint64_t failed_heartbeats() const;
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int port,
+                                                               const RegisterOptions& options);
+  Registration(grpc::Server* server, int port, RegisterOptions options);
+  absl::Status RegisterNow();
+  void HeartbeatLoop();
+  void StopHeartbeats();
+
+  grpc::Server* const server_;
+  const int port_;
+  const RegisterOptions options_;
+  std::string host_;
+  std::string instance_id_;
+  std::shared_ptr<ControlPlaneClient> client_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool deregistered_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t failed_heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread heartbeat_thread_;
+};
+
+// Registers `server`, listening on `port`, as an instance of
+// options.service and starts heartbeating. Returns InvalidArgument naming a
+// bad option, or the control plane's error.
+absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int port,
+                                                      const RegisterOptions& options);
+
+// The local address this host uses to reach `control_plane_address`
+// ("host:port"), found without sending anything.
+absl::StatusOr<std::string> LocalHostFor(const std::string& control_plane_address);
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SERVER_REGISTRATION_H_
