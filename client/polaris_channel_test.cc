@@ -1,0 +1,221 @@
+// polaris:// channels end to end: resolver + policy inside real gRPC channels,
+// against the mockplane and real echo backends on loopback.
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/polaris_client.h"
+#include "mockplane/control_plane.h"
+#include "mockplane/echo_backend.h"
+#include "mockplane/wait.h"
+#include "proto/echo/echo.grpc.pb.h"
+#include "sdk/control_plane_client.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::EchoBackend;
+using mockplane::WaitUntil;
+
+class PolarisChannelTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartPlane(mockplane::ControlPlaneOptions()); }
+
+  void StartPlane(mockplane::ControlPlaneOptions options) {
+    auto plane = ControlPlane::Start(options);
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+    ControlPlaneOptions client_options;
+    client_options.address = plane_->address();
+    registrar_ = std::make_unique<ControlPlaneClient>(client_options);
+  }
+
+  // Starts a backend and registers it (without health check unless ttl > 0).
+  std::string AddBackend(const std::string& name, uint32_t weight = 100,
+                         const std::string& service_namespace = "default", uint32_t ttl = 0) {
+    auto backend = EchoBackend::Start({name});
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    InstanceRegistration registration;
+    registration.key = ServiceKey{service_namespace, "Echo"};
+    registration.instance.host = "127.0.0.1";
+    registration.instance.port = (*backend)->port();
+    registration.instance.weight = weight;
+    registration.ttl_seconds = ttl;
+    absl::StatusOr<std::string> id = registrar_->RegisterInstance(registration);
+    EXPECT_TRUE(id.ok()) << id.status();
+    backends_.push_back(std::move(*backend));
+    return id.value_or("");
+  }
+
+  std::unique_ptr<echo::EchoServer::Stub> Dial(const std::string& target,
+                                               const std::string& service_config = "") {
+    grpc::ChannelArguments args;
+    args.SetString(kControlPlaneAddressArg, plane_->address());
+    if (!service_config.empty()) args.SetServiceConfigJSON(service_config);
+    return echo::EchoServer::NewStub(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+  }
+
+  // Who answered, or the failure.
+  static absl::StatusOr<std::string> Call(echo::EchoServer::Stub& stub,
+                                          bool wait_for_ready = false) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.set_wait_for_ready(wait_for_ready);
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    grpc::Status status = stub.Echo(&context, request, &response);
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    return response.instance();
+  }
+
+  static std::map<std::string, int> CallMany(echo::EchoServer::Stub& stub, int count) {
+    std::map<std::string, int> answered;
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<std::string> who = Call(stub);
+      ++answered[who.ok() ? *who : "FAILED: " + who.status().ToString()];
+    }
+    return answered;
+  }
+
+  const ServiceKey kEcho{"default", "Echo"};
+  std::unique_ptr<ControlPlane> plane_;
+  std::unique_ptr<ControlPlaneClient> registrar_;
+  std::vector<std::unique_ptr<EchoBackend>> backends_;
+};
+
+TEST_F(PolarisChannelTest, PluginsAreRegisteredByLinking) { EXPECT_TRUE(PluginsRegistered()); }
+
+TEST_F(PolarisChannelTest, CallsReachEveryRegisteredInstance) {
+  AddBackend("a");
+  AddBackend("b");
+  AddBackend("c");
+  auto stub = Dial("polaris://Echo");
+  std::map<std::string, int> answered = CallMany(*stub, 300);
+  EXPECT_EQ(answered.size(), 3u);
+  for (const char* name : {"a", "b", "c"}) EXPECT_GT(answered[name], 0) << name;
+}
+
+TEST_F(PolarisChannelTest, IsolatedAndZeroWeightInstancesGetNoCalls) {
+  const std::string isolated = AddBackend("isolated");
+  const std::string zero = AddBackend("zero");
+  AddBackend("live");
+  auto stub = Dial("polaris://Echo");
+  ASSERT_TRUE(Call(*stub).ok());
+  ASSERT_TRUE(plane_->SetIsolate(kEcho, isolated, true));
+  ASSERT_TRUE(plane_->SetWeight(kEcho, zero, 0));
+  // The change is pushed; once the picker has it, only "live" answers.
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 20) == std::map<std::string, int>{{"live", 20}}; },
+                        absl::Seconds(10)));
+  EXPECT_EQ(CallMany(*stub, 200), (std::map<std::string, int>{{"live", 200}}));
+}
+
+TEST_F(PolarisChannelTest, UnhealthyInstancesGetNoCalls) {
+  FakeClock clock;
+  mockplane::ControlPlaneOptions options;
+  options.clock = &clock;
+  options.health_check_interval = absl::Hours(1);
+  StartPlane(options);
+  AddBackend("silent", 100, "default", /*ttl=*/1);  // never heartbeats
+  AddBackend("steady");
+  auto stub = Dial("polaris://Echo");
+  ASSERT_TRUE(Call(*stub).ok());
+  clock.Advance(absl::Seconds(4));
+  plane_->CheckHealthNow();
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 20) == std::map<std::string, int>{{"steady", 20}}; },
+                        absl::Seconds(10)));
+  EXPECT_EQ(CallMany(*stub, 200), (std::map<std::string, int>{{"steady", 200}}));
+}
+
+TEST_F(PolarisChannelTest, WeightChangesReachThePicker) {
+  const std::string heavy = AddBackend("heavy", 1);
+  AddBackend("light", 1);
+  auto stub = Dial("polaris://Echo");
+  ASSERT_TRUE(Call(*stub).ok());
+  ASSERT_TRUE(plane_->SetWeight(kEcho, heavy, 10000));
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 50)["heavy"] == 50; }, absl::Seconds(10)));
+  std::map<std::string, int> answered = CallMany(*stub, 1000);
+  EXPECT_GT(answered["heavy"], 985);  // expected 999.9 of 1000
+}
+
+TEST_F(PolarisChannelTest, NamespaceSelectsTheService) {
+  AddBackend("prod", 100, "Production");
+  AddBackend("dev", 100, "default");
+  auto prod = Dial("polaris://Echo?namespace=Production");
+  EXPECT_EQ(CallMany(*prod, 50), (std::map<std::string, int>{{"prod", 50}}));
+  auto dev = Dial("polaris:///Echo");
+  EXPECT_EQ(CallMany(*dev, 50), (std::map<std::string, int>{{"dev", 50}}));
+}
+
+TEST_F(PolarisChannelTest, MalformedTargetFailsNamingTheProblem) {
+  auto stub = Dial("polaris://Echo?zone=z1");
+  absl::StatusOr<std::string> result = Call(*stub);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(absl::IsUnavailable(result.status()));
+  EXPECT_NE(result.status().message().find("unknown query parameter 'zone'"),
+            absl::string_view::npos)
+      << result.status();
+}
+
+TEST_F(PolarisChannelTest, UnknownServiceFailsFastThenRecovers) {
+  auto stub = Dial("polaris://Echo");
+  absl::StatusOr<std::string> result = Call(*stub);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(absl::IsUnavailable(result.status()));
+  EXPECT_NE(result.status().message().find("default/Echo"), absl::string_view::npos)
+      << result.status();
+  AddBackend("late");
+  ASSERT_TRUE(WaitUntil([&] { return Call(*stub).ok(); }, absl::Seconds(10)));
+  EXPECT_EQ(*Call(*stub), "late");
+}
+
+TEST_F(PolarisChannelTest, WaitForReadyCallWaitsForTheFirstInstance) {
+  auto stub = Dial("polaris://Echo");
+  std::thread registrar([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    AddBackend("first");
+  });
+  absl::StatusOr<std::string> result = Call(*stub, /*wait_for_ready=*/true);
+  registrar.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "first");
+}
+
+TEST_F(PolarisChannelTest, UnknownLbConfigFieldIsReported) {
+  AddBackend("a");
+  auto stub = Dial("polaris://Echo", R"({"loadBalancingConfig": [{"polaris": {"bogus": 1}}]})");
+  absl::StatusOr<std::string> result = Call(*stub);
+  // gRPC refuses a channel whose default service config does not parse; it
+  // logs our message ("polaris LB config: unknown field 'bogus'") and fails
+  // calls with INVALID_ARGUMENT.
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(result.status())) << result.status();
+}
+
+TEST_F(PolarisChannelTest, ExplicitPolarisLbConfigWorks) {
+  AddBackend("a");
+  auto stub = Dial("polaris://Echo", R"({"loadBalancingConfig": [{"polaris": {}}]})");
+  EXPECT_EQ(CallMany(*stub, 10), (std::map<std::string, int>{{"a", 10}}));
+}
+
+TEST_F(PolarisChannelTest, InitRejectsBadAddress) {
+  ClientOptions options;
+  options.control_plane_address = "no-port";
+  absl::Status status = Init(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(status));
+  EXPECT_NE(status.message().find("control_plane_address"), absl::string_view::npos);
+  EXPECT_EQ(GetClientOptions().control_plane_address, "127.0.0.1:8091");
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris

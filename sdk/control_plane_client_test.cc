@@ -1,0 +1,176 @@
+#include "sdk/control_plane_client.h"
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/synchronization/mutex.h"
+#include "mockplane/control_plane.h"
+#include "mockplane/wait.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::WaitUntil;
+
+const ServiceKey kEcho{"default", "Echo"};
+
+InstanceRegistration Registration(uint32_t port, uint32_t weight = 100) {
+  InstanceRegistration registration;
+  registration.key = kEcho;
+  registration.instance.host = "127.0.0.1";
+  registration.instance.port = port;
+  registration.instance.weight = weight;
+  registration.instance.metadata = {{"env", "test"}};
+  registration.ttl_seconds = 5;
+  return registration;
+}
+
+// Collects what a watch delivers.
+class Recorder {
+ public:
+  ControlPlaneClient::WatchCallback Callback() {
+    return [this](absl::StatusOr<ServiceSnapshotPtr> update) {
+      absl::MutexLock lock(&mu_);
+      updates_.push_back(std::move(update));
+    };
+  }
+  std::vector<absl::StatusOr<ServiceSnapshotPtr>> Updates() {
+    absl::MutexLock lock(&mu_);
+    return updates_;
+  }
+  size_t InstancesInLast() {
+    absl::MutexLock lock(&mu_);
+    if (updates_.empty() || !updates_.back().ok()) return SIZE_MAX;
+    return (*updates_.back())->instances.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::StatusOr<ServiceSnapshotPtr>> updates_;
+};
+
+class ControlPlaneClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto plane = ControlPlane::Start();
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+    ControlPlaneOptions options;
+    options.address = plane_->address();
+    options.refresh_interval = absl::Seconds(30);  // pushes must do the work
+    client_ = std::make_unique<ControlPlaneClient>(options);
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  std::unique_ptr<ControlPlaneClient> client_;
+};
+
+TEST_F(ControlPlaneClientTest, RegisterHeartbeatDeregister) {
+  absl::StatusOr<std::string> id = client_->RegisterInstance(Registration(1001, 300));
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::vector<Instance> instances = plane_->Instances(kEcho);
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].id, *id);
+  EXPECT_EQ(instances[0].weight, 300u);
+  EXPECT_EQ(instances[0].metadata.at("env"), "test");
+  InstanceRef ref{kEcho, *id, "127.0.0.1", 1001, ""};
+  EXPECT_TRUE(client_->Heartbeat(ref).ok());
+  EXPECT_TRUE(client_->DeregisterInstance(ref).ok());
+  EXPECT_TRUE(plane_->Instances(kEcho).empty());
+  EXPECT_TRUE(absl::IsNotFound(client_->Heartbeat(ref)));
+}
+
+TEST_F(ControlPlaneClientTest, BadRegistrationNamesTheCode) {
+  InstanceRegistration bad = Registration(1001);
+  bad.ttl_seconds = 100;
+  absl::StatusOr<std::string> id = client_->RegisterInstance(bad);
+  ASSERT_FALSE(id.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(id.status()));
+  EXPECT_NE(id.status().message().find("400103"), absl::string_view::npos) << id.status();
+}
+
+TEST_F(ControlPlaneClientTest, WatchDeliversSnapshotThenPushedChanges) {
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1001)).ok());
+  Recorder recorder;
+  ControlPlaneClient::WatchId id = client_->Watch(kEcho, recorder.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1002)).ok());
+  ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 2; }, absl::Seconds(10)));
+  // A second watcher of the same service gets the known snapshot at once.
+  Recorder second;
+  ControlPlaneClient::WatchId id2 = client_->Watch(kEcho, second.Callback());
+  EXPECT_EQ(second.InstancesInLast(), 2u);
+  client_->Unwatch(id);
+  const size_t seen = recorder.Updates().size();
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1003)).ok());
+  ASSERT_TRUE(WaitUntil([&] { return second.InstancesInLast() == 3; }, absl::Seconds(10)));
+  EXPECT_EQ(recorder.Updates().size(), seen);  // unwatched: nothing more
+  client_->Unwatch(id2);
+}
+
+TEST_F(ControlPlaneClientTest, UnknownServiceIsReportedThenRecovers) {
+  Recorder recorder;
+  client_->Watch(ServiceKey{"default", "Missing"}, recorder.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return !recorder.Updates().empty(); }, absl::Seconds(10)));
+  EXPECT_TRUE(absl::IsNotFound(recorder.Updates()[0].status()))
+      << recorder.Updates()[0].status();
+  InstanceRegistration late = Registration(1001);
+  late.key.service = "Missing";
+  ASSERT_TRUE(client_->RegisterInstance(late).ok());
+  ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
+}
+
+TEST_F(ControlPlaneClientTest, UnreachableControlPlaneIsReported) {
+  ControlPlaneOptions options;
+  options.address = "127.0.0.1:1";  // nothing listens there
+  ControlPlaneClient client(options);
+  Recorder recorder;
+  client.Watch(kEcho, recorder.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return !recorder.Updates().empty(); }, absl::Seconds(10)));
+  EXPECT_TRUE(absl::IsUnavailable(recorder.Updates()[0].status()))
+      << recorder.Updates()[0].status();
+  EXPECT_NE(recorder.Updates()[0].status().message().find("127.0.0.1:1"), absl::string_view::npos);
+}
+
+TEST_F(ControlPlaneClientTest, StreamReconnectsAfterControlPlaneRestart) {
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1001)).ok());
+  Recorder recorder;
+  client_->Watch(kEcho, recorder.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
+  const int port = plane_->port();
+  plane_.reset();
+  mockplane::ControlPlaneOptions options;
+  options.port = port;
+  auto restarted = ControlPlane::Start(options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  plane_ = std::move(*restarted);
+  // The new plane starts empty; once a server registers, the re-opened
+  // stream delivers the new state.
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1002)).ok());
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1003)).ok());
+  ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 2; }, absl::Seconds(15)));
+}
+
+TEST_F(ControlPlaneClientTest, ReportClientReturnsLocation) {
+  plane_->SetClientLocation("127.0.0.1", Location{"r1", "z1", "c1"});
+  absl::StatusOr<Location> location = client_->ReportClient("127.0.0.1");
+  ASSERT_TRUE(location.ok()) << location.status();
+  EXPECT_EQ(location->zone, "z1");
+}
+
+TEST(StatusFromPolarisCodeTest, MapsCodes) {
+  EXPECT_TRUE(StatusFromPolarisCode(200000, "", "x").ok());
+  EXPECT_TRUE(StatusFromPolarisCode(200001, "", "x").ok());
+  EXPECT_TRUE(absl::IsNotFound(StatusFromPolarisCode(400303, "", "x")));
+  EXPECT_TRUE(absl::IsInvalidArgument(StatusFromPolarisCode(400132, "bad port", "x")));
+  EXPECT_TRUE(absl::IsUnavailable(StatusFromPolarisCode(500000, "", "x")));
+  EXPECT_NE(StatusFromPolarisCode(400132, "bad port", "Register").message().find("bad port"),
+            absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
