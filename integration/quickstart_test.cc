@@ -1,0 +1,264 @@
+// The quickstart scenario, hermetically: three EchoServerGRPC servers register
+// with the mockplane; a client dials polaris://EchoServerGRPC.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/polaris_client.h"
+#include "mockplane/control_plane.h"
+#include "mockplane/echo_backend.h"
+#include "mockplane/wait.h"
+#include "proto/echo/echo.grpc.pb.h"
+#include "server/registration.h"
+
+extern char** environ;
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::EchoBackend;
+using mockplane::WaitUntil;
+
+constexpr char kService[] = "EchoServerGRPC";
+
+// An echo server in another process, so that it can really be killed.
+class ServerProcess {
+ public:
+  static std::unique_ptr<ServerProcess> Spawn(const std::string& control_plane,
+                                              const std::string& name) {
+    const char* srcdir = std::getenv("TEST_SRCDIR");
+    const char* workspace = std::getenv("TEST_WORKSPACE");
+    if (srcdir == nullptr || workspace == nullptr) return nullptr;
+    const std::string binary =
+        absl::StrCat(srcdir, "/", workspace, "/integration/echo_server_process");
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return nullptr;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+    std::vector<std::string> args = {binary, control_plane, name, "1"};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
+    const int rc =
+        posix_spawn(&process->pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(pipe_fds[1]);
+    if (rc != 0) {
+      close(pipe_fds[0]);
+      return nullptr;
+    }
+    FILE* out = fdopen(pipe_fds[0], "r");
+    int port = 0;
+    const bool ready = std::fscanf(out, "READY %d", &port) == 1;  // blocks until ready or exit
+    std::fclose(out);
+    if (!ready) return nullptr;
+    process->port_ = port;
+    return process;
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) Kill();
+  }
+
+  // SIGKILL: no deregistration, no goodbye.
+  void Kill() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+
+ private:
+  ServerProcess() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct InProcessServer {
+  std::unique_ptr<EchoBackend> backend;
+  std::unique_ptr<Registration> registration;
+};
+
+class QuickstartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto plane = ControlPlane::Start();
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+    grpc::ChannelArguments args;
+    args.SetString(kControlPlaneAddressArg, plane_->address());
+    stub_ = echo::EchoServer::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("polaris://", kService), grpc::InsecureChannelCredentials(), args));
+  }
+
+  void TearDown() override {
+    // Servers go before the control plane they deregister from.
+    servers_.clear();
+  }
+
+  InProcessServer& StartServer(const std::string& name, uint32_t weight = 100) {
+    InProcessServer server;
+    auto backend = EchoBackend::Start({name});
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    server.backend = std::move(*backend);
+    RegisterOptions options;
+    options.service = kService;
+    options.control_plane_address = plane_->address();
+    options.weight = weight;
+    options.deregister_propagation_delay = absl::Milliseconds(500);
+    options.drain_timeout = absl::Seconds(2);
+    auto registration = Register(*server.backend->server(), server.backend->port(), options);
+    EXPECT_TRUE(registration.ok()) << registration.status();
+    server.registration = std::move(*registration);
+    servers_.push_back(std::move(server));
+    return servers_.back();
+  }
+
+  absl::StatusOr<std::string> Call() {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    grpc::Status status = stub_->Echo(&context, request, &response);
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    return response.instance();
+  }
+
+  // Calls until `instance` answered none of the last `streak` calls.
+  bool WaitUntilNoCallsTo(const std::string& instance, int streak) {
+    int clean = 0;
+    return WaitUntil(
+        [&] {
+          absl::StatusOr<std::string> who = Call();
+          clean = (who.ok() && *who != instance) ? clean + 1 : 0;
+          return clean >= streak;
+        },
+        absl::Seconds(20), absl::ZeroDuration());
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  std::unique_ptr<echo::EchoServer::Stub> stub_;
+  std::vector<InProcessServer> servers_;
+};
+
+TEST_F(QuickstartTest, CallsSpreadOverAllInstancesByWeight) {
+  StartServer("w100", 100);
+  StartServer("w200", 200);
+  StartServer("w300", 300);
+  constexpr int kCalls = 3000;
+  std::map<std::string, int> answered;
+  for (int i = 0; i < kCalls; ++i) {
+    absl::StatusOr<std::string> who = Call();
+    ASSERT_TRUE(who.ok()) << who.status();
+    ++answered[*who];
+  }
+  ASSERT_EQ(answered.size(), 3u);
+  // Expected shares 1/6, 2/6, 3/6; a binomial standard deviation is under 1%.
+  EXPECT_NEAR(answered["w100"] / double(kCalls), 1 / 6.0, 0.04);
+  EXPECT_NEAR(answered["w200"] / double(kCalls), 2 / 6.0, 0.04);
+  EXPECT_NEAR(answered["w300"] / double(kCalls), 3 / 6.0, 0.04);
+}
+
+TEST_F(QuickstartTest, GracefulShutdownLosesNoCallAndStopsTraffic) {
+  StartServer("a");
+  StartServer("b");
+  InProcessServer& leaving = StartServer("c");
+  ASSERT_TRUE(WaitUntil([&] { return Call().value_or("") == "c"; }, absl::Seconds(10)));
+
+  // Calls keep flowing while "c" deregisters, waits, drains and stops.
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, calls{0};
+  std::thread caller([&] {
+    while (!done.load()) {
+      if (!Call().ok()) failures.fetch_add(1);
+      calls.fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(leaving.registration->Shutdown().ok());
+  const uint64_t served_by_c = leaving.backend->calls();
+  absl::SleepFor(absl::Milliseconds(300));
+  done.store(true);
+  caller.join();
+  EXPECT_EQ(failures.load(), 0) << "of " << calls.load() << " calls";
+  EXPECT_GT(calls.load(), 50);
+  EXPECT_EQ(leaving.backend->calls(), served_by_c);
+  EXPECT_EQ(plane_->Instances(ServiceKey{"default", kService}).size(), 2u);
+
+  std::map<std::string, int> answered;
+  for (int i = 0; i < 300; ++i) {
+    absl::StatusOr<std::string> who = Call();
+    ASSERT_TRUE(who.ok()) << who.status();
+    ++answered[*who];
+  }
+  EXPECT_EQ(answered.size(), 2u);
+  EXPECT_EQ(answered.count("c"), 0u);
+}
+
+TEST_F(QuickstartTest, DeregisteredInstanceGetsNoMoreCalls) {
+  StartServer("a");
+  InProcessServer& leaving = StartServer("b");
+  ASSERT_TRUE(leaving.registration->Deregister().ok());
+  ASSERT_TRUE(WaitUntilNoCallsTo("b", 50));
+  const uint64_t served = leaving.backend->calls();
+  for (int i = 0; i < 300; ++i) {
+    absl::StatusOr<std::string> who = Call();
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(*who, "a");
+  }
+  // Still up and serving, but picked no more.
+  EXPECT_EQ(leaving.backend->calls(), served);
+}
+
+TEST_F(QuickstartTest, KilledServerStopsReceivingCallsWithoutFailuresAfterwards) {
+  StartServer("a");
+  StartServer("b");
+  std::unique_ptr<ServerProcess> doomed = ServerProcess::Spawn(plane_->address(), "doomed");
+  ASSERT_NE(doomed, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return Call().value_or("") == "doomed"; }, absl::Seconds(10)));
+
+  doomed->Kill();  // no deregistration, no more heartbeats
+  // Its connection fails at once: the picker drops it.
+  ASSERT_TRUE(WaitUntilNoCallsTo("doomed", 50));
+  std::map<std::string, int> answered;
+  for (int i = 0; i < 300; ++i) {
+    absl::StatusOr<std::string> who = Call();
+    ASSERT_TRUE(who.ok()) << "call " << i << " after the kill: " << who.status();
+    ++answered[*who];
+  }
+  EXPECT_EQ(answered.size(), 2u);
+  // And its heartbeats stop: the control plane marks it unhealthy (3 x 1 s).
+  const ServiceKey key{"default", kService};
+  auto doomed_unhealthy = [&] {
+    for (const Instance& instance : plane_->Instances(key)) {
+      if (instance.port == static_cast<uint32_t>(doomed->port())) return !instance.healthy;
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitUntil(doomed_unhealthy, absl::Seconds(10)));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(Call().ok()) << "call " << i;
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
