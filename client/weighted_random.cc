@@ -1,26 +1,43 @@
 #include "client/weighted_random.h"
 
-#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 namespace grpc_cpp_polaris {
 
 WeightedRandomSelector::WeightedRandomSelector(const std::vector<uint32_t>& weights) {
-  cumulative_.reserve(weights.size());
-  for (uint32_t weight : weights) {
-    total_ += weight;
-    cumulative_.push_back(total_);
+  const size_t n = weights.size();
+  for (uint32_t weight : weights) total_ += weight;
+  if (total_ == 0) return;
+  // Vose's alias method in exact integers: column i holds weights[i] * n in
+  // units where a full column is `total_`.
+  std::vector<uint64_t> scaled(n);
+  std::vector<uint32_t> small, large;
+  for (size_t i = 0; i < n; ++i) {
+    scaled[i] = static_cast<uint64_t>(weights[i]) * n;
+    (scaled[i] < total_ ? small : large).push_back(static_cast<uint32_t>(i));
   }
-}
-
-size_t WeightedRandomSelector::Select(uint64_t random) const {
-  // Scale into [0, total) without modulo bias: the high half of random * total.
-  const uint64_t point =
-      static_cast<uint64_t>((static_cast<unsigned __int128>(random) * total_) >> 64);
-  // The first index whose cumulative weight exceeds the point; indexes with
-  // weight 0 share their predecessor's cumulative value and are skipped.
-  return std::upper_bound(cumulative_.begin(), cumulative_.end(), point) - cumulative_.begin();
+  columns_.resize(n);
+  auto fraction = [this](uint64_t part) {  // part / total_ as a fraction of 2^64
+    if (part >= total_) return UINT64_MAX;
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(part) << 64) / total_);
+  };
+  while (!small.empty() && !large.empty()) {
+    const uint32_t s = small.back();
+    small.pop_back();
+    const uint32_t l = large.back();
+    columns_[s] = Column{fraction(scaled[s]), s, l};
+    scaled[l] -= total_ - scaled[s];  // l gives the rest of column s
+    if (scaled[l] < total_) {
+      large.pop_back();
+      small.push_back(l);
+    }
+  }
+  // In exact arithmetic only full columns can remain (a column left in
+  // `small` would need the others to hold more than full columns).
+  for (uint32_t i : large) columns_[i] = Column{UINT64_MAX, i, i};
+  for (uint32_t i : small) columns_[i] = Column{UINT64_MAX, i, i};
 }
 
 uint64_t FastRandom() {

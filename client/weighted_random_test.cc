@@ -1,6 +1,5 @@
 #include "client/weighted_random.h"
 
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -13,18 +12,54 @@ TEST(WeightedRandomSelectorTest, EmptyWhenNoWeight) {
   EXPECT_TRUE(WeightedRandomSelector({}).empty());
   EXPECT_TRUE(WeightedRandomSelector({0, 0}).empty());
   EXPECT_FALSE(WeightedRandomSelector({0, 1}).empty());
+  EXPECT_EQ(WeightedRandomSelector({0, 5, 7}).total_weight(), 12u);
 }
 
-TEST(WeightedRandomSelectorTest, EdgesOfTheRandomRangeAndZeroWeights) {
+// Feeds evenly spaced values over the whole 64-bit range, so that the shares
+// are exact up to the spacing, with no randomness in the test.
+std::vector<int> SweepShares(const std::vector<uint32_t>& weights, int steps_log2) {
+  WeightedRandomSelector selector(weights);
+  std::vector<int> hits(weights.size());
+  const uint64_t step = uint64_t{1} << (64 - steps_log2);
+  for (uint64_t k = 0; k < (uint64_t{1} << steps_log2); ++k) ++hits[selector.Select(k * step)];
+  ++hits[selector.Select(UINT64_MAX)];
+  return hits;
+}
+
+TEST(WeightedRandomSelectorTest, ExactSharesOverTheRandomRange) {
+  const std::vector<uint32_t> weights = {1, 3, 0, 12, 0, 4};
+  constexpr int kLog2 = 16;
+  std::vector<int> hits = SweepShares(weights, kLog2);
+  const double total = (1 << kLog2) + 1;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    EXPECT_NEAR(hits[i] / total, weights[i] / 20.0, 1e-4) << "index " << i;
+  }
+  EXPECT_EQ(hits[2], 0);
+  EXPECT_EQ(hits[4], 0);
+}
+
+TEST(WeightedRandomSelectorTest, ZeroWeightsNeverWinEvenAtTheEdges) {
   WeightedRandomSelector selector({0, 5, 0, 5, 0});
-  EXPECT_EQ(selector.total_weight(), 10u);
-  EXPECT_EQ(selector.Select(0), 1u);
-  EXPECT_EQ(selector.Select(UINT64_MAX), 3u);
-  EXPECT_EQ(selector.Select(UINT64_MAX / 2), 1u);      // point 4 of 10
-  EXPECT_EQ(selector.Select(UINT64_MAX / 2 + 1), 3u);  // point 5 of 10
+  for (uint64_t r : {uint64_t{0}, uint64_t{1}, UINT64_MAX / 5, UINT64_MAX / 2, UINT64_MAX - 1,
+                     UINT64_MAX}) {
+    const size_t index = selector.Select(r);
+    EXPECT_TRUE(index == 1 || index == 3) << r;
+  }
 }
 
-TEST(WeightedRandomSelectorTest, SharesFollowWeights) {
+TEST(WeightedRandomSelectorTest, ManyInstancesWithSkewedWeights) {
+  std::vector<uint32_t> weights(10000, 1);
+  weights[1234] = 10000;  // half of all traffic
+  std::vector<int> hits = SweepShares(weights, 20);
+  EXPECT_NEAR(hits[1234] / double(1 << 20), 10000.0 / 19999, 1e-3);
+  int others_max = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (i != 1234) others_max = std::max(others_max, hits[i]);
+  }
+  EXPECT_LE(others_max, 60);  // each expected about 52.4
+}
+
+TEST(WeightedRandomSelectorTest, SharesFollowWeightsWithFastRandom) {
   const std::vector<uint32_t> weights = {100, 200, 0, 700};
   WeightedRandomSelector selector(weights);
   std::vector<int> hits(weights.size());
@@ -32,14 +67,14 @@ TEST(WeightedRandomSelectorTest, SharesFollowWeights) {
   for (int i = 0; i < kPicks; ++i) ++hits[selector.Select(FastRandom())];
   EXPECT_EQ(hits[2], 0);
   for (size_t i = 0; i < weights.size(); ++i) {
-    const double expected = weights[i] / 1000.0;
-    EXPECT_NEAR(hits[i] / static_cast<double>(kPicks), expected, 0.01) << "index " << i;
+    EXPECT_NEAR(hits[i] / static_cast<double>(kPicks), weights[i] / 1000.0, 0.01) << i;
   }
 }
 
 TEST(WeightedRandomSelectorTest, SingleInstanceAlwaysChosen) {
   WeightedRandomSelector selector({10000});
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(selector.Select(FastRandom()), 0u);
+  EXPECT_EQ(selector.Select(UINT64_MAX), 0u);
 }
 
 TEST(FastRandomTest, LooksUniformOverBits) {

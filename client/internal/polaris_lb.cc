@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "client/internal/instance_attribute.h"
+#include "client/internal/weighted_picker.h"
 #include "client/polaris_client.h"
-#include "client/weighted_random.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/debug_location.h"
@@ -54,23 +54,6 @@ constexpr uint32_t kDefaultWeight = 100;  // for addresses without an instance
 class PolarisLbConfig final : public LoadBalancingPolicy::Config {
  public:
   absl::string_view name() const override { return kPolarisLbPolicyName; }
-};
-
-// Immutable snapshot of the READY endpoints.
-class Picker final : public LoadBalancingPolicy::SubchannelPicker {
- public:
-  Picker(std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
-         const std::vector<uint32_t>& weights)
-      : subchannels_(std::move(subchannels)), selector_(weights) {}
-
-  LoadBalancingPolicy::PickResult Pick(LoadBalancingPolicy::PickArgs /*args*/) override {
-    return LoadBalancingPolicy::PickResult::Complete(
-        subchannels_[selector_.Select(FastRandom())]);
-  }
-
- private:
-  const std::vector<RefCountedPtr<SubchannelInterface>> subchannels_;
-  const WeightedRandomSelector selector_;
 };
 
 class PolarisLb final : public LoadBalancingPolicy {
@@ -227,7 +210,7 @@ void PolarisLb::UpdatePickerLocked() {
   }
   if (!ready.empty()) {
     channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
-                                          std::make_unique<Picker>(std::move(ready), weights));
+                                          std::make_unique<WeightedPicker>(std::move(ready), weights));
     return;
   }
   if (connecting > 0) {
