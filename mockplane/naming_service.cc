@@ -1,60 +1,81 @@
 #include "mockplane/naming_service.h"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <utility>
+#include <vector>
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
 // One Discover stream: answers each request, remembers which services it
 // asked for, and receives pushes for those. Writes go out one at a time from
-// a queue, as the callback API requires.
+// a queue, as the callback API requires. gRPC operations (StartWrite, Finish)
+// are started outside mu_: their reactions may run inline on this thread.
 class DiscoverStream final
     : public grpc::ServerBidiReactor<v1::DiscoverRequest, v1::DiscoverResponse> {
  public:
-  DiscoverStream(NamingService* service) : service_(service) {
+  explicit DiscoverStream(NamingService* service) : service_(service) {
     service_->AddStream(this);
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      absl::MutexLock lock(&mu_);
-      read_done_ = true;
-      MaybeFinishLocked();
+      bool finish;
+      {
+        absl::MutexLock lock(&mu_);
+        read_done_ = true;
+        finish = ShouldFinishLocked();
+      }
+      if (finish) Finish(grpc::Status::OK);
       return;
     }
     const ServiceKey key{request_.service().namespace_().value(),
                          request_.service().name().value()};
     if (request_.type() == v1::DiscoverRequest::INSTANCE && !key.service.empty()) {
       absl::MutexLock lock(&mu_);
-      // Remember the request (its filter) and the revision just answered.
-      subscriptions_[key] = request_;
+      subscriptions_[key] = request_;  // its filter, for later pushes
     }
     Answer(request_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+    }
     StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    queue_.pop_front();
-    if (!ok) {
-      queue_.clear();
-      read_done_ = true;  // the client is gone; stop once reads end too
+    const v1::DiscoverResponse* next = nullptr;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queue_.pop_front();
+      if (!ok) {
+        queue_.clear();
+        read_done_ = true;  // the client is gone
+      }
+      if (!queue_.empty() && !finished_) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+        finish = ShouldFinishLocked();
+      }
     }
-    writing_ = false;
-    if (!queue_.empty() && !finished_) {
-      writing_ = true;
-      StartWrite(&queue_.front());
-      return;
-    }
-    MaybeFinishLocked();
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(grpc::Status::OK);
   }
 
   void OnDone() override {
     service_->RemoveStream(this);
-    delete this;
+    Unref();
+  }
+
+  // Pushers hold a reference while they notify outside the service's lock.
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
   // Pushes the current state of `key` if this stream asked for it.
@@ -74,23 +95,28 @@ class DiscoverStream final
   // Reads the registry under this stream's lock, so that the responses queued
   // on one stream never go back in revision.
   void Answer(const v1::DiscoverRequest& request) {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    queue_.push_back(service_->registry_->Discover(request));
-    if (!writing_) {
+    const v1::DiscoverResponse* next = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      // std::deque keeps references to its elements valid across push_back.
+      queue_.push_back(service_->registry_->Discover(request));
+      if (writing_) return;
       writing_ = true;
-      StartWrite(&queue_.front());
+      next = &queue_.front();
     }
+    StartWrite(next);
   }
 
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (read_done_ && !writing_ && !finished_) {
-      finished_ = true;
-      Finish(grpc::Status::OK);
-    }
+  // True once, when the stream should end: reads over, nothing being written.
+  bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!read_done_ || writing_ || finished_) return false;
+    finished_ = true;
+    return true;
   }
 
   NamingService* const service_;
+  std::atomic<int> refs_{1};  // gRPC's, dropped in OnDone
   v1::DiscoverRequest request_;  // only touched by the read chain
   absl::Mutex mu_;
   std::map<ServiceKey, v1::DiscoverRequest> subscriptions_ ABSL_GUARDED_BY(mu_);
@@ -159,9 +185,18 @@ void NamingService::RemoveStream(DiscoverStream* stream) {
 }
 
 void NamingService::OnServiceChanged(const ServiceKey& key) {
-  // Holding streams_mu_ keeps every stream alive while it is told.
-  absl::MutexLock lock(&streams_mu_);
-  for (DiscoverStream* stream : streams_) stream->OnServiceChanged(key);
+  std::vector<DiscoverStream*> streams;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    for (DiscoverStream* stream : streams_) {
+      stream->Ref();  // alive until told, even if it ends meanwhile
+      streams.push_back(stream);
+    }
+  }
+  for (DiscoverStream* stream : streams) {
+    stream->OnServiceChanged(key);
+    stream->Unref();
+  }
 }
 
 }  // namespace mockplane
