@@ -70,13 +70,7 @@ class Fixture {
 
  public:
   static void Call(echo::EchoServer::Stub& stub) {
-    grpc::ClientContext context;
-    context.set_wait_for_ready(true);
-    echo::EchoRequest request;
-    request.set_message("ping");
-    echo::EchoResponse response;
-    grpc::Status status = stub.Echo(&context, request, &response);
-    if (!status.ok()) std::abort();
+    if (!mockplane::CallEcho(stub, absl::Seconds(10), /*wait_for_ready=*/true).ok()) std::abort();
   }
 
  private:

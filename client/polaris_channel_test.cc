@@ -63,20 +63,9 @@ class PolarisChannelTest : public ::testing::Test {
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   }
 
-  // Who answered, or the failure.
   static absl::StatusOr<std::string> Call(echo::EchoServer::Stub& stub,
                                           bool wait_for_ready = false) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    context.set_wait_for_ready(wait_for_ready);
-    echo::EchoRequest request;
-    echo::EchoResponse response;
-    grpc::Status status = stub.Echo(&context, request, &response);
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
-    return response.instance();
+    return mockplane::CallEcho(stub, absl::Seconds(10), wait_for_ready);
   }
 
   static std::map<std::string, int> CallMany(echo::EchoServer::Stub& stub, int count) {

@@ -133,18 +133,7 @@ class QuickstartTest : public ::testing::Test {
     return servers_.back();
   }
 
-  absl::StatusOr<std::string> Call() {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    echo::EchoRequest request;
-    echo::EchoResponse response;
-    grpc::Status status = stub_->Echo(&context, request, &response);
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
-    return response.instance();
-  }
+  absl::StatusOr<std::string> Call() { return mockplane::CallEcho(*stub_, absl::Seconds(5)); }
 
   // Calls until `instance` answered none of the last `streak` calls.
   bool WaitUntilNoCallsTo(const std::string& instance, int streak) {

@@ -61,5 +61,21 @@ void EchoBackend::Shutdown(absl::Duration deadline) {
   server_->Wait();
 }
 
+absl::StatusOr<std::string> CallEcho(echo::EchoServer::Stub& stub, absl::Duration timeout,
+                                     bool wait_for_ready) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context.set_wait_for_ready(wait_for_ready);
+  echo::EchoRequest request;
+  request.set_message("ping");
+  echo::EchoResponse response;
+  grpc::Status status = stub.Echo(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        status.error_message());
+  }
+  return response.instance();
+}
+
 }  // namespace mockplane
 }  // namespace grpc_cpp_polaris

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/echo/echo.grpc.pb.h"
 
 namespace grpc {
 class Server;
@@ -50,6 +51,12 @@ class EchoBackend {
   int port_ = 0;
   bool shut_down_ = false;
 };
+
+// One Echo call; returns the name of the backend that answered, or the
+// call's status.
+absl::StatusOr<std::string> CallEcho(echo::EchoServer::Stub& stub,
+                                     absl::Duration timeout = absl::Seconds(10),
+                                     bool wait_for_ready = false);
 
 }  // namespace mockplane
 }  // namespace grpc_cpp_polaris

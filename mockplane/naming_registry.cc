@@ -273,33 +273,28 @@ void NamingRegistry::CheckHealth() {
   Notify(changed);
 }
 
-bool NamingRegistry::SetIsolate(const ServiceKey& key, const std::string& id, bool isolate) {
+bool NamingRegistry::UpdateInstance(const ServiceKey& key, const std::string& id,
+                                    const std::function<void(Instance&)>& update) {
   {
     absl::MutexLock lock(&mu_);
     auto service = services_.find(key);
     if (service == services_.end()) return false;
     auto it = service->second.instances.find(id);
     if (it == service->second.instances.end()) return false;
-    it->second.instance.isolate = isolate;
+    update(it->second.instance);
     BumpLocked(&service->second);
   }
   Notify({key});
   return true;
 }
 
+bool NamingRegistry::SetIsolate(const ServiceKey& key, const std::string& id, bool isolate) {
+  return UpdateInstance(key, id, [isolate](Instance& instance) { instance.isolate = isolate; });
+}
+
 bool NamingRegistry::SetWeight(const ServiceKey& key, const std::string& id, uint32_t weight) {
   if (weight > kMaxWeight) return false;
-  {
-    absl::MutexLock lock(&mu_);
-    auto service = services_.find(key);
-    if (service == services_.end()) return false;
-    auto it = service->second.instances.find(id);
-    if (it == service->second.instances.end()) return false;
-    it->second.instance.weight = weight;
-    BumpLocked(&service->second);
-  }
-  Notify({key});
-  return true;
+  return UpdateInstance(key, id, [weight](Instance& instance) { instance.weight = weight; });
 }
 
 void NamingRegistry::SetClientLocation(const std::string& host, const Location& location) {

@@ -76,6 +76,9 @@ class NamingRegistry {
   // service, namespace, host and port).
   InstanceRecord* FindLocked(const v1::Instance& request, ServiceKey* found_key,
                              ServiceRecord** found_service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies `update` to one instance and bumps the revision; false if absent.
+  bool UpdateInstance(const ServiceKey& key, const std::string& id,
+                      const std::function<void(Instance&)>& update);
   void BumpLocked(ServiceRecord* service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::vector<ServiceKey>& changed);
 

@@ -71,6 +71,26 @@ v1::DiscoverRequest InstanceRequest(const ServiceKey& key, const std::string& re
   return request;
 }
 
+// One unary naming call with the client's deadline. Returns the response
+// when both the gRPC status and the Polaris code say success, or when the
+// code is one of `also_ok`.
+template <typename Request, typename Rpc>
+absl::StatusOr<v1::Response> CallNaming(const Rpc& rpc, const Request& request,
+                                        absl::Duration timeout, const std::string& what,
+                                        uint32_t also_ok = v1::ExecuteSuccess) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::Response response;
+  grpc::Status status = rpc(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status, what);
+  const uint32_t code = response.code().value();
+  if (code != also_ok) {
+    absl::Status result = StatusFromPolarisCode(code, response.info().value(), what);
+    if (!result.ok()) return result;
+  }
+  return response;
+}
+
 }  // namespace
 
 ControlPlaneClient::ControlPlaneClient(ControlPlaneOptions options)
@@ -126,49 +146,45 @@ absl::StatusOr<std::string> ControlPlaneClient::RegisterInstance(
     request.mutable_health_check()->mutable_heartbeat()->mutable_ttl()->set_value(
         registration.ttl_seconds);
   }
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
-  v1::Response response;
   const std::string what = absl::StrCat("RegisterInstance ", registration.key.ToString(), " ",
                                         registration.instance.Address(), " at ",
                                         options_.address);
-  grpc::Status status = stub_->naming->RegisterInstance(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status, what);
-  const uint32_t code = response.code().value();
+  auto rpc = [this](grpc::ClientContext* context, const v1::Instance& request,
+                    v1::Response* response) {
+    return stub_->naming->RegisterInstance(context, request, response);
+  };
   // Registering an instance that exists already is not an error.
-  if (code != v1::ExistedResource) {
-    absl::Status result = StatusFromPolarisCode(code, response.info().value(), what);
-    if (!result.ok()) return result;
-  }
-  if (response.instance().id().value().empty()) {
+  absl::StatusOr<v1::Response> response =
+      CallNaming(rpc, request, options_.rpc_timeout, what, v1::ExistedResource);
+  if (!response.ok()) return response.status();
+  if (response->instance().id().value().empty()) {
     return absl::InternalError(absl::StrCat(what, ": response carries no instance id"));
   }
-  return response.instance().id().value();
+  return response->instance().id().value();
 }
 
 absl::Status ControlPlaneClient::Heartbeat(const InstanceRef& instance) {
   v1::Instance request;
   FillRef(instance, &request);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
-  v1::Response response;
-  const std::string what = absl::StrCat("Heartbeat ", instance.key.ToString(), " ", instance.id);
-  grpc::Status status = stub_->naming->Heartbeat(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status, what);
-  return StatusFromPolarisCode(response.code().value(), response.info().value(), what);
+  auto rpc = [this](grpc::ClientContext* context, const v1::Instance& request,
+                    v1::Response* response) {
+    return stub_->naming->Heartbeat(context, request, response);
+  };
+  return CallNaming(rpc, request, options_.rpc_timeout,
+                    absl::StrCat("Heartbeat ", instance.key.ToString(), " ", instance.id))
+      .status();
 }
 
 absl::Status ControlPlaneClient::DeregisterInstance(const InstanceRef& instance) {
   v1::Instance request;
   FillRef(instance, &request);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
-  v1::Response response;
-  const std::string what =
-      absl::StrCat("DeregisterInstance ", instance.key.ToString(), " ", instance.id);
-  grpc::Status status = stub_->naming->DeregisterInstance(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status, what);
-  return StatusFromPolarisCode(response.code().value(), response.info().value(), what);
+  auto rpc = [this](grpc::ClientContext* context, const v1::Instance& request,
+                    v1::Response* response) {
+    return stub_->naming->DeregisterInstance(context, request, response);
+  };
+  return CallNaming(rpc, request, options_.rpc_timeout,
+                    absl::StrCat("DeregisterInstance ", instance.key.ToString(), " ", instance.id))
+      .status();
 }
 
 absl::StatusOr<Location> ControlPlaneClient::ReportClient(const std::string& host) {
@@ -176,16 +192,14 @@ absl::StatusOr<Location> ControlPlaneClient::ReportClient(const std::string& hos
   request.mutable_host()->set_value(host);
   request.set_type(v1::Client::SDK);
   request.mutable_version()->set_value("grpc-cpp-polaris");
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
-  v1::Response response;
-  const std::string what = absl::StrCat("ReportClient ", host);
-  grpc::Status status = stub_->naming->ReportClient(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status, what);
-  absl::Status result =
-      StatusFromPolarisCode(response.code().value(), response.info().value(), what);
-  if (!result.ok()) return result;
-  const v1::Location& proto = response.client().location();
+  auto rpc = [this](grpc::ClientContext* context, const v1::Client& request,
+                    v1::Response* response) {
+    return stub_->naming->ReportClient(context, request, response);
+  };
+  absl::StatusOr<v1::Response> response =
+      CallNaming(rpc, request, options_.rpc_timeout, absl::StrCat("ReportClient ", host));
+  if (!response.ok()) return response.status();
+  const v1::Location& proto = response->client().location();
   return Location{proto.region().value(), proto.zone().value(), proto.campus().value()};
 }
 

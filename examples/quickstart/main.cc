@@ -41,15 +41,11 @@ std::map<std::string, int> Call(grpc_cpp_polaris::echo::EchoServer::Stub& stub, 
                                 int print, int* failures) {
   std::map<std::string, int> answered;
   for (int i = 1; i <= count; ++i) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    grpc_cpp_polaris::echo::EchoRequest request;
-    request.set_message(absl::StrCat("hello #", i));
-    grpc_cpp_polaris::echo::EchoResponse response;
-    grpc::Status status = stub.Echo(&context, request, &response);
-    const std::string who = status.ok() ? response.instance()
-                                        : absl::StrCat("FAILED: ", status.error_message());
-    if (!status.ok()) ++*failures;
+    absl::StatusOr<std::string> answer =
+        grpc_cpp_polaris::mockplane::CallEcho(stub, absl::Seconds(5));
+    const std::string who =
+        answer.ok() ? *answer : absl::StrCat("FAILED: ", answer.status().message());
+    if (!answer.ok()) ++*failures;
     ++answered[who];
     if (i <= print) std::printf("  call %2d answered by %s\n", i, who.c_str());
   }

@@ -27,14 +27,10 @@ TEST(ConsumerTest, DialsARegisteredServiceByName) {
   auto channel = grpc::CreateCustomChannel("polaris://ConsumerEcho",
                                            grpc::InsecureChannelCredentials(), args);
   auto stub = grpc_cpp_polaris::echo::EchoServer::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc_cpp_polaris::echo::EchoRequest request;
-  request.set_message("hi");
-  grpc_cpp_polaris::echo::EchoResponse response;
-  grpc::Status status = stub->Echo(&context, request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.instance(), "consumer-backend");
+  absl::StatusOr<std::string> answer =
+      grpc_cpp_polaris::mockplane::CallEcho(*stub, absl::Seconds(10));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(*answer, "consumer-backend");
 }
 
 }  // namespace
