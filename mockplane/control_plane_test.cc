@@ -12,6 +12,14 @@ namespace grpc_cpp_polaris {
 namespace mockplane {
 namespace {
 
+v1::DiscoverRequest DiscoverEcho() {
+  v1::DiscoverRequest request;
+  request.set_type(v1::DiscoverRequest::INSTANCE);
+  request.mutable_service()->mutable_name()->set_value("Echo");
+  request.mutable_service()->mutable_namespace_()->set_value("default");
+  return request;
+}
+
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,10 +64,7 @@ TEST_F(ControlPlaneTest, DiscoverStreamAnswersAndPushesChanges) {
   ASSERT_EQ(Register("127.0.0.1", 1001).code().value(), v1::ExecuteSuccess);
   grpc::ClientContext context;
   auto stream = stub_->Discover(&context);
-  v1::DiscoverRequest request;
-  request.set_type(v1::DiscoverRequest::INSTANCE);
-  request.mutable_service()->mutable_name()->set_value("Echo");
-  request.mutable_service()->mutable_namespace_()->set_value("default");
+  v1::DiscoverRequest request = DiscoverEcho();
   ASSERT_TRUE(stream->Write(request));
   v1::DiscoverResponse response;
   ASSERT_TRUE(stream->Read(&response));
@@ -86,10 +91,7 @@ TEST_F(ControlPlaneTest, DiscoverStreamAnswersAndPushesChanges) {
 TEST_F(ControlPlaneTest, UnknownServiceThenRegisteredIsPushed) {
   grpc::ClientContext context;
   auto stream = stub_->Discover(&context);
-  v1::DiscoverRequest request;
-  request.set_type(v1::DiscoverRequest::INSTANCE);
-  request.mutable_service()->mutable_name()->set_value("Echo");
-  request.mutable_service()->mutable_namespace_()->set_value("default");
+  v1::DiscoverRequest request = DiscoverEcho();
   ASSERT_TRUE(stream->Write(request));
   v1::DiscoverResponse response;
   ASSERT_TRUE(stream->Read(&response));
