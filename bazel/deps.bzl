@@ -121,23 +121,35 @@ sh_binary(name = "lcov_merger", srcs = ["stub.sh"])
 _coverage_tools_stub = repository_rule(implementation = _coverage_tools_stub_impl)
 
 def _polaris_wire_impl(ctx):
-    # The real Polaris protocol as data (../shared/polaris-wire beside this
-    # workspace), used by the wire-compatibility test only.
+    # The real Polaris protocol as data (shared/polaris-wire beside this
+    # workspace), used by the wire-compatibility test only. When it is not
+    # there, the test says so instead of the build failing.
     workspace = ctx.path(Label("//:WORKSPACE")).dirname
-    wire = ctx.path(str(workspace) + "/../shared/polaris-wire")
+    candidates = [ctx.os.environ.get("POLARIS_WIRE_DIR", ""),
+                  str(workspace) + "/../shared/polaris-wire", "/shared/polaris-wire"]
     ctx.file("WORKSPACE", "")
-    if wire.get_child("check_wire_compat.py").exists:
-        ctx.symlink(wire.get_child("check_wire_compat.py"), "check_wire_compat.py")
-        ctx.symlink(wire.get_child("polaris_reference.pb"), "polaris_reference.pb")
-        srcs = '["check_wire_compat.py", "polaris_reference.pb"]'
+    found = None
+    for candidate in candidates:
+        if candidate and ctx.path(candidate + "/check_wire_compat.py").exists:
+            found = ctx.path(candidate)
+            break
+    if found:
+        ctx.symlink(found.get_child("check_wire_compat.py"), "check_wire_compat.py")
+        ctx.symlink(found.get_child("polaris_reference.pb"), "polaris_reference.pb")
     else:
-        srcs = "[]"
+        ctx.file("check_wire_compat.py", "")
+        ctx.file("polaris_reference.pb", "")
+        ctx.file("NOT_FOUND", "searched: %s\n" % ", ".join([c for c in candidates if c]))
     ctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
-filegroup(name = "reference", srcs = %s)
-""" % srcs)
+filegroup(name = "reference", srcs = glob(["check_wire_compat.py", "polaris_reference.pb", "NOT_FOUND"]))
+""")
 
-_polaris_wire = repository_rule(implementation = _polaris_wire_impl, local = True)
+_polaris_wire = repository_rule(
+    implementation = _polaris_wire_impl,
+    environ = ["POLARIS_WIRE_DIR"],
+    local = True,
+)
 
 def _maybe(rule, name, **kwargs):
     if not native.existing_rule(name):
