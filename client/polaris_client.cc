@@ -3,7 +3,6 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "client/internal/polaris_lb.h"
 #include "client/internal/polaris_resolver.h"
 #include "src/core/lib/config/core_configuration.h"
@@ -11,7 +10,7 @@
 namespace grpc_cpp_polaris {
 namespace {
 
-absl::Mutex g_options_mu;
+std::mutex g_options_mu;
 ClientOptions* g_options = nullptr;  // guarded by g_options_mu; null: defaults
 
 // Registers the plugins with gRPC before main(): gRPC builds its
@@ -36,14 +35,14 @@ absl::Status Init(const ClientOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "ClientOptions.control_plane_address '", address, "' is not of the form host:port"));
   }
-  absl::MutexLock lock(&g_options_mu);
+  std::lock_guard<std::mutex> lock(g_options_mu);
   delete g_options;
   g_options = new ClientOptions(options);
   return absl::OkStatus();
 }
 
 ClientOptions GetClientOptions() {
-  absl::MutexLock lock(&g_options_mu);
+  std::lock_guard<std::mutex> lock(g_options_mu);
   return g_options == nullptr ? ClientOptions() : *g_options;
 }
 

@@ -28,15 +28,24 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
   }
   ControlPlane* raw = plane.get();
   plane->health_thread_ = std::thread([raw] {
-    while (!raw->stopping_.WaitForNotificationWithTimeout(raw->options_.health_check_interval)) {
+    std::unique_lock<std::mutex> lock(raw->stop_mu_);
+    while (!raw->stop_cv_.wait_for(lock,
+                                   absl::ToChronoNanoseconds(raw->options_.health_check_interval),
+                                   [raw] { return raw->stopping_; })) {
+      lock.unlock();
       raw->registry_->CheckHealth();
+      lock.lock();
     }
   });
   return plane;
 }
 
 ControlPlane::~ControlPlane() {
-  stopping_.Notify();
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   if (health_thread_.joinable()) health_thread_.join();
   if (server_ != nullptr) {
     // Open Discover streams are cancelled at the deadline.

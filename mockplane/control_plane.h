@@ -11,13 +11,14 @@
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_CONTROL_PLANE_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_CONTROL_PLANE_H_
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "sdk/clock.h"
 #include "sdk/model.h"
@@ -72,7 +73,9 @@ class ControlPlane {
   std::unique_ptr<NamingService> naming_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  absl::Notification stopping_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by stop_mu_
   std::thread health_thread_;
 };
 

@@ -1,5 +1,6 @@
 #include "mockplane/naming_registry.h"
 
+#include <mutex>
 #include <random>
 #include <utility>
 
@@ -40,7 +41,7 @@ std::string RandomEpoch() {
 NamingRegistry::NamingRegistry(Clock* clock) : clock_(clock), epoch_(RandomEpoch()) {}
 
 void NamingRegistry::SetChangeListener(ChangeListener listener) {
-  absl::MutexLock lock(&listener_mu_);
+  std::lock_guard<std::mutex> lock(listener_mu_);
   listener_ = std::move(listener);
 }
 
@@ -60,7 +61,7 @@ void NamingRegistry::BumpLocked(ServiceRecord* service) {
 
 void NamingRegistry::Notify(const std::vector<ServiceKey>& changed) {
   if (changed.empty()) return;
-  absl::MutexLock lock(&listener_mu_);
+  std::lock_guard<std::mutex> lock(listener_mu_);
   if (!listener_) return;
   for (const ServiceKey& key : changed) listener_(key);
 }
@@ -107,7 +108,7 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
   record.last_heartbeat = clock_->Now();
   v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     ServiceRecord& service = services_[key];
     // Registering again replaces the instance (e.g. after a restart).
     service.instances[record.instance.id] = record;
@@ -147,7 +148,7 @@ v1::Response NamingRegistry::Deregister(const v1::Instance& request) {
   }
   ServiceKey changed;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     ServiceRecord* service = nullptr;
     InstanceRecord* record = FindLocked(request, &changed, &service);
     if (record == nullptr) return Fail(v1::NotFoundInstance, "no such instance", request);
@@ -169,7 +170,7 @@ v1::Response NamingRegistry::Heartbeat(const v1::Instance& request) {
   }
   std::vector<ServiceKey> changed;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     ServiceKey key;
     ServiceRecord* service = nullptr;
     InstanceRecord* record = FindLocked(request, &key, &service);
@@ -198,7 +199,7 @@ v1::Response NamingRegistry::ReportClient(const v1::Client& request) {
   }
   v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
   *response.mutable_client() = request;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = client_locations_.find(request.host().value());
   if (it != client_locations_.end()) {
     v1::Location* location = response.mutable_client()->mutable_location();
@@ -224,7 +225,7 @@ v1::DiscoverResponse NamingRegistry::Discover(const v1::DiscoverRequest& request
   if (key.service_namespace.empty()) {
     return fail(v1::InvalidNamespaceName, "service.namespace is required");
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = services_.find(key);
   if (it == services_.end()) return fail(v1::NotFoundResource, "service not found");
   const ServiceRecord& service = it->second;
@@ -251,7 +252,7 @@ v1::DiscoverResponse NamingRegistry::Discover(const v1::DiscoverRequest& request
 void NamingRegistry::CheckHealth() {
   std::vector<ServiceKey> changed;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     const absl::Time now = clock_->Now();
     for (auto& service : services_) {
       bool bumped = false;
@@ -276,7 +277,7 @@ void NamingRegistry::CheckHealth() {
 bool NamingRegistry::UpdateInstance(const ServiceKey& key, const std::string& id,
                                     const std::function<void(Instance&)>& update) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto service = services_.find(key);
     if (service == services_.end()) return false;
     auto it = service->second.instances.find(id);
@@ -298,12 +299,12 @@ bool NamingRegistry::SetWeight(const ServiceKey& key, const std::string& id, uin
 }
 
 void NamingRegistry::SetClientLocation(const std::string& host, const Location& location) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   client_locations_[host] = location;
 }
 
 std::vector<Instance> NamingRegistry::Instances(const ServiceKey& key) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<Instance> result;
   auto it = services_.find(key);
   if (it == services_.end()) return result;
@@ -312,7 +313,7 @@ std::vector<Instance> NamingRegistry::Instances(const ServiceKey& key) const {
 }
 
 std::string NamingRegistry::Revision(const ServiceKey& key) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = services_.find(key);
   return it == services_.end() ? std::string() : it->second.revision;
 }

@@ -5,6 +5,7 @@
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_
 
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,7 +13,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/v1/client.pb.h"
 #include "proto/v1/request.pb.h"
@@ -84,11 +84,11 @@ class NamingRegistry {
 
   Clock* const clock_;
   const std::string epoch_;  // makes revisions unique across restarts
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   uint64_t next_revision_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<ServiceKey, ServiceRecord> services_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Location> client_locations_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex listener_mu_;
+  std::mutex listener_mu_;
   ChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 

@@ -1,5 +1,6 @@
 #include "mockplane/naming_service.h"
 
+#include <mutex>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -25,7 +26,7 @@ class DiscoverStream final
     if (!ok) {
       bool finish;
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         read_done_ = true;
         finish = ShouldFinishLocked();
       }
@@ -35,12 +36,12 @@ class DiscoverStream final
     const ServiceKey key{request_.service().namespace_().value(),
                          request_.service().name().value()};
     if (request_.type() == v1::DiscoverRequest::INSTANCE && !key.service.empty()) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       subscriptions_[key] = request_;  // its filter, for later pushes
     }
     Answer(request_);
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (finished_) return;
     }
     StartRead(&request_);
@@ -50,7 +51,7 @@ class DiscoverStream final
     const v1::DiscoverResponse* next = nullptr;
     bool finish = false;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       queue_.pop_front();
       if (!ok) {
         queue_.clear();
@@ -82,7 +83,7 @@ class DiscoverStream final
   void OnServiceChanged(const ServiceKey& key) {
     v1::DiscoverRequest request;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       auto it = subscriptions_.find(key);
       if (it == subscriptions_.end() || finished_) return;
       request = it->second;
@@ -97,7 +98,7 @@ class DiscoverStream final
   void Answer(const v1::DiscoverRequest& request) {
     const v1::DiscoverResponse* next = nullptr;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (finished_) return;
       // std::deque keeps references to its elements valid across push_back.
       queue_.push_back(service_->registry_->Discover(request));
@@ -118,7 +119,7 @@ class DiscoverStream final
   NamingService* const service_;
   std::atomic<int> refs_{1};  // gRPC's, dropped in OnDone
   v1::DiscoverRequest request_;  // only touched by the read chain
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::map<ServiceKey, v1::DiscoverRequest> subscriptions_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::DiscoverResponse> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -175,19 +176,19 @@ grpc::ServerBidiReactor<v1::DiscoverRequest, v1::DiscoverResponse>* NamingServic
 }
 
 void NamingService::AddStream(DiscoverStream* stream) {
-  absl::MutexLock lock(&streams_mu_);
+  std::lock_guard<std::mutex> lock(streams_mu_);
   streams_.insert(stream);
 }
 
 void NamingService::RemoveStream(DiscoverStream* stream) {
-  absl::MutexLock lock(&streams_mu_);
+  std::lock_guard<std::mutex> lock(streams_mu_);
   streams_.erase(stream);
 }
 
 void NamingService::OnServiceChanged(const ServiceKey& key) {
   std::vector<DiscoverStream*> streams;
   {
-    absl::MutexLock lock(&streams_mu_);
+    std::lock_guard<std::mutex> lock(streams_mu_);
     for (DiscoverStream* stream : streams_) {
       stream->Ref();  // alive until told, even if it ends meanwhile
       streams.push_back(stream);

@@ -4,10 +4,10 @@
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_NAMING_SERVICE_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_NAMING_SERVICE_H_
 
+#include <mutex>
 #include <set>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "mockplane/naming_registry.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
 
@@ -44,7 +44,7 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
   void OnServiceChanged(const ServiceKey& key);
 
   NamingRegistry* const registry_;
-  absl::Mutex streams_mu_;
+  std::mutex streams_mu_;
   std::set<DiscoverStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 

@@ -1,6 +1,7 @@
 #include "sdk/control_plane_client.h"
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -105,19 +106,20 @@ ControlPlaneClient::ControlPlaneClient(ControlPlaneOptions options)
 
 ControlPlaneClient::~ControlPlaneClient() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     shutdown_ = true;
     if (stream_ != nullptr) stream_->context.TryCancel();
     if (connecting_ != nullptr) connecting_->TryCancel();
   }
+  cv_.notify_all();
   if (stream_thread_.joinable()) stream_thread_.join();
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
 std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const std::string& address) {
-  static absl::Mutex* const mu = new absl::Mutex();
+  static std::mutex* const mu = new std::mutex();
   static auto* const clients = new std::map<std::string, std::weak_ptr<ControlPlaneClient>>();
-  absl::MutexLock lock(mu);
+  std::lock_guard<std::mutex> lock(*mu);
   std::shared_ptr<ControlPlaneClient> client = (*clients)[address].lock();
   if (client == nullptr) {
     ControlPlaneOptions options;
@@ -208,11 +210,11 @@ ControlPlaneClient::WatchId ControlPlaneClient::Watch(const ServiceKey& key,
   auto shared_callback = std::make_shared<WatchCallback>(std::move(callback));
   // Under dispatch_mu_, so that no newer snapshot can overtake the known one.
   const bool in_callback = dispatch_thread_.load() == std::this_thread::get_id();
-  if (!in_callback) dispatch_mu_.Lock();
+  if (!in_callback) dispatch_mu_.lock();
   WatchId id;
   ServiceSnapshotPtr known;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     id = next_watch_id_++;
     watch_keys_[id] = key;
     Subscription& subscription = subscriptions_[key];
@@ -225,14 +227,15 @@ ControlPlaneClient::WatchId ControlPlaneClient::Watch(const ServiceKey& key,
       writer_thread_ = std::thread([this] { WriterLoop(); });
     }
   }
+  cv_.notify_all();  // the writer asks for the new service
   if (known != nullptr) (*shared_callback)(known);
-  if (!in_callback) dispatch_mu_.Unlock();
+  if (!in_callback) dispatch_mu_.unlock();
   return id;
 }
 
 void ControlPlaneClient::Unwatch(WatchId id) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = watch_keys_.find(id);
     if (it == watch_keys_.end()) return;
     auto sub = subscriptions_.find(it->second);
@@ -242,16 +245,16 @@ void ControlPlaneClient::Unwatch(WatchId id) {
   }
   // Wait out a callback that may be running right now.
   if (dispatch_thread_.load() != std::this_thread::get_id()) {
-    absl::MutexLock dispatch_lock(&dispatch_mu_);
+    std::lock_guard<std::mutex> dispatch_lock(dispatch_mu_);
   }
 }
 
 void ControlPlaneClient::Dispatch(const ServiceKey& key,
                                   const absl::StatusOr<ServiceSnapshotPtr>& result) {
-  absl::MutexLock dispatch_lock(&dispatch_mu_);
+  std::lock_guard<std::mutex> dispatch_lock(dispatch_mu_);
   std::vector<std::shared_ptr<WatchCallback>> callbacks;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = subscriptions_.find(key);
     if (it == subscriptions_.end()) return;
     for (auto& entry : it->second.callbacks) callbacks.push_back(entry.second);
@@ -270,7 +273,7 @@ void ControlPlaneClient::HandleResponse(const v1::DiscoverResponse& response) {
       code, response.info().value(), absl::StrCat("Discover ", key.ToString()));
   if (!status.ok()) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       auto it = subscriptions_.find(key);
       // Keep the last good snapshot: errors only reach watchers that have none.
       if (it == subscriptions_.end() || it->second.snapshot != nullptr) return;
@@ -280,7 +283,7 @@ void ControlPlaneClient::HandleResponse(const v1::DiscoverResponse& response) {
   }
   ServiceSnapshotPtr snapshot = SnapshotFromDiscoverResponse(response);
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = subscriptions_.find(key);
     if (it == subscriptions_.end()) return;
     if (it->second.snapshot != nullptr && it->second.revision == snapshot->revision) return;
@@ -295,34 +298,34 @@ void ControlPlaneClient::StreamLoop() {
   while (true) {
     OpenStream stream;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (shutdown_) return;
       connecting_ = &stream.context;
     }
     // May block until connected; the destructor's TryCancel unblocks it.
     stream.rpc = stub_->naming->Discover(&stream.context);
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       connecting_ = nullptr;
       stream_ = &stream;
       refresh_all_ = true;  // a new stream knows nothing: ask for everything
     }
+    cv_.notify_all();
     v1::DiscoverResponse response;
     while (stream.rpc->Read(&response)) {
       backoff = options_.reconnect_backoff_initial;
       HandleResponse(response);
     }
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       stream_ = nullptr;
-      mu_.Await(absl::Condition(
-          +[](bool* writing) { return !*writing; }, &writing_));
+      cv_.wait(lock, [this] { return !writing_; });
     }
     stream.context.TryCancel();
     const grpc::Status status = stream.rpc->Finish();
     std::vector<ServiceKey> waiting;  // watchers that have no snapshot yet
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (shutdown_) return;
       for (auto& entry : subscriptions_) {
         if (entry.second.snapshot == nullptr) waiting.push_back(entry.first);
@@ -333,8 +336,8 @@ void ControlPlaneClient::StreamLoop() {
                     : status,
         absl::StrCat("Discover stream to control plane ", options_.address));
     for (const ServiceKey& key : waiting) Dispatch(key, error);
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&shutdown_), backoff);
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [this] { return shutdown_; });
     backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
   }
 }
@@ -355,9 +358,8 @@ void ControlPlaneClient::WriterLoop() {
     std::vector<v1::DiscoverRequest> requests;
     OpenStream* stream;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithDeadline(absl::Condition(this, &ControlPlaneClient::WriterHasWork),
-                            next_refresh);
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, absl::ToChronoTime(next_refresh), [this] { return WriterHasWork(); });
       if (shutdown_) return;
       if (absl::Now() >= next_refresh) {
         refresh_all_ = true;
@@ -377,8 +379,11 @@ void ControlPlaneClient::WriterLoop() {
     for (const v1::DiscoverRequest& request : requests) {
       if (!stream->rpc->Write(request)) break;  // the reader sees the failure too
     }
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+    }
+    cv_.notify_all();
   }
 }
 

@@ -14,14 +14,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "sdk/model.h"
 
@@ -127,7 +128,10 @@ class ControlPlaneClient {
   const ControlPlaneOptions options_;
   std::unique_ptr<Stub> stub_;
 
-  absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread locks
+  // but not those of Debian's uninstrumented abseil.
+  std::mutex mu_;
+  std::condition_variable cv_;  // any change a thread may wait for
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   std::map<ServiceKey, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
   std::map<WatchId, ServiceKey> watch_keys_ ABSL_GUARDED_BY(mu_);
@@ -138,7 +142,7 @@ class ControlPlaneClient {
   bool refresh_all_ ABSL_GUARDED_BY(mu_) = false;
 
   // Serialises callbacks so that Unwatch can wait one out.
-  absl::Mutex dispatch_mu_;
+  std::mutex dispatch_mu_;
   std::atomic<std::thread::id> dispatch_thread_{};
 
   // Started by the first Watch; guarded by mu_ until then.

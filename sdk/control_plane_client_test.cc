@@ -1,12 +1,12 @@
 #include "sdk/control_plane_client.h"
 
+#include <mutex>
 #include <atomic>
 #include <memory>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "absl/synchronization/mutex.h"
 #include "mockplane/control_plane.h"
 #include "mockplane/wait.h"
 
@@ -34,22 +34,22 @@ class Recorder {
  public:
   ControlPlaneClient::WatchCallback Callback() {
     return [this](absl::StatusOr<ServiceSnapshotPtr> update) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       updates_.push_back(std::move(update));
     };
   }
   std::vector<absl::StatusOr<ServiceSnapshotPtr>> Updates() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return updates_;
   }
   size_t InstancesInLast() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (updates_.empty() || !updates_.back().ok()) return SIZE_MAX;
     return (*updates_.back())->instances.size();
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::vector<absl::StatusOr<ServiceSnapshotPtr>> updates_;
 };
 

@@ -97,7 +97,7 @@ absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int
   }
   absl::Status registered = registration->RegisterNow();
   if (!registered.ok()) {
-    absl::MutexLock lock(&registration->mu_);
+    std::lock_guard<std::mutex> lock(registration->mu_);
     registration->deregistered_ = true;  // nothing to undo
     return registered;
   }
@@ -116,13 +116,13 @@ Registration::Registration(grpc::Server* server, int port, RegisterOptions optio
 Registration::~Registration() {
   bool deregistered;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     deregistered = deregistered_;
   }
   if (!deregistered) {
     absl::Status status = Deregister();
     if (!status.ok()) {
-      gpr_log(GPR_ERROR, "polaris: deregistering %s failed: %s", instance_id_.c_str(),
+      gpr_log(GPR_ERROR, "polaris: deregistering %s failed: %s", instance_id().c_str(),
               status.ToString().c_str());
     }
   }
@@ -143,22 +143,32 @@ absl::Status Registration::RegisterNow() {
   request.service_token = options_.service_token;
   absl::StatusOr<std::string> id = client_->RegisterInstance(request);
   if (!id.ok()) return id.status();
+  std::lock_guard<std::mutex> lock(mu_);
   instance_id_ = *id;
   return absl::OkStatus();
 }
 
+std::string Registration::instance_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return instance_id_;
+}
+
+InstanceRef Registration::Ref() const {
+  return InstanceRef{ServiceKey{options_.service_namespace, options_.service}, instance_id(),
+                     host_, static_cast<uint32_t>(port_), options_.service_token};
+}
+
 void Registration::HeartbeatLoop() {
-  const InstanceRef ref{ServiceKey{options_.service_namespace, options_.service}, instance_id_,
-                        host_, static_cast<uint32_t>(port_), options_.service_token};
-  absl::MutexLock lock(&mu_);
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.ttl)) {
-    mu_.Unlock();
-    absl::Status status = client_->Heartbeat(ref);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.ttl),
+                            [this] { return stopping_; })) {
+    lock.unlock();
+    absl::Status status = client_->Heartbeat(Ref());
     if (absl::IsNotFound(status)) {
       // The control plane forgot us (e.g. it restarted without state).
       status = RegisterNow();
     }
-    mu_.Lock();
+    lock.lock();
     if (!status.ok()) {
       ++failed_heartbeats_;
       gpr_log(GPR_ERROR, "polaris: heartbeat of %s failed: %s", instance_id_.c_str(),
@@ -169,22 +179,21 @@ void Registration::HeartbeatLoop() {
 
 void Registration::StopHeartbeats() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  stop_cv_.notify_all();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
 }
 
 absl::Status Registration::Deregister() {
   StopHeartbeats();
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (deregistered_) return absl::OkStatus();
     deregistered_ = true;
   }
-  absl::Status status = client_->DeregisterInstance(
-      InstanceRef{ServiceKey{options_.service_namespace, options_.service}, instance_id_, host_,
-                  static_cast<uint32_t>(port_), options_.service_token});
+  absl::Status status = client_->DeregisterInstance(Ref());
   // Already gone is what we wanted.
   return absl::IsNotFound(status) ? absl::OkStatus() : status;
 }
@@ -197,7 +206,7 @@ absl::Status Registration::Shutdown() {
 }
 
 uint64_t Registration::failed_heartbeats() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return failed_heartbeats_;
 }
 

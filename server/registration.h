@@ -16,14 +16,15 @@
 
 #include <cstdint>
 #include <map>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "sdk/model.h"
 
@@ -34,6 +35,7 @@ class Server;
 namespace grpc_cpp_polaris {
 
 class ControlPlaneClient;
+struct InstanceRef;
 
 struct RegisterOptions {
   // Required: the Polaris service this server is an instance of.
@@ -70,7 +72,8 @@ class Registration {
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
 
-  const std::string& instance_id() const { return instance_id_; }
+  // The id the control plane assigned (it may reassign on re-registration).
+  std::string instance_id() const;
   const std::string& host() const { return host_; }
   int port() const { return port_; }
   const RegisterOptions& options() const { return options_; }
@@ -91,7 +94,9 @@ class Registration {
   friend absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int port,
                                                                const RegisterOptions& options);
   Registration(grpc::Server* server, int port, RegisterOptions options);
+  // Registers (again) and records the assigned id.
   absl::Status RegisterNow();
+  InstanceRef Ref() const;
   void HeartbeatLoop();
   void StopHeartbeats();
 
@@ -99,12 +104,13 @@ class Registration {
   const int port_;
   const RegisterOptions options_;
   std::string host_;
-  std::string instance_id_;
   std::shared_ptr<ControlPlaneClient> client_;
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;  // std::mutex: visible to ThreadSanitizer
+  std::condition_variable stop_cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool deregistered_ ABSL_GUARDED_BY(mu_) = false;
+  std::string instance_id_ ABSL_GUARDED_BY(mu_);
   uint64_t failed_heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread heartbeat_thread_;
 };
