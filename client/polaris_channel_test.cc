@@ -48,7 +48,10 @@ class PolarisChannelTest : public ::testing::Test {
     registration.instance.port = (*backend)->port();
     registration.instance.weight = weight;
     registration.ttl_seconds = ttl;
-    absl::StatusOr<std::string> id = registrar_->RegisterInstance(registration);
+    // Retried: right after a control-plane restart the first attempts may fail.
+    absl::StatusOr<std::string> id;
+    WaitUntil([&] { return (id = registrar_->RegisterInstance(registration)).ok(); },
+              absl::Seconds(10), absl::Milliseconds(50));
     EXPECT_TRUE(id.ok()) << id.status();
     backends_.push_back(std::move(*backend));
     return id.value_or("");
@@ -195,6 +198,30 @@ TEST_F(PolarisChannelTest, ExplicitPolarisLbConfigWorks) {
   AddBackend("a");
   auto stub = Dial("polaris://Echo", R"({"loadBalancingConfig": [{"polaris": {}}]})");
   EXPECT_EQ(CallMany(*stub, 10), (std::map<std::string, int>{{"a", 10}}));
+}
+
+TEST_F(PolarisChannelTest, ControlPlaneOutageKeepsTheLastInstances) {
+  AddBackend("a");
+  AddBackend("b");
+  auto stub = Dial("polaris://Echo");
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 20).size() == 2; }, absl::Seconds(10)));
+  plane_->Stop();
+  std::map<std::string, int> during = CallMany(*stub, 100);
+  EXPECT_EQ(during["a"] + during["b"], 100) << "calls failed while the control plane was down";
+  ASSERT_TRUE(plane_->Restart(ControlPlane::RestartMode::kKeepState).ok());
+  // The Discover stream reconnects and later changes arrive again.
+  ASSERT_FALSE(AddBackend("c").empty());
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 30)["c"] > 0; }, absl::Seconds(15)));
+}
+
+TEST_F(PolarisChannelTest, BrokenDiscoverStreamIsReopened) {
+  AddBackend("a");
+  auto stub = Dial("polaris://Echo");
+  ASSERT_TRUE(Call(*stub).ok());
+  plane_->BreakDiscoverStreams();
+  AddBackend("b");
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 30)["b"] > 0; }, absl::Seconds(10)));
+  EXPECT_EQ(CallMany(*stub, 100).size(), 2u);
 }
 
 TEST_F(PolarisChannelTest, InitRejectsBadAddress) {

@@ -11,20 +11,17 @@
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
-ControlPlane::ControlPlane(ControlPlaneOptions options) : options_(std::move(options)) {}
+ControlPlane::ControlPlane(ControlPlaneOptions options)
+    : options_(std::move(options)), port_(options_.port) {}
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOptions options) {
   if (options.clock == nullptr) return absl::InvalidArgumentError("options.clock is null");
   std::unique_ptr<ControlPlane> plane(new ControlPlane(std::move(options)));
-  plane->registry_ = std::make_unique<NamingRegistry>(plane->options_.clock);
-  plane->naming_service_ = std::make_unique<NamingService>(plane->registry_.get());
-  grpc::ServerBuilder builder;
-  const std::string listen = absl::StrCat(plane->options_.host, ":", plane->options_.port);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &plane->port_);
-  builder.RegisterService(plane->naming_service_.get());
-  plane->server_ = builder.BuildAndStart();
-  if (plane->server_ == nullptr || plane->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("mock control plane: cannot listen on ", listen));
+  {
+    std::lock_guard<std::mutex> lock(plane->mu_);
+    plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock);
+    absl::Status status = plane->Serve();
+    if (!status.ok()) return status;
   }
   ControlPlane* raw = plane.get();
   plane->health_thread_ = std::thread([raw] {
@@ -33,11 +30,38 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
                                    absl::ToChronoNanoseconds(raw->options_.health_check_interval),
                                    [raw] { return raw->stopping_; })) {
       lock.unlock();
-      raw->registry_->CheckHealth();
+      raw->CheckHealthNow();
       lock.lock();
     }
   });
   return plane;
+}
+
+absl::Status ControlPlane::Serve() {
+  naming_service_ =
+      std::make_unique<NamingService>(registry_.get(), &faults_, options_.request_log);
+  grpc::ServerBuilder builder;
+  const std::string listen = absl::StrCat(options_.host, ":", port_);
+  int bound_port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(naming_service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || bound_port == 0) {
+    server_.reset();
+    naming_service_.reset();
+    return absl::UnavailableError(absl::StrCat("mock control plane: cannot listen on ", listen));
+  }
+  port_ = bound_port;
+  return absl::OkStatus();
+}
+
+void ControlPlane::StopLocked() {
+  if (server_ == nullptr) return;
+  // Open Discover streams are cancelled at the deadline.
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
+  server_->Wait();
+  server_.reset();
+  naming_service_.reset();
 }
 
 ControlPlane::~ControlPlane() {
@@ -47,10 +71,33 @@ ControlPlane::~ControlPlane() {
   }
   stop_cv_.notify_all();
   if (health_thread_.joinable()) health_thread_.join();
-  if (server_ != nullptr) {
-    // Open Discover streams are cancelled at the deadline.
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
-    server_->Wait();
+  std::lock_guard<std::mutex> lock(mu_);
+  StopLocked();
+}
+
+void ControlPlane::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  StopLocked();
+}
+
+absl::Status ControlPlane::Restart(RestartMode mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StopLocked();
+  if (mode == RestartMode::kLoseState) {
+    registry_ = std::make_shared<NamingRegistry>(options_.clock);
+  }
+  return Serve();
+}
+
+bool ControlPlane::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return server_ != nullptr;
+}
+
+void ControlPlane::BreakDiscoverStreams() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (naming_service_ != nullptr) {
+    naming_service_->BreakStreams(absl::UnavailableError("Discover stream broken by test"));
   }
 }
 
@@ -60,28 +107,36 @@ std::string ControlPlane::address() const {
 }
 
 std::vector<Instance> ControlPlane::Instances(const ServiceKey& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
   return registry_->Instances(key);
 }
 
 std::string ControlPlane::Revision(const ServiceKey& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
   return registry_->Revision(key);
 }
 
 bool ControlPlane::SetIsolate(const ServiceKey& key, const std::string& instance_id,
                               bool isolate) {
+  std::lock_guard<std::mutex> lock(mu_);
   return registry_->SetIsolate(key, instance_id, isolate);
 }
 
 bool ControlPlane::SetWeight(const ServiceKey& key, const std::string& instance_id,
                              uint32_t weight) {
+  std::lock_guard<std::mutex> lock(mu_);
   return registry_->SetWeight(key, instance_id, weight);
 }
 
 void ControlPlane::SetClientLocation(const std::string& host, const Location& location) {
+  std::lock_guard<std::mutex> lock(mu_);
   registry_->SetClientLocation(host, location);
 }
 
-void ControlPlane::CheckHealthNow() { registry_->CheckHealth(); }
+void ControlPlane::CheckHealthNow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  registry_->CheckHealth();
+}
 
 }  // namespace mockplane
 }  // namespace grpc_cpp_polaris

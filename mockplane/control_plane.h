@@ -8,18 +8,25 @@
 // Instances registered with a heartbeat TTL turn unhealthy 3 x TTL after
 // their last heartbeat; every change bumps the service's revision and is
 // pushed at once to the Discover streams that asked for that service.
+//
+// Tests break it on purpose through faults() (fail or delay requests, freeze
+// heartbeats), BreakDiscoverStreams(), Stop() and Restart().
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_CONTROL_PLANE_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_CONTROL_PLANE_H_
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "mockplane/fault_injector.h"
 #include "sdk/clock.h"
 #include "sdk/model.h"
 
@@ -34,7 +41,7 @@ class NamingRegistry;
 class NamingService;
 
 struct ControlPlaneOptions {
-  // Loopback by default; 0 picks a free port.
+  // Loopback by default; 0 picks a free port (kept across Restart()).
   std::string host = "127.0.0.1";
   int port = 0;
   // Time source for heartbeat expiry; a FakeClock makes TTLs testable
@@ -42,6 +49,8 @@ struct ControlPlaneOptions {
   Clock* clock = Clock::Real();
   // How often heartbeat expiry is checked.
   absl::Duration health_check_interval = absl::Milliseconds(100);
+  // Receives one line per request served, e.g. for a request log.
+  std::function<void(const std::string&)> request_log;
 };
 
 class ControlPlane {
@@ -65,14 +74,33 @@ class ControlPlane {
   // Runs the heartbeat expiry check now (useful after advancing a FakeClock).
   void CheckHealthNow();
 
+  // Fault injection.
+  FaultInjector& faults() { return faults_; }
+  // Ends every open Discover stream with UNAVAILABLE; clients reconnect.
+  void BreakDiscoverStreams();
+  // Stops serving: open streams break and the port refuses connections.
+  void Stop();
+  enum class RestartMode { kKeepState, kLoseState };
+  // Serves again on the same port, with the registered state kept (a
+  // restart of a persistent server) or lost (a fresh one). Stops first if
+  // running.
+  absl::Status Restart(RestartMode mode);
+  bool running() const;
+
  private:
   explicit ControlPlane(ControlPlaneOptions options);
+  absl::Status Serve() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ControlPlaneOptions options_;
-  std::unique_ptr<NamingRegistry> registry_;
-  std::unique_ptr<NamingService> naming_service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  FaultInjector faults_;
+  int port_ = 0;  // fixed after the first start
+
+  mutable std::mutex mu_;
+  std::shared_ptr<NamingRegistry> registry_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<NamingService> naming_service_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
+
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // guarded by stop_mu_

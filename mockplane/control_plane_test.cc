@@ -4,6 +4,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <vector>
+
 #include "mockplane/wait.h"
 #include "proto/v1/code.pb.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
@@ -128,6 +131,162 @@ TEST_F(ControlPlaneTest, HeartbeatExpiryWithFakeClock) {
   (*plane)->CheckHealthNow();
   ASSERT_EQ((*plane)->Instances(key).size(), 1u);
   EXPECT_FALSE((*plane)->Instances(key)[0].healthy);
+}
+
+}  // namespace
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+namespace {
+
+class FaultInjectionTest : public ControlPlaneTest {
+ protected:
+  grpc::Status Heartbeat(const std::string& id, v1::Response* response) {
+    v1::Instance instance;
+    instance.mutable_id()->set_value(id);
+    grpc::ClientContext context;
+    return stub_->Heartbeat(&context, instance, response);
+  }
+
+  std::string RegisterWithTtl(uint32_t port) {
+    v1::Instance instance;
+    instance.mutable_service()->set_value("Echo");
+    instance.mutable_namespace_()->set_value("default");
+    instance.mutable_host()->set_value("127.0.0.1");
+    instance.mutable_port()->set_value(port);
+    instance.mutable_enable_health_check()->set_value(true);
+    instance.mutable_health_check()->set_type(v1::HealthCheck::HEARTBEAT);
+    instance.mutable_health_check()->mutable_heartbeat()->mutable_ttl()->set_value(1);
+    grpc::ClientContext context;
+    v1::Response response;
+    EXPECT_TRUE(stub_->RegisterInstance(&context, instance, &response).ok());
+    return response.instance().id().value();
+  }
+};
+
+TEST_F(FaultInjectionTest, FailNextFailsExactlyThatManyRequests) {
+  const std::string id = RegisterWithTtl(1001);
+  plane_->faults().FailNext("Heartbeat", 2, absl::ResourceExhaustedError("busy"));
+  v1::Response response;
+  grpc::Status first = Heartbeat(id, &response);
+  EXPECT_EQ(first.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(first.error_message(), "busy");
+  EXPECT_EQ(Heartbeat(id, &response).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(Heartbeat(id, &response).ok());
+  EXPECT_EQ(response.code().value(), v1::ExecuteSuccess);
+  // Other methods were never affected.
+  EXPECT_EQ(Register("127.0.0.1", 1002).code().value(), v1::ExecuteSuccess);
+}
+
+TEST_F(FaultInjectionTest, DelayNextAnswersLate) {
+  plane_->faults().DelayNext("RegisterInstance", 1, absl::Milliseconds(300));
+  absl::Time start = absl::Now();
+  EXPECT_EQ(Register("127.0.0.1", 1001).code().value(), v1::ExecuteSuccess);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  start = absl::Now();
+  EXPECT_EQ(Register("127.0.0.1", 1002).code().value(), v1::ExecuteSuccess);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(300));
+}
+
+TEST_F(FaultInjectionTest, FrozenHeartbeatsLetTheInstanceExpire) {
+  const std::string id = RegisterWithTtl(1001);
+  plane_->faults().FreezeHeartbeats(id);
+  v1::Response response;
+  EXPECT_EQ(Heartbeat(id, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  const ServiceKey key{"default", "Echo"};
+  ASSERT_TRUE(WaitUntil([&] { return !plane_->Instances(key)[0].healthy; }, absl::Seconds(10)));
+  plane_->faults().FreezeHeartbeats(id, false);
+  EXPECT_TRUE(Heartbeat(id, &response).ok());
+  EXPECT_TRUE(plane_->Instances(key)[0].healthy);
+}
+
+TEST_F(FaultInjectionTest, BreakDiscoverStreamsEndsThemWithUnavailable) {
+  Register("127.0.0.1", 1001);
+  grpc::ClientContext context;
+  auto stream = stub_->Discover(&context);
+  ASSERT_TRUE(stream->Write(DiscoverEcho()));
+  v1::DiscoverResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  plane_->BreakDiscoverStreams();
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("broken by test"), std::string::npos);
+}
+
+TEST_F(FaultInjectionTest, DiscoverFaultsApplyPerRequest) {
+  Register("127.0.0.1", 1001);
+  plane_->faults().DelayNext("Discover", 1, absl::Milliseconds(300));
+  grpc::ClientContext context;
+  auto stream = stub_->Discover(&context);
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(stream->Write(DiscoverEcho()));
+  v1::DiscoverResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_EQ(response.instances_size(), 1);
+  plane_->faults().FailNext("Discover", 1, absl::InternalError("boom"));
+  ASSERT_TRUE(stream->Write(DiscoverEcho()));
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INTERNAL);
+}
+
+TEST_F(FaultInjectionTest, StopRefusesAndRestartKeepsOrLosesState) {
+  Register("127.0.0.1", 1001);
+  const ServiceKey key{"default", "Echo"};
+  const int port = plane_->port();
+  plane_->Stop();
+  EXPECT_FALSE(plane_->running());
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    v1::Response response;
+    v1::Instance instance;
+    EXPECT_EQ(stub_->Heartbeat(&context, instance, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  ASSERT_TRUE(plane_->Restart(ControlPlane::RestartMode::kKeepState).ok());
+  EXPECT_TRUE(plane_->running());
+  EXPECT_EQ(plane_->port(), port);
+  EXPECT_EQ(plane_->Instances(key).size(), 1u);
+  // The same channel reconnects to the restarted server.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::Instance instance;
+        instance.mutable_id()->set_value("any");
+        v1::Response response;
+        return stub_->Heartbeat(&context, instance, &response).ok();
+      },
+      absl::Seconds(10)));
+  ASSERT_TRUE(plane_->Restart(ControlPlane::RestartMode::kLoseState).ok());
+  EXPECT_EQ(plane_->port(), port);
+  EXPECT_TRUE(plane_->Instances(key).empty());
+}
+
+TEST(RequestLogTest, LogsEveryRequest) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  ControlPlaneOptions options;
+  options.request_log = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.push_back(line);
+  };
+  auto plane = ControlPlane::Start(options);
+  ASSERT_TRUE(plane.ok());
+  auto stub = v1::PolarisGRPC::NewStub(
+      grpc::CreateChannel((*plane)->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::Instance instance;
+  instance.mutable_id()->set_value("abc");
+  v1::Response response;
+  ASSERT_TRUE(stub->Heartbeat(&context, instance, &response).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("Heartbeat"), std::string::npos);
+  EXPECT_NE(lines[0].find("abc"), std::string::npos);
 }
 
 }  // namespace

@@ -1,14 +1,46 @@
 #include "mockplane/naming_service.h"
 
-#include <mutex>
 #include <atomic>
 #include <deque>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
+#include <grpcpp/alarm.h>
+
+#include "absl/strings/str_cat.h"
+
 namespace grpc_cpp_polaris {
 namespace mockplane {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::Time DeadlineAfter(absl::Duration delay) { return absl::Now() + delay; }
+
+// A unary reactor that can answer later (injected delay). Deletes itself.
+class UnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  void FinishAfter(absl::Duration delay, std::function<grpc::Status()> finish) {
+    if (delay <= absl::ZeroDuration()) {
+      Finish(finish());
+      return;
+    }
+    alarm_.Set(absl::ToChronoTime(DeadlineAfter(delay)),
+               [this, finish = std::move(finish)](bool) { Finish(finish()); });
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::Alarm alarm_;
+};
+
+}  // namespace
 
 // One Discover stream: answers each request, remembers which services it
 // asked for, and receives pushes for those. Writes go out one at a time from
@@ -24,13 +56,13 @@ class DiscoverStream final
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      bool finish;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        read_done_ = true;
-        finish = ShouldFinishLocked();
-      }
-      if (finish) Finish(grpc::Status::OK);
+      End(grpc::Status::OK);
+      return;
+    }
+    service_->Log("Discover", request_);
+    const Fault fault = service_->faults_->Take("Discover");
+    if (!fault.status.ok()) {
+      End(ToGrpc(fault.status));
       return;
     }
     const ServiceKey key{request_.service().namespace_().value(),
@@ -39,33 +71,41 @@ class DiscoverStream final
       std::lock_guard<std::mutex> lock(mu_);
       subscriptions_[key] = request_;  // its filter, for later pushes
     }
-    Answer(request_);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (finished_) return;
+    if (fault.delay > absl::ZeroDuration()) {
+      // Answer late; the next read waits until then, keeping answers in order.
+      Ref();
+      delay_.Set(absl::ToChronoTime(DeadlineAfter(fault.delay)), [this](bool) {
+        Answer(request_);
+        ContinueReading();
+        Unref();
+      });
+      return;
     }
-    StartRead(&request_);
+    Answer(request_);
+    ContinueReading();
   }
 
   void OnWriteDone(bool ok) override {
     const v1::DiscoverResponse* next = nullptr;
     bool finish = false;
+    grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.pop_front();
       if (!ok) {
         queue_.clear();
-        read_done_ = true;  // the client is gone
+        ending_ = true;  // the client is gone
       }
       if (!queue_.empty() && !finished_) {
         next = &queue_.front();
       } else {
         writing_ = false;
         finish = ShouldFinishLocked();
+        status = end_status_;
       }
     }
     if (next != nullptr) StartWrite(next);
-    if (finish) Finish(grpc::Status::OK);
+    if (finish) Finish(status);
   }
 
   void OnDone() override {
@@ -73,7 +113,7 @@ class DiscoverStream final
     Unref();
   }
 
-  // Pushers hold a reference while they notify outside the service's lock.
+  // Pushers hold a reference while they work outside the service's lock.
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -92,14 +132,34 @@ class DiscoverStream final
     Answer(request);
   }
 
+  // Ends the stream with `status` once queued writes are out (at once if none).
+  void End(const grpc::Status& status) {
+    bool finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!ending_) end_status_ = status;
+      ending_ = true;
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish(status);
+  }
+
  private:
+  void ContinueReading() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ending_) return;
+    }
+    StartRead(&request_);
+  }
+
   // Reads the registry under this stream's lock, so that the responses queued
   // on one stream never go back in revision.
   void Answer(const v1::DiscoverRequest& request) {
     const v1::DiscoverResponse* next = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (finished_) return;
+      if (ending_) return;
       // std::deque keeps references to its elements valid across push_back.
       queue_.push_back(service_->registry_->Discover(request));
       if (writing_) return;
@@ -109,9 +169,9 @@ class DiscoverStream final
     StartWrite(next);
   }
 
-  // True once, when the stream should end: reads over, nothing being written.
+  // True once, when the stream should end: ending, nothing being written.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!read_done_ || writing_ || finished_) return false;
+    if (!ending_ || writing_ || finished_) return false;
     finished_ = true;
     return true;
   }
@@ -119,60 +179,93 @@ class DiscoverStream final
   NamingService* const service_;
   std::atomic<int> refs_{1};  // gRPC's, dropped in OnDone
   v1::DiscoverRequest request_;  // only touched by the read chain
+  grpc::Alarm delay_;            // injected answer delay
   std::mutex mu_;
   std::map<ServiceKey, v1::DiscoverRequest> subscriptions_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::DiscoverResponse> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool ending_ ABSL_GUARDED_BY(mu_) = false;  // reads over, or asked to end
+  grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-NamingService::NamingService(NamingRegistry* registry) : registry_(registry) {
-  registry_->SetChangeListener([this](const ServiceKey& key) { OnServiceChanged(key); });
+NamingService::NamingService(NamingRegistry* registry, FaultInjector* faults, RequestLog log)
+    : registry_(registry), faults_(faults), log_(std::move(log)) {
+  registry_->SetChangeListener([this](const ServiceKey& key) {
+    ForEachStream([&key](DiscoverStream* stream) { stream->OnServiceChanged(key); });
+  });
 }
 
 NamingService::~NamingService() { registry_->SetChangeListener(nullptr); }
 
-namespace {
+void NamingService::Log(const char* method, const google::protobuf::Message& request) {
+  if (log_) log_(absl::StrCat(method, " {", request.ShortDebugString(), "}"));
+}
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+grpc::ServerUnaryReactor* NamingService::Serve(const char* method,
+                                               const google::protobuf::Message& request,
+                                               std::function<absl::Status()> serve) {
+  Log(method, request);
+  const Fault fault = faults_->Take(method);
+  auto* reactor = new UnaryReactor();
+  reactor->FinishAfter(fault.delay, [fault, serve = std::move(serve)]() {
+    return ToGrpc(fault.status.ok() ? serve() : fault.status);
+  });
   return reactor;
 }
 
-}  // namespace
-
-grpc::ServerUnaryReactor* NamingService::ReportClient(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* NamingService::ReportClient(grpc::CallbackServerContext* /*context*/,
                                                       const v1::Client* request,
                                                       v1::Response* response) {
-  *response = registry_->ReportClient(*request);
-  return Done(context);
+  return Serve("ReportClient", *request, [this, request, response] {
+    *response = registry_->ReportClient(*request);
+    return absl::OkStatus();
+  });
 }
 
-grpc::ServerUnaryReactor* NamingService::RegisterInstance(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* NamingService::RegisterInstance(grpc::CallbackServerContext* /*context*/,
                                                           const v1::Instance* request,
                                                           v1::Response* response) {
-  *response = registry_->Register(*request);
-  return Done(context);
+  return Serve("RegisterInstance", *request, [this, request, response] {
+    *response = registry_->Register(*request);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* NamingService::DeregisterInstance(
-    grpc::CallbackServerContext* context, const v1::Instance* request, v1::Response* response) {
-  *response = registry_->Deregister(*request);
-  return Done(context);
+    grpc::CallbackServerContext* /*context*/, const v1::Instance* request,
+    v1::Response* response) {
+  return Serve("DeregisterInstance", *request, [this, request, response] {
+    *response = registry_->Deregister(*request);
+    return absl::OkStatus();
+  });
 }
 
-grpc::ServerUnaryReactor* NamingService::Heartbeat(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* NamingService::Heartbeat(grpc::CallbackServerContext* /*context*/,
                                                    const v1::Instance* request,
                                                    v1::Response* response) {
-  *response = registry_->Heartbeat(*request);
-  return Done(context);
+  return Serve("Heartbeat", *request, [this, request, response] {
+    const std::string id =
+        request->id().value().empty()
+            ? NamingRegistry::InstanceId(
+                  ServiceKey{request->namespace_().value(), request->service().value()},
+                  request->host().value(), request->port().value())
+            : request->id().value();
+    if (faults_->HeartbeatsFrozen(id)) {
+      return absl::UnavailableError(absl::StrCat("heartbeats of ", id, " frozen by test"));
+    }
+    *response = registry_->Heartbeat(*request);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerBidiReactor<v1::DiscoverRequest, v1::DiscoverResponse>* NamingService::Discover(
     grpc::CallbackServerContext* /*context*/) {
   return new DiscoverStream(this);
+}
+
+void NamingService::BreakStreams(const absl::Status& status) {
+  ForEachStream([&status](DiscoverStream* stream) { stream->End(ToGrpc(status)); });
 }
 
 void NamingService::AddStream(DiscoverStream* stream) {
@@ -185,17 +278,17 @@ void NamingService::RemoveStream(DiscoverStream* stream) {
   streams_.erase(stream);
 }
 
-void NamingService::OnServiceChanged(const ServiceKey& key) {
+void NamingService::ForEachStream(const std::function<void(DiscoverStream*)>& visit) {
   std::vector<DiscoverStream*> streams;
   {
     std::lock_guard<std::mutex> lock(streams_mu_);
     for (DiscoverStream* stream : streams_) {
-      stream->Ref();  // alive until told, even if it ends meanwhile
+      stream->Ref();  // alive until visited, even if it ends meanwhile
       streams.push_back(stream);
     }
   }
   for (DiscoverStream* stream : streams) {
-    stream->OnServiceChanged(key);
+    visit(stream);
     stream->Unref();
   }
 }

@@ -1,13 +1,17 @@
 // v1.PolarisGRPC over a NamingRegistry, on gRPC's callback API: no thread per
 // Discover stream, and changes are pushed to every stream that asked for the
-// changed service.
+// changed service. Consults a FaultInjector on every request.
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_NAMING_SERVICE_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_NAMING_SERVICE_H_
 
+#include <functional>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "mockplane/fault_injector.h"
 #include "mockplane/naming_registry.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
 
@@ -18,9 +22,16 @@ class DiscoverStream;
 
 class NamingService final : public v1::PolarisGRPC::CallbackService {
  public:
-  // Registers itself as the registry's change listener.
-  explicit NamingService(NamingRegistry* registry);
+  // Receives one line per request ("Heartbeat {id { value: ... }}"); may be empty.
+  using RequestLog = std::function<void(const std::string&)>;
+
+  // Registers itself as the registry's change listener. Neither argument is
+  // owned; both must outlive the service.
+  NamingService(NamingRegistry* registry, FaultInjector* faults, RequestLog log);
   ~NamingService() override;
+
+  // Ends every open Discover stream with `status`.
+  void BreakStreams(const absl::Status& status);
 
   grpc::ServerUnaryReactor* ReportClient(grpc::CallbackServerContext* context,
                                          const v1::Client* request,
@@ -39,11 +50,19 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
 
  private:
   friend class DiscoverStream;
+  // Applies the method's pending fault, then `serve` (unless the fault fails
+  // the call), then finishes.
+  grpc::ServerUnaryReactor* Serve(const char* method, const google::protobuf::Message& request,
+                                  std::function<absl::Status()> serve);
+  void Log(const char* method, const google::protobuf::Message& request);
   void AddStream(DiscoverStream* stream);
   void RemoveStream(DiscoverStream* stream);
-  void OnServiceChanged(const ServiceKey& key);
+  // Runs `visit` on every open stream, each kept alive meanwhile.
+  void ForEachStream(const std::function<void(DiscoverStream*)>& visit);
 
   NamingRegistry* const registry_;
+  FaultInjector* const faults_;
+  const RequestLog log_;
   std::mutex streams_mu_;
   std::set<DiscoverStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };

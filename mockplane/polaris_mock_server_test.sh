@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The standalone server starts on a free port, logs requests, rejects bad
+# flags and stops cleanly on SIGTERM.
+set -uo pipefail
+server=$1
+out=$(mktemp) err=$(mktemp)
+
+if "$server" --naming_port=notaport 2>"$err"; then
+  echo "FAIL: a bad port was accepted"; exit 1
+fi
+grep -q "naming_port: 'notaport' is not a port" "$err" || { echo "FAIL: no clear error"; cat "$err"; exit 1; }
+if "$server" --bogus 2>"$err"; then echo "FAIL: unknown flag accepted"; exit 1; fi
+grep -q "unknown flag '--bogus'" "$err" || { echo "FAIL: unknown flag not named"; exit 1; }
+
+"$server" --naming_port=0 >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "naming API on 127.0.0.1:" "$out" && break; sleep 0.05; done
+grep -q "naming API on 127.0.0.1:[0-9]" "$out" || { echo "FAIL: did not start"; cat "$out" "$err"; kill $pid; exit 1; }
+port=$(sed -n 's/.*naming API on 127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+# Something is listening on the port.
+if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+  echo "FAIL: nothing listens on $port"; kill $pid; exit 1
+fi
+kill -TERM $pid
+for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+if kill -0 $pid 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; kill -9 $pid; exit 1; fi
+wait $pid; rc=$?
+[[ $rc == 0 ]] || { echo "FAIL: exit code $rc"; exit 1; }
+grep -q "stopping (signal 15)" "$err" || { echo "FAIL: no stop message"; exit 1; }
+echo PASS
