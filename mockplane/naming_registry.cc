@@ -57,6 +57,8 @@ std::string NamingRegistry::InstanceId(const ServiceKey& key, const std::string&
 
 void NamingRegistry::BumpLocked(ServiceRecord* service) {
   service->revision = absl::StrCat(epoch_, "-", next_revision_++);
+  service->full_answer.reset();
+  service->healthy_answer.reset();
 }
 
 void NamingRegistry::Notify(const std::vector<ServiceKey>& changed) {
@@ -210,12 +212,13 @@ v1::Response NamingRegistry::ReportClient(const v1::Client& request) {
   return response;
 }
 
-v1::DiscoverResponse NamingRegistry::Discover(const v1::DiscoverRequest& request) {
+NamingRegistry::DiscoverResponsePtr NamingRegistry::Discover(
+    const v1::DiscoverRequest& request) {
   const ServiceKey key{request.service().namespace_().value(), request.service().name().value()};
   auto fail = [&](v1::Code code, const std::string& info) {
-    v1::DiscoverResponse response = WithCode<v1::DiscoverResponse>(code, info);
-    response.set_type(static_cast<v1::DiscoverResponse::DiscoverResponseType>(request.type()));
-    *response.mutable_service() = request.service();
+    auto response = std::make_shared<v1::DiscoverResponse>(WithCode<v1::DiscoverResponse>(code, info));
+    response->set_type(static_cast<v1::DiscoverResponse::DiscoverResponseType>(request.type()));
+    *response->mutable_service() = request.service();
     return response;
   };
   if (request.type() != v1::DiscoverRequest::INSTANCE) {
@@ -228,25 +231,35 @@ v1::DiscoverResponse NamingRegistry::Discover(const v1::DiscoverRequest& request
   std::lock_guard<std::mutex> lock(mu_);
   auto it = services_.find(key);
   if (it == services_.end()) return fail(v1::NotFoundResource, "service not found");
-  const ServiceRecord& service = it->second;
-  const bool unchanged = request.service().revision().value() == service.revision;
-  v1::DiscoverResponse response =
-      WithCode<v1::DiscoverResponse>(unchanged ? v1::DataNoChange : v1::ExecuteSuccess, "");
-  response.set_type(v1::DiscoverResponse::INSTANCE);
-  response.mutable_service()->mutable_name()->set_value(key.service);
-  response.mutable_service()->mutable_namespace_()->set_value(key.service_namespace);
-  response.mutable_service()->mutable_revision()->set_value(service.revision);
-  if (unchanged) return response;
-  const bool only_healthy = request.filter().onlyhealthyinstance();
-  for (const auto& entry : service.instances) {
-    const Instance& instance = entry.second.instance;
-    if (only_healthy && !instance.healthy) continue;
-    v1::Instance* proto = response.add_instances();
-    InstanceToProto(instance, proto);
-    proto->mutable_service()->set_value(key.service);
-    proto->mutable_namespace_()->set_value(key.service_namespace);
+  ServiceRecord& service = it->second;
+  auto header = [&](v1::Code code) {
+    v1::DiscoverResponse response = WithCode<v1::DiscoverResponse>(code, "");
+    response.set_type(v1::DiscoverResponse::INSTANCE);
+    response.mutable_service()->mutable_name()->set_value(key.service);
+    response.mutable_service()->mutable_namespace_()->set_value(key.service_namespace);
+    response.mutable_service()->mutable_revision()->set_value(service.revision);
+    return response;
+  };
+  if (request.service().revision().value() == service.revision) {
+    return std::make_shared<v1::DiscoverResponse>(header(v1::DataNoChange));
   }
-  return response;
+  // Full answers are built once per revision and shared by every stream.
+  const bool only_healthy = request.filter().onlyhealthyinstance();
+  DiscoverResponsePtr& cached = only_healthy ? service.healthy_answer : service.full_answer;
+  if (cached == nullptr) {
+    auto response = std::make_shared<v1::DiscoverResponse>(header(v1::ExecuteSuccess));
+    response->mutable_instances()->Reserve(static_cast<int>(service.instances.size()));
+    for (const auto& entry : service.instances) {
+      const Instance& instance = entry.second.instance;
+      if (only_healthy && !instance.healthy) continue;
+      v1::Instance* proto = response->add_instances();
+      InstanceToProto(instance, proto);
+      proto->mutable_service()->set_value(key.service);
+      proto->mutable_namespace_()->set_value(key.service_namespace);
+    }
+    cached = std::move(response);
+  }
+  return cached;
 }
 
 void NamingRegistry::CheckHealth() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,9 @@ class NamingRegistry {
   v1::Response Deregister(const v1::Instance& request);
   v1::Response Heartbeat(const v1::Instance& request);
   v1::Response ReportClient(const v1::Client& request);
-  v1::DiscoverResponse Discover(const v1::DiscoverRequest& request);
+  // Shared and immutable: full answers are cached per revision.
+  using DiscoverResponsePtr = std::shared_ptr<const v1::DiscoverResponse>;
+  DiscoverResponsePtr Discover(const v1::DiscoverRequest& request);
 
   // Marks instances unhealthy whose heartbeats stopped 3 x TTL ago.
   void CheckHealth();
@@ -70,6 +73,9 @@ class NamingRegistry {
   struct ServiceRecord {
     std::string revision;
     std::map<std::string, InstanceRecord> instances;  // by id
+    // Discover answers for `revision` (all / only healthy), built on demand.
+    DiscoverResponsePtr full_answer;
+    DiscoverResponsePtr healthy_answer;
   };
 
   // Finds the instance a Heartbeat/Deregister request names (by id, or by

@@ -83,18 +83,18 @@ TEST_F(NamingRegistryTest, RegisterRejectsBadRequestsWithRealCodes) {
 }
 
 TEST_F(NamingRegistryTest, DiscoverAnswersDataNoChangeForCurrentRevision) {
-  EXPECT_EQ(registry_.Discover(DiscoverEcho()).code().value(), v1::NotFoundResource);
+  EXPECT_EQ(registry_.Discover(DiscoverEcho())->code().value(), v1::NotFoundResource);
   registry_.Register(MakeInstance("10.0.0.1", 1));
-  v1::DiscoverResponse first = registry_.Discover(DiscoverEcho());
+  v1::DiscoverResponse first = *registry_.Discover(DiscoverEcho());
   ASSERT_EQ(first.code().value(), v1::ExecuteSuccess);
   ASSERT_EQ(first.instances_size(), 1);
   const std::string revision = first.service().revision().value();
   EXPECT_FALSE(revision.empty());
-  v1::DiscoverResponse again = registry_.Discover(DiscoverEcho(revision));
+  v1::DiscoverResponse again = *registry_.Discover(DiscoverEcho(revision));
   EXPECT_EQ(again.code().value(), v1::DataNoChange);
   EXPECT_EQ(again.instances_size(), 0);
   registry_.Register(MakeInstance("10.0.0.2", 1));
-  v1::DiscoverResponse changed = registry_.Discover(DiscoverEcho(revision));
+  v1::DiscoverResponse changed = *registry_.Discover(DiscoverEcho(revision));
   EXPECT_EQ(changed.code().value(), v1::ExecuteSuccess);
   EXPECT_EQ(changed.instances_size(), 2);
   EXPECT_NE(changed.service().revision().value(), revision);
@@ -103,10 +103,10 @@ TEST_F(NamingRegistryTest, DiscoverAnswersDataNoChangeForCurrentRevision) {
 TEST_F(NamingRegistryTest, DiscoverRejectsBadRequests) {
   v1::DiscoverRequest routing = DiscoverEcho();
   routing.set_type(v1::DiscoverRequest::UNKNOWN);
-  EXPECT_EQ(registry_.Discover(routing).code().value(), v1::InvalidDiscoverResource);
+  EXPECT_EQ(registry_.Discover(routing)->code().value(), v1::InvalidDiscoverResource);
   v1::DiscoverRequest nameless = DiscoverEcho();
   nameless.mutable_service()->clear_name();
-  EXPECT_EQ(registry_.Discover(nameless).code().value(), v1::InvalidServiceName);
+  EXPECT_EQ(registry_.Discover(nameless)->code().value(), v1::InvalidServiceName);
 }
 
 TEST_F(NamingRegistryTest, InstanceTurnsUnhealthyAfterThreeTtlsWithoutHeartbeat) {
@@ -163,7 +163,7 @@ TEST_F(NamingRegistryTest, AdminIsolateAndWeight) {
   EXPECT_EQ(instance.weight, 0u);
   v1::DiscoverRequest healthy_only = DiscoverEcho();
   healthy_only.mutable_filter()->set_onlyhealthyinstance(true);
-  EXPECT_EQ(registry_.Discover(healthy_only).instances_size(), 1);
+  EXPECT_EQ(registry_.Discover(healthy_only)->instances_size(), 1);
 }
 
 TEST_F(NamingRegistryTest, ReportClientReturnsConfiguredLocation) {

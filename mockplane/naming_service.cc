@@ -97,7 +97,7 @@ class DiscoverStream final
         ending_ = true;  // the client is gone
       }
       if (!queue_.empty() && !finished_) {
-        next = &queue_.front();
+        next = queue_.front().get();
       } else {
         writing_ = false;
         finish = ShouldFinishLocked();
@@ -160,11 +160,11 @@ class DiscoverStream final
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_) return;
-      // std::deque keeps references to its elements valid across push_back.
+      // The front answer stays alive (and unchanged) until its write is done.
       queue_.push_back(service_->registry_->Discover(request));
       if (writing_) return;
       writing_ = true;
-      next = &queue_.front();
+      next = queue_.front().get();
     }
     StartWrite(next);
   }
@@ -182,7 +182,7 @@ class DiscoverStream final
   grpc::Alarm delay_;            // injected answer delay
   std::mutex mu_;
   std::map<ServiceKey, v1::DiscoverRequest> subscriptions_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::DiscoverResponse> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<NamingRegistry::DiscoverResponsePtr> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool ending_ ABSL_GUARDED_BY(mu_) = false;  // reads over, or asked to end
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
