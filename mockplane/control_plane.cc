@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "mockplane/naming_registry.h"
 #include "mockplane/naming_service.h"
+#include "mockplane/rule_registry.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -20,6 +21,11 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
   {
     std::lock_guard<std::mutex> lock(plane->mu_);
     plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock);
+    plane->rules_ = std::make_shared<RuleRegistry>();
+    if (!plane->options_.rules_file.empty()) {
+      absl::Status loaded = plane->rules_->LoadFile(plane->options_.rules_file);
+      if (!loaded.ok()) return loaded;
+    }
     absl::Status status = plane->Serve();
     if (!status.ok()) return status;
   }
@@ -39,7 +45,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
 
 absl::Status ControlPlane::Serve() {
   naming_service_ =
-      std::make_unique<NamingService>(registry_.get(), &faults_, options_.request_log);
+      std::make_unique<NamingService>(registry_.get(), rules_.get(), &faults_,
+                                      options_.request_log);
   grpc::ServerBuilder builder;
   const std::string listen = absl::StrCat(options_.host, ":", port_);
   int bound_port = 0;
@@ -85,6 +92,7 @@ absl::Status ControlPlane::Restart(RestartMode mode) {
   StopLocked();
   if (mode == RestartMode::kLoseState) {
     registry_ = std::make_shared<NamingRegistry>(options_.clock);
+    rules_ = std::make_shared<RuleRegistry>();
   }
   return Serve();
 }
@@ -136,6 +144,38 @@ void ControlPlane::SetClientLocation(const std::string& host, const Location& lo
 void ControlPlane::CheckHealthNow() {
   std::lock_guard<std::mutex> lock(mu_);
   registry_->CheckHealth();
+}
+
+void ControlPlane::SetRouting(const ServiceKey& key, const v1::Routing& routing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetRouting(key, routing);
+}
+
+void ControlPlane::SetCircuitBreaker(const ServiceKey& key,
+                                     const v1::CircuitBreaker& circuit_breaker) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetCircuitBreaker(key, circuit_breaker);
+}
+
+void ControlPlane::SetRateLimit(const ServiceKey& key, const v1::RateLimit& rate_limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetRateLimit(key, rate_limit);
+}
+
+void ControlPlane::SetFaultDetector(const ServiceKey& key,
+                                    const v1::FaultDetector& fault_detector) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetFaultDetector(key, fault_detector);
+}
+
+absl::Status ControlPlane::LoadRulesFile(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rules_->LoadFile(path);
+}
+
+absl::Status ControlPlane::LoadRulesJson(const std::string& json) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rules_->LoadJson(json);
 }
 
 }  // namespace mockplane

@@ -34,11 +34,19 @@ namespace grpc {
 class Server;
 }  // namespace grpc
 
+namespace v1 {
+class CircuitBreaker;
+class FaultDetector;
+class RateLimit;
+class Routing;
+}  // namespace v1
+
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
 class NamingRegistry;
 class NamingService;
+class RuleRegistry;
 
 struct ControlPlaneOptions {
   // Loopback by default; 0 picks a free port (kept across Restart()).
@@ -51,6 +59,8 @@ struct ControlPlaneOptions {
   absl::Duration health_check_interval = absl::Milliseconds(100);
   // Receives one line per request served, e.g. for a request log.
   std::function<void(const std::string&)> request_log;
+  // A JSON rules file to preload (see proto/mockplane/rules_file.proto).
+  std::string rules_file;
 };
 
 class ControlPlane {
@@ -73,6 +83,16 @@ class ControlPlane {
   void SetClientLocation(const std::string& host, const Location& location);
   // Runs the heartbeat expiry check now (useful after advancing a FakeClock).
   void CheckHealthNow();
+
+  // Governance rules, served through Discover (ROUTING, CIRCUIT_BREAKER,
+  // RATE_LIMIT, FAULT_DETECTOR) and pushed to the streams that asked.
+  void SetRouting(const ServiceKey& key, const v1::Routing& routing);
+  void SetCircuitBreaker(const ServiceKey& key, const v1::CircuitBreaker& circuit_breaker);
+  void SetRateLimit(const ServiceKey& key, const v1::RateLimit& rate_limit);
+  void SetFaultDetector(const ServiceKey& key, const v1::FaultDetector& fault_detector);
+  // Loads a JSON rules file; all or nothing, errors name the bad part.
+  absl::Status LoadRulesFile(const std::string& path);
+  absl::Status LoadRulesJson(const std::string& json);
 
   // Fault injection.
   FaultInjector& faults() { return faults_; }
@@ -98,6 +118,7 @@ class ControlPlane {
 
   mutable std::mutex mu_;
   std::shared_ptr<NamingRegistry> registry_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<RuleRegistry> rules_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<NamingService> naming_service_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
 

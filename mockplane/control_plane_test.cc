@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <vector>
 
@@ -287,6 +289,77 @@ TEST(RequestLogTest, LogsEveryRequest) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("Heartbeat"), std::string::npos);
   EXPECT_NE(lines[0].find("abc"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+namespace {
+
+TEST_F(ControlPlaneTest, RulesAreServedAndPushedOverDiscover) {
+  grpc::ClientContext context;
+  auto stream = stub_->Discover(&context);
+  v1::DiscoverRequest request = DiscoverEcho();
+  request.set_type(v1::DiscoverRequest::CIRCUIT_BREAKER);
+  ASSERT_TRUE(stream->Write(request));
+  v1::DiscoverResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.type(), v1::DiscoverResponse::CIRCUIT_BREAKER);
+  EXPECT_FALSE(response.has_circuitbreaker());
+
+  v1::CircuitBreaker breaker;
+  breaker.add_rules()->set_name("consecutive-5");
+  plane_->SetCircuitBreaker(ServiceKey{"default", "Echo"}, breaker);
+  ASSERT_TRUE(stream->Read(&response));  // pushed
+  EXPECT_EQ(response.code().value(), v1::ExecuteSuccess);
+  ASSERT_EQ(response.circuitbreaker().rules_size(), 1);
+  EXPECT_EQ(response.circuitbreaker().rules(0).name(), "consecutive-5");
+  context.TryCancel();
+}
+
+TEST_F(ControlPlaneTest, ServicesListIsPushedWhenAServiceAppears) {
+  grpc::ClientContext context;
+  auto stream = stub_->Discover(&context);
+  v1::DiscoverRequest request;
+  request.set_type(v1::DiscoverRequest::SERVICES);
+  request.mutable_service()->mutable_namespace_()->set_value("default");
+  ASSERT_TRUE(stream->Write(request));
+  v1::DiscoverResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.services_size(), 0);
+  Register("127.0.0.1", 1001);
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.services_size(), 1);
+  EXPECT_EQ(response.services(0).name().value(), "Echo");
+  context.TryCancel();
+}
+
+TEST(ControlPlaneRulesFileTest, PreloadsAndRejectsBadFiles) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/rules.json";
+  std::ofstream(path) << R"({"services": [{"service": "Echo", "rateLimit": {"rules": [{}]}}]})";
+  ControlPlaneOptions options;
+  options.rules_file = path;
+  auto plane = ControlPlane::Start(options);
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  auto stub = v1::PolarisGRPC::NewStub(
+      grpc::CreateChannel((*plane)->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Discover(&context);
+  v1::DiscoverRequest request = DiscoverEcho();
+  request.set_type(v1::DiscoverRequest::RATE_LIMIT);
+  ASSERT_TRUE(stream->Write(request));
+  v1::DiscoverResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.ratelimit().rules_size(), 1);
+  context.TryCancel();
+
+  std::ofstream(path) << R"({"services": [{"service": "Echo", "rateLimits": {}}]})";
+  auto bad = ControlPlane::Start(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("rateLimits"), absl::string_view::npos) << bad.status();
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "mockplane/naming_registry.h"
 
 #include <mutex>
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,14 +30,9 @@ ServiceKey KeyOf(const v1::Instance& request) {
   return ServiceKey{request.namespace_().value(), request.service().value()};
 }
 
-std::string RandomEpoch() {
-  std::random_device device;
-  return absl::StrFormat("%08x", device());
-}
-
 }  // namespace
 
-NamingRegistry::NamingRegistry(Clock* clock) : clock_(clock), epoch_(RandomEpoch()) {}
+NamingRegistry::NamingRegistry(Clock* clock) : clock_(clock) {}
 
 void NamingRegistry::SetChangeListener(ChangeListener listener) {
   std::lock_guard<std::mutex> lock(listener_mu_);
@@ -56,16 +50,19 @@ std::string NamingRegistry::InstanceId(const ServiceKey& key, const std::string&
 }
 
 void NamingRegistry::BumpLocked(ServiceRecord* service) {
-  service->revision = absl::StrCat(epoch_, "-", next_revision_++);
+  service->revision = revisions_.Next();
   service->full_answer.reset();
   service->healthy_answer.reset();
 }
 
-void NamingRegistry::Notify(const std::vector<ServiceKey>& changed) {
-  if (changed.empty()) return;
+void NamingRegistry::Notify(const std::vector<ServiceKey>& changed,
+                            const std::string& new_service_namespace) {
   std::lock_guard<std::mutex> lock(listener_mu_);
   if (!listener_) return;
-  for (const ServiceKey& key : changed) listener_(key);
+  for (const ServiceKey& key : changed) listener_(v1::DiscoverRequest::INSTANCE, key);
+  if (!new_service_namespace.empty()) {
+    listener_(v1::DiscoverRequest::SERVICES, ServiceKey{new_service_namespace, ""});
+  }
 }
 
 v1::Response NamingRegistry::Register(const v1::Instance& request) {
@@ -109,8 +106,13 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
   record.ttl_seconds = ttl;
   record.last_heartbeat = clock_->Now();
   v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+  std::string new_service_namespace;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (services_.count(key) == 0) {
+      new_service_namespace = key.service_namespace;
+      namespace_revisions_[key.service_namespace] = revisions_.Next();
+    }
     ServiceRecord& service = services_[key];
     // Registering again replaces the instance (e.g. after a restart).
     service.instances[record.instance.id] = record;
@@ -119,7 +121,7 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
     response.mutable_instance()->mutable_service()->set_value(key.service);
     response.mutable_instance()->mutable_namespace_()->set_value(key.service_namespace);
   }
-  Notify({key});
+  Notify({key}, new_service_namespace);
   return response;
 }
 
@@ -221,8 +223,9 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::Discover(
     *response->mutable_service() = request.service();
     return response;
   };
+  if (request.type() == v1::DiscoverRequest::SERVICES) return DiscoverServices(request);
   if (request.type() != v1::DiscoverRequest::INSTANCE) {
-    return fail(v1::InvalidDiscoverResource, "only INSTANCE discovery is served");
+    return fail(v1::InvalidDiscoverResource, "not a naming resource (INSTANCE, SERVICES)");
   }
   if (key.service.empty()) return fail(v1::InvalidServiceName, "service.name is required");
   if (key.service_namespace.empty()) {
@@ -260,6 +263,34 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::Discover(
     cached = std::move(response);
   }
   return cached;
+}
+
+NamingRegistry::DiscoverResponsePtr NamingRegistry::DiscoverServices(
+    const v1::DiscoverRequest& request) {
+  const std::string& name_space = request.service().namespace_().value();
+  auto response = std::make_shared<v1::DiscoverResponse>();
+  response->set_type(v1::DiscoverResponse::SERVICES);
+  response->mutable_service()->mutable_namespace_()->set_value(name_space);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto revision = namespace_revisions_.find(name_space);
+  const std::string current = revision == namespace_revisions_.end() ? "" : revision->second;
+  response->mutable_service()->mutable_revision()->set_value(current);
+  const bool unchanged = !current.empty() && request.service().revision().value() == current;
+  const v1::Code code = unchanged ? v1::DataNoChange : v1::ExecuteSuccess;
+  response->mutable_code()->set_value(code);
+  response->mutable_info()->set_value(v1::Code_Name(code));
+  if (unchanged) return response;
+  // An empty namespace in the request lists every namespace's services.
+  for (const auto& entry : services_) {
+    if (!name_space.empty() && entry.first.service_namespace != name_space) continue;
+    v1::Service* service = response->add_services();
+    service->mutable_name()->set_value(entry.first.service);
+    service->mutable_namespace_()->set_value(entry.first.service_namespace);
+    service->mutable_revision()->set_value(entry.second.revision);
+    service->mutable_total_instance_count()->set_value(
+        static_cast<uint32_t>(entry.second.instances.size()));
+  }
+  return response;
 }
 
 void NamingRegistry::CheckHealth() {

@@ -19,6 +19,7 @@
 #include "proto/v1/request.pb.h"
 #include "proto/v1/response.pb.h"
 #include "proto/v1/service.pb.h"
+#include "mockplane/revision.h"
 #include "sdk/clock.h"
 #include "sdk/model.h"
 
@@ -35,8 +36,10 @@ inline constexpr int kTtlsBeforeUnhealthy = 3;
 
 class NamingRegistry {
  public:
-  // Called after a service's instances changed, outside the registry's lock.
-  using ChangeListener = std::function<void(const ServiceKey&)>;
+  // Called after a resource changed, outside the registry's lock: (INSTANCE,
+  // service) for its instances, (SERVICES, {namespace, ""}) for the list of
+  // services in a namespace.
+  using ChangeListener = std::function<void(DiscoverType, const ServiceKey&)>;
 
   explicit NamingRegistry(Clock* clock);
 
@@ -47,7 +50,8 @@ class NamingRegistry {
   v1::Response Deregister(const v1::Instance& request);
   v1::Response Heartbeat(const v1::Instance& request);
   v1::Response ReportClient(const v1::Client& request);
-  // Shared and immutable: full answers are cached per revision.
+  // Answers INSTANCE and SERVICES requests. Shared and immutable: full
+  // instance answers are cached per revision.
   using DiscoverResponsePtr = std::shared_ptr<const v1::DiscoverResponse>;
   DiscoverResponsePtr Discover(const v1::DiscoverRequest& request);
 
@@ -86,13 +90,15 @@ class NamingRegistry {
   bool UpdateInstance(const ServiceKey& key, const std::string& id,
                       const std::function<void(Instance&)>& update);
   void BumpLocked(ServiceRecord* service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Notify(const std::vector<ServiceKey>& changed);
+  void Notify(const std::vector<ServiceKey>& changed, const std::string& new_service_namespace = "");
+  DiscoverResponsePtr DiscoverServices(const v1::DiscoverRequest& request);
 
   Clock* const clock_;
-  const std::string epoch_;  // makes revisions unique across restarts
+  RevisionSource revisions_;
   mutable std::mutex mu_;
-  uint64_t next_revision_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<ServiceKey, ServiceRecord> services_ ABSL_GUARDED_BY(mu_);
+  // Revision of each namespace's list of services.
+  std::map<std::string, std::string> namespace_revisions_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Location> client_locations_ ABSL_GUARDED_BY(mu_);
   std::mutex listener_mu_;
   ChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);

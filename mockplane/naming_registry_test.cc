@@ -141,15 +141,42 @@ TEST_F(NamingRegistryTest, HeartbeatAndDeregisterOfUnknownInstances) {
             v1::HealthCheckNotOpen);
 }
 
-TEST_F(NamingRegistryTest, DeregisterByAddressNotifiesListener) {
-  std::vector<ServiceKey> changes;
-  registry_.SetChangeListener([&](const ServiceKey& key) { changes.push_back(key); });
+TEST_F(NamingRegistryTest, ChangesNotifyInstanceAndServicesListeners) {
+  std::vector<std::pair<DiscoverType, ServiceKey>> changes;
+  registry_.SetChangeListener(
+      [&](DiscoverType type, const ServiceKey& key) { changes.emplace_back(type, key); });
   registry_.Register(MakeInstance("10.0.0.1", 1));
+  // A new service changes its namespace's list of services too.
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].first, v1::DiscoverRequest::INSTANCE);
+  EXPECT_EQ(changes[1].first, v1::DiscoverRequest::SERVICES);
+  EXPECT_EQ(changes[1].second, (ServiceKey{"default", ""}));
   EXPECT_EQ(registry_.Deregister(MakeInstance("10.0.0.1", 1)).code().value(),
             v1::ExecuteSuccess);
   EXPECT_TRUE(registry_.Instances(kEcho).empty());
-  ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[1], kEcho);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[2], std::make_pair(v1::DiscoverRequest::INSTANCE, kEcho));
+}
+
+TEST_F(NamingRegistryTest, DiscoverServicesListsANamespace) {
+  registry_.Register(MakeInstance("10.0.0.1", 1));
+  v1::Instance other = MakeInstance("10.0.0.2", 1);
+  other.mutable_service()->set_value("Other");
+  registry_.Register(other);
+  v1::Instance elsewhere = MakeInstance("10.0.0.3", 1);
+  elsewhere.mutable_namespace_()->set_value("prod");
+  registry_.Register(elsewhere);
+  v1::DiscoverRequest request;
+  request.set_type(v1::DiscoverRequest::SERVICES);
+  request.mutable_service()->mutable_namespace_()->set_value("default");
+  auto response = registry_.Discover(request);
+  EXPECT_EQ(response->code().value(), v1::ExecuteSuccess);
+  EXPECT_EQ(response->type(), v1::DiscoverResponse::SERVICES);
+  ASSERT_EQ(response->services_size(), 2);
+  EXPECT_EQ(response->services(0).name().value(), "Echo");
+  EXPECT_EQ(response->services(1).name().value(), "Other");
+  request.mutable_service()->mutable_revision()->set_value(response->service().revision().value());
+  EXPECT_EQ(registry_.Discover(request)->code().value(), v1::DataNoChange);
 }
 
 TEST_F(NamingRegistryTest, AdminIsolateAndWeight) {

@@ -65,11 +65,10 @@ class DiscoverStream final
       End(ToGrpc(fault.status));
       return;
     }
-    const ServiceKey key{request_.service().namespace_().value(),
-                         request_.service().name().value()};
-    if (request_.type() == v1::DiscoverRequest::INSTANCE && !key.service.empty()) {
+    {
+      // Remember the request (with its filter) for later pushes.
       std::lock_guard<std::mutex> lock(mu_);
-      subscriptions_[key] = request_;  // its filter, for later pushes
+      subscriptions_[SubscriptionOf(request_)] = request_;
     }
     if (fault.delay > absl::ZeroDuration()) {
       // Answer late; the next read waits until then, keeping answers in order.
@@ -119,12 +118,12 @@ class DiscoverStream final
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  // Pushes the current state of `key` if this stream asked for it.
-  void OnServiceChanged(const ServiceKey& key) {
+  // Pushes the current state of (type, key) if this stream asked for it.
+  void OnChanged(DiscoverType type, const ServiceKey& key) {
     v1::DiscoverRequest request;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = subscriptions_.find(key);
+      auto it = subscriptions_.find({type, key});
       if (it == subscriptions_.end() || finished_) return;
       request = it->second;
     }
@@ -161,7 +160,7 @@ class DiscoverStream final
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_) return;
       // The front answer stays alive (and unchanged) until its write is done.
-      queue_.push_back(service_->registry_->Discover(request));
+      queue_.push_back(service_->AnswerDiscover(request));
       if (writing_) return;
       writing_ = true;
       next = queue_.front().get();
@@ -181,7 +180,15 @@ class DiscoverStream final
   v1::DiscoverRequest request_;  // only touched by the read chain
   grpc::Alarm delay_;            // injected answer delay
   std::mutex mu_;
-  std::map<ServiceKey, v1::DiscoverRequest> subscriptions_ ABSL_GUARDED_BY(mu_);
+  // What a request subscribes to: SERVICES requests watch a namespace.
+  static std::pair<DiscoverType, ServiceKey> SubscriptionOf(const v1::DiscoverRequest& request) {
+    const std::string name =
+        request.type() == v1::DiscoverRequest::SERVICES ? "" : request.service().name().value();
+    return {request.type(), ServiceKey{request.service().namespace_().value(), name}};
+  }
+
+  std::map<std::pair<DiscoverType, ServiceKey>, v1::DiscoverRequest> subscriptions_
+      ABSL_GUARDED_BY(mu_);
   std::deque<NamingRegistry::DiscoverResponsePtr> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool ending_ ABSL_GUARDED_BY(mu_) = false;  // reads over, or asked to end
@@ -189,14 +196,28 @@ class DiscoverStream final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-NamingService::NamingService(NamingRegistry* registry, FaultInjector* faults, RequestLog log)
-    : registry_(registry), faults_(faults), log_(std::move(log)) {
-  registry_->SetChangeListener([this](const ServiceKey& key) {
-    ForEachStream([&key](DiscoverStream* stream) { stream->OnServiceChanged(key); });
-  });
+NamingService::NamingService(NamingRegistry* registry, RuleRegistry* rules,
+                             FaultInjector* faults, RequestLog log)
+    : registry_(registry), rules_(rules), faults_(faults), log_(std::move(log)) {
+  auto on_changed = [this](DiscoverType type, const ServiceKey& key) { OnChanged(type, key); };
+  registry_->SetChangeListener(on_changed);
+  rules_->SetChangeListener(on_changed);
 }
 
-NamingService::~NamingService() { registry_->SetChangeListener(nullptr); }
+NamingService::~NamingService() {
+  registry_->SetChangeListener(nullptr);
+  rules_->SetChangeListener(nullptr);
+}
+
+void NamingService::OnChanged(DiscoverType type, const ServiceKey& key) {
+  ForEachStream([type, &key](DiscoverStream* stream) { stream->OnChanged(type, key); });
+}
+
+NamingRegistry::DiscoverResponsePtr NamingService::AnswerDiscover(
+    const v1::DiscoverRequest& request) {
+  if (RuleRegistry::Serves(request.type())) return rules_->Discover(request);
+  return registry_->Discover(request);
+}
 
 void NamingService::Log(const char* method, const google::protobuf::Message& request) {
   if (log_) log_(absl::StrCat(method, " {", request.ShortDebugString(), "}"));

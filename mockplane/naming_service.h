@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "mockplane/fault_injector.h"
 #include "mockplane/naming_registry.h"
+#include "mockplane/rule_registry.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
 
 namespace grpc_cpp_polaris {
@@ -25,9 +26,10 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
   // Receives one line per request ("Heartbeat {id { value: ... }}"); may be empty.
   using RequestLog = std::function<void(const std::string&)>;
 
-  // Registers itself as the registry's change listener. Neither argument is
-  // owned; both must outlive the service.
-  NamingService(NamingRegistry* registry, FaultInjector* faults, RequestLog log);
+  // Registers itself as the registries' change listener. Nothing is owned;
+  // all must outlive the service.
+  NamingService(NamingRegistry* registry, RuleRegistry* rules, FaultInjector* faults,
+                RequestLog log);
   ~NamingService() override;
 
   // Ends every open Discover stream with `status`.
@@ -55,12 +57,16 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
   grpc::ServerUnaryReactor* Serve(const char* method, const google::protobuf::Message& request,
                                   std::function<absl::Status()> serve);
   void Log(const char* method, const google::protobuf::Message& request);
+  // The current answer to a Discover request of any kind.
+  NamingRegistry::DiscoverResponsePtr AnswerDiscover(const v1::DiscoverRequest& request);
+  void OnChanged(DiscoverType type, const ServiceKey& key);
   void AddStream(DiscoverStream* stream);
   void RemoveStream(DiscoverStream* stream);
   // Runs `visit` on every open stream, each kept alive meanwhile.
   void ForEachStream(const std::function<void(DiscoverStream*)>& visit);
 
   NamingRegistry* const registry_;
+  RuleRegistry* const rules_;
   FaultInjector* const faults_;
   const RequestLog log_;
   std::mutex streams_mu_;

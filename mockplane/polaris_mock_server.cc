@@ -6,6 +6,7 @@
 // Flags:
 //   --host=ADDRESS       listen address (default 127.0.0.1)
 //   --naming_port=PORT   v1.PolarisGRPC naming API (default 8091, the real one's)
+//   --rules=FILE         JSON rules file to preload (proto/mockplane/rules_file.proto)
 //   --quiet              do not log each request to stderr
 // Stops on SIGINT or SIGTERM.
 #include <csignal>
@@ -25,7 +26,8 @@ namespace {
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "polaris_mock_server: %s\n", problem.c_str());
   std::fprintf(stderr,
-               "usage: polaris_mock_server [--host=127.0.0.1] [--naming_port=8091] [--quiet]\n");
+               "usage: polaris_mock_server [--host=127.0.0.1] [--naming_port=8091] "
+               "[--rules=FILE] [--quiet]\n");
   return 2;
 }
 
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
           options.port > 65535) {
         return Usage(absl::StrCat("--naming_port: '", arg.substr(14), "' is not a port"));
       }
+    } else if (absl::StartsWith(arg, "--rules=")) {
+      options.rules_file = arg.substr(8);
     } else if (arg == "--quiet") {
       quiet = true;
     } else {

@@ -12,7 +12,14 @@ grep -q "naming_port: 'notaport' is not a port" "$err" || { echo "FAIL: no clear
 if "$server" --bogus 2>"$err"; then echo "FAIL: unknown flag accepted"; exit 1; fi
 grep -q "unknown flag '--bogus'" "$err" || { echo "FAIL: unknown flag not named"; exit 1; }
 
-"$server" --naming_port=0 >"$out" 2>"$err" &
+echo '{"services": [{"service": "Echo", "routng": {}}]}' >"$TEST_TMPDIR/bad.json"
+if "$server" --naming_port=0 --rules="$TEST_TMPDIR/bad.json" 2>"$err"; then
+  echo "FAIL: a bad rules file was accepted"; exit 1
+fi
+grep -q "routng" "$err" || { echo "FAIL: bad rules file error does not name the field"; cat "$err"; exit 1; }
+echo '{"services": [{"service": "Echo", "routing": {"inbounds": [{}]}}]}' >"$TEST_TMPDIR/rules.json"
+
+"$server" --naming_port=0 --rules="$TEST_TMPDIR/rules.json" >"$out" 2>"$err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q "naming API on 127.0.0.1:" "$out" && break; sleep 0.05; done
 grep -q "naming API on 127.0.0.1:[0-9]" "$out" || { echo "FAIL: did not start"; cat "$out" "$err"; kill $pid; exit 1; }
