@@ -5,9 +5,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "mockplane/config_registry.h"
+#include "mockplane/config_service.h"
 #include "mockplane/naming_registry.h"
 #include "mockplane/naming_service.h"
 #include "mockplane/rule_registry.h"
+#include "proto/v1/code.pb.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -22,6 +25,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
     std::lock_guard<std::mutex> lock(plane->mu_);
     plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock);
     plane->rules_ = std::make_shared<RuleRegistry>();
+    plane->configs_ = std::make_shared<ConfigRegistry>();
     if (!plane->options_.rules_file.empty()) {
       absl::Status loaded = plane->rules_->LoadFile(plane->options_.rules_file);
       if (!loaded.ok()) return loaded;
@@ -47,15 +51,19 @@ absl::Status ControlPlane::Serve() {
   naming_service_ =
       std::make_unique<NamingService>(registry_.get(), rules_.get(), &faults_,
                                       options_.request_log);
+  config_service_ = std::make_unique<ConfigService>(configs_.get(), &faults_, options_.request_log,
+                                                    options_.config_watch_timeout);
   grpc::ServerBuilder builder;
   const std::string listen = absl::StrCat(options_.host, ":", port_);
   int bound_port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(naming_service_.get());
+  builder.RegisterService(config_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || bound_port == 0) {
     server_.reset();
     naming_service_.reset();
+    config_service_.reset();
     return absl::UnavailableError(absl::StrCat("mock control plane: cannot listen on ", listen));
   }
   port_ = bound_port;
@@ -69,6 +77,7 @@ void ControlPlane::StopLocked() {
   server_->Wait();
   server_.reset();
   naming_service_.reset();
+  config_service_.reset();
 }
 
 ControlPlane::~ControlPlane() {
@@ -93,6 +102,7 @@ absl::Status ControlPlane::Restart(RestartMode mode) {
   if (mode == RestartMode::kLoseState) {
     registry_ = std::make_shared<NamingRegistry>(options_.clock);
     rules_ = std::make_shared<RuleRegistry>();
+    configs_ = std::make_shared<ConfigRegistry>();
   }
   return Serve();
 }
@@ -176,6 +186,27 @@ absl::Status ControlPlane::LoadRulesFile(const std::string& path) {
 absl::Status ControlPlane::LoadRulesJson(const std::string& json) {
   std::lock_guard<std::mutex> lock(mu_);
   return rules_->LoadJson(json);
+}
+
+absl::StatusOr<uint64_t> ControlPlane::PublishConfigFile(const std::string& name_space,
+                                                       const std::string& group,
+                                                       const std::string& file_name,
+                                                       const std::string& content) {
+  v1::ConfigFilePublishInfo info;
+  info.mutable_namespace_()->set_value(name_space);
+  info.mutable_group()->set_value(group);
+  info.mutable_file_name()->set_value(file_name);
+  info.mutable_content()->set_value(content);
+  std::shared_ptr<ConfigRegistry> configs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    configs = configs_;
+  }
+  v1::ConfigClientResponse response = configs->UpsertAndPublish(info);
+  if (response.code().value() != v1::ExecuteSuccess) {
+    return absl::InvalidArgumentError(response.info().value());
+  }
+  return response.configfile().version().value();
 }
 
 }  // namespace mockplane

@@ -9,6 +9,7 @@
 // their last heartbeat; every change bumps the service's revision and is
 // pushed at once to the Discover streams that asked for that service.
 //
+// It also serves v1.PolarisConfigGRPC (the config centre) on the same port.
 // Tests break it on purpose through faults() (fail or delay requests, freeze
 // heartbeats), BreakDiscoverStreams(), Stop() and Restart().
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_CONTROL_PLANE_H_
@@ -44,6 +45,8 @@ class Routing;
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
+class ConfigRegistry;
+class ConfigService;
 class NamingRegistry;
 class NamingService;
 class RuleRegistry;
@@ -61,6 +64,9 @@ struct ControlPlaneOptions {
   std::function<void(const std::string&)> request_log;
   // A JSON rules file to preload (see proto/mockplane/rules_file.proto).
   std::string rules_file;
+  // How long a WatchConfigFiles long poll waits for a change before it is
+  // answered with DataNoChange.
+  absl::Duration config_watch_timeout = absl::Seconds(30);
 };
 
 class ControlPlane {
@@ -94,6 +100,14 @@ class ControlPlane {
   absl::Status LoadRulesFile(const std::string& path);
   absl::Status LoadRulesJson(const std::string& json);
 
+  // Config centre (v1.PolarisConfigGRPC, on the same port): writes the file's
+  // content and releases it; returns the new released version. Watchers of
+  // the file are answered at once.
+  absl::StatusOr<uint64_t> PublishConfigFile(const std::string& name_space,
+                                             const std::string& group,
+                                             const std::string& file_name,
+                                             const std::string& content);
+
   // Fault injection.
   FaultInjector& faults() { return faults_; }
   // Ends every open Discover stream with UNAVAILABLE; clients reconnect.
@@ -119,6 +133,8 @@ class ControlPlane {
   mutable std::mutex mu_;
   std::shared_ptr<NamingRegistry> registry_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<RuleRegistry> rules_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<ConfigRegistry> configs_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ConfigService> config_service_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<NamingService> naming_service_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
 

@@ -14,34 +14,6 @@
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
-absl::Time DeadlineAfter(absl::Duration delay) { return absl::Now() + delay; }
-
-// A unary reactor that can answer later (injected delay). Deletes itself.
-class UnaryReactor final : public grpc::ServerUnaryReactor {
- public:
-  void FinishAfter(absl::Duration delay, std::function<grpc::Status()> finish) {
-    if (delay <= absl::ZeroDuration()) {
-      Finish(finish());
-      return;
-    }
-    alarm_.Set(absl::ToChronoTime(DeadlineAfter(delay)),
-               [this, finish = std::move(finish)](bool) { Finish(finish()); });
-  }
-  void OnDone() override { delete this; }
-
- private:
-  grpc::Alarm alarm_;
-};
-
-}  // namespace
-
 // One Discover stream: answers each request, remembers which services it
 // asked for, and receives pushes for those. Writes go out one at a time from
 // a queue, as the callback API requires. gRPC operations (StartWrite, Finish)
@@ -59,7 +31,7 @@ class DiscoverStream final
       End(grpc::Status::OK);
       return;
     }
-    service_->Log("Discover", request_);
+    LogRequest(service_->log_, "Discover", request_);
     const Fault fault = service_->faults_->Take("Discover");
     if (!fault.status.ok()) {
       End(ToGrpc(fault.status));
@@ -73,7 +45,7 @@ class DiscoverStream final
     if (fault.delay > absl::ZeroDuration()) {
       // Answer late; the next read waits until then, keeping answers in order.
       Ref();
-      delay_.Set(absl::ToChronoTime(DeadlineAfter(fault.delay)), [this](bool) {
+      delay_.Set(absl::ToChronoTime(absl::Now() + fault.delay), [this](bool) {
         Answer(request_);
         ContinueReading();
         Unref();
@@ -219,20 +191,10 @@ NamingRegistry::DiscoverResponsePtr NamingService::AnswerDiscover(
   return registry_->Discover(request);
 }
 
-void NamingService::Log(const char* method, const google::protobuf::Message& request) {
-  if (log_) log_(absl::StrCat(method, " {", request.ShortDebugString(), "}"));
-}
-
 grpc::ServerUnaryReactor* NamingService::Serve(const char* method,
                                                const google::protobuf::Message& request,
                                                std::function<absl::Status()> serve) {
-  Log(method, request);
-  const Fault fault = faults_->Take(method);
-  auto* reactor = new UnaryReactor();
-  reactor->FinishAfter(fault.delay, [fault, serve = std::move(serve)]() {
-    return ToGrpc(fault.status.ok() ? serve() : fault.status);
-  });
-  return reactor;
+  return ServeUnary(faults_, log_, method, request, std::move(serve));
 }
 
 grpc::ServerUnaryReactor* NamingService::ReportClient(grpc::CallbackServerContext* /*context*/,

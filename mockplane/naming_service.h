@@ -14,6 +14,7 @@
 #include "mockplane/fault_injector.h"
 #include "mockplane/naming_registry.h"
 #include "mockplane/rule_registry.h"
+#include "mockplane/serving.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
 
 namespace grpc_cpp_polaris {
@@ -23,9 +24,6 @@ class DiscoverStream;
 
 class NamingService final : public v1::PolarisGRPC::CallbackService {
  public:
-  // Receives one line per request ("Heartbeat {id { value: ... }}"); may be empty.
-  using RequestLog = std::function<void(const std::string&)>;
-
   // Registers itself as the registries' change listener. Nothing is owned;
   // all must outlive the service.
   NamingService(NamingRegistry* registry, RuleRegistry* rules, FaultInjector* faults,
@@ -52,11 +50,9 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
 
  private:
   friend class DiscoverStream;
-  // Applies the method's pending fault, then `serve` (unless the fault fails
-  // the call), then finishes.
+  // ServeUnary with this service's faults and log.
   grpc::ServerUnaryReactor* Serve(const char* method, const google::protobuf::Message& request,
                                   std::function<absl::Status()> serve);
-  void Log(const char* method, const google::protobuf::Message& request);
   // The current answer to a Discover request of any kind.
   NamingRegistry::DiscoverResponsePtr AnswerDiscover(const v1::DiscoverRequest& request);
   void OnChanged(DiscoverType type, const ServiceKey& key);
