@@ -77,7 +77,7 @@ class MockServerProcess {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<std::string> args = {binary, "--naming_port=0", "--quiet"};
+    std::vector<std::string> args = {binary, "--naming_port=0", "--ratelimit_port=0", "--quiet"};
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -88,7 +88,9 @@ class MockServerProcess {
     close(fds[1]);
     FILE* out = fdopen(fds[0], "r");
     char text[256] = {};
-    if (std::fscanf(out, "polaris mock control plane: naming API on %255s", text) != 1) std::abort();
+    if (std::fscanf(out, "polaris mock control plane: naming API on %255[^,]", text) != 1) {
+      std::abort();
+    }
     address_ = text;
     std::atexit([] {
       kill(Get().pid_, SIGTERM);

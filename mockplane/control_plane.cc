@@ -9,6 +9,8 @@
 #include "mockplane/config_service.h"
 #include "mockplane/naming_registry.h"
 #include "mockplane/naming_service.h"
+#include "mockplane/quota_registry.h"
+#include "mockplane/ratelimit_service.h"
 #include "mockplane/rule_registry.h"
 #include "proto/v1/code.pb.h"
 
@@ -16,7 +18,7 @@ namespace grpc_cpp_polaris {
 namespace mockplane {
 
 ControlPlane::ControlPlane(ControlPlaneOptions options)
-    : options_(std::move(options)), port_(options_.port) {}
+    : options_(std::move(options)), port_(options_.port), ratelimit_port_(options_.ratelimit_port) {}
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOptions options) {
   if (options.clock == nullptr) return absl::InvalidArgumentError("options.clock is null");
@@ -26,6 +28,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
     plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock);
     plane->rules_ = std::make_shared<RuleRegistry>();
     plane->configs_ = std::make_shared<ConfigRegistry>();
+    plane->quotas_ = std::make_shared<QuotaRegistry>(plane->options_.clock);
     if (!plane->options_.rules_file.empty()) {
       absl::Status loaded = plane->rules_->LoadFile(plane->options_.rules_file);
       if (!loaded.ok()) return loaded;
@@ -53,31 +56,49 @@ absl::Status ControlPlane::Serve() {
                                       options_.request_log);
   config_service_ = std::make_unique<ConfigService>(configs_.get(), &faults_, options_.request_log,
                                                     options_.config_watch_timeout);
-  grpc::ServerBuilder builder;
-  const std::string listen = absl::StrCat(options_.host, ":", port_);
-  int bound_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(naming_service_.get());
-  builder.RegisterService(config_service_.get());
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || bound_port == 0) {
-    server_.reset();
-    naming_service_.reset();
-    config_service_.reset();
-    return absl::UnavailableError(absl::StrCat("mock control plane: cannot listen on ", listen));
+  ratelimit_service_ =
+      std::make_unique<RateLimitService>(quotas_.get(), &faults_, options_.request_log);
+  auto build = [this](int* port, auto&& register_services) -> std::unique_ptr<grpc::Server> {
+    grpc::ServerBuilder builder;
+    int bound = 0;
+    builder.AddListeningPort(absl::StrCat(options_.host, ":", *port),
+                             grpc::InsecureServerCredentials(), &bound);
+    register_services(builder);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr || bound == 0) return nullptr;
+    *port = bound;
+    return server;
+  };
+  server_ = build(&port_, [this](grpc::ServerBuilder& builder) {
+    builder.RegisterService(naming_service_.get());
+    builder.RegisterService(config_service_.get());
+  });
+  if (server_ != nullptr) {
+    ratelimit_server_ = build(&ratelimit_port_, [this](grpc::ServerBuilder& builder) {
+      builder.RegisterCallbackGenericService(ratelimit_service_.get());
+    });
   }
-  port_ = bound_port;
+  if (server_ == nullptr || ratelimit_server_ == nullptr) {
+    const int failed = server_ == nullptr ? port_ : ratelimit_port_;
+    StopLocked();
+    return absl::UnavailableError(
+        absl::StrCat("mock control plane: cannot listen on ", options_.host, ":", failed));
+  }
   return absl::OkStatus();
 }
 
 void ControlPlane::StopLocked() {
-  if (server_ == nullptr) return;
-  // Open Discover streams are cancelled at the deadline.
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
-  server_->Wait();
-  server_.reset();
+  // Open streams are cancelled at the deadline.
+  const auto deadline = absl::ToChronoTime(absl::Now() + absl::Milliseconds(100));
+  for (std::unique_ptr<grpc::Server>* server : {&server_, &ratelimit_server_}) {
+    if (*server == nullptr) continue;
+    (*server)->Shutdown(deadline);
+    (*server)->Wait();
+    server->reset();
+  }
   naming_service_.reset();
   config_service_.reset();
+  ratelimit_service_.reset();
 }
 
 ControlPlane::~ControlPlane() {
@@ -103,6 +124,7 @@ absl::Status ControlPlane::Restart(RestartMode mode) {
     registry_ = std::make_shared<NamingRegistry>(options_.clock);
     rules_ = std::make_shared<RuleRegistry>();
     configs_ = std::make_shared<ConfigRegistry>();
+    quotas_ = std::make_shared<QuotaRegistry>(options_.clock);
   }
   return Serve();
 }
@@ -119,9 +141,25 @@ void ControlPlane::BreakDiscoverStreams() {
   }
 }
 
-std::string ControlPlane::address() const {
-  const bool ipv6 = options_.host.find(':') != std::string::npos;
-  return absl::StrCat(ipv6 ? "[" : "", options_.host, ipv6 ? "]" : "", ":", port_);
+namespace {
+
+std::string HostPort(const std::string& host, int port) {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return absl::StrCat(ipv6 ? "[" : "", host, ipv6 ? "]" : "", ":", port);
+}
+
+}  // namespace
+
+std::string ControlPlane::address() const { return HostPort(options_.host, port_); }
+
+std::string ControlPlane::ratelimit_address() const {
+  return HostPort(options_.host, ratelimit_port_);
+}
+
+int64_t ControlPlane::RateLimitUsed(const std::string& name_space, const std::string& service,
+                                    const std::string& labels, uint32_t duration_seconds) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return quotas_->UsedInWindow(name_space, service, labels, duration_seconds);
 }
 
 std::vector<Instance> ControlPlane::Instances(const ServiceKey& key) const {

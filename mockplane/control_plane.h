@@ -47,6 +47,8 @@ namespace mockplane {
 
 class ConfigRegistry;
 class ConfigService;
+class QuotaRegistry;
+class RateLimitService;
 class NamingRegistry;
 class NamingService;
 class RuleRegistry;
@@ -55,6 +57,9 @@ struct ControlPlaneOptions {
   // Loopback by default; 0 picks a free port (kept across Restart()).
   std::string host = "127.0.0.1";
   int port = 0;
+  // The rate-limit server (polaris.metric.v2.RateLimitGRPCV2) listens apart,
+  // as the real one does (its default port is 8081); 0 picks a free port.
+  int ratelimit_port = 0;
   // Time source for heartbeat expiry; a FakeClock makes TTLs testable
   // without sleeping. Not owned; must outlive the control plane.
   Clock* clock = Clock::Real();
@@ -80,6 +85,8 @@ class ControlPlane {
   // "127.0.0.1:PORT": what clients and servers are pointed at.
   std::string address() const;
   int port() const { return port_; }
+  // "127.0.0.1:PORT" of the rate-limit server.
+  std::string ratelimit_address() const;
 
   // Inspection and admin operations, as an operator would use the console.
   std::vector<Instance> Instances(const ServiceKey& key) const;
@@ -108,6 +115,10 @@ class ControlPlane {
                                              const std::string& file_name,
                                              const std::string& content);
 
+  // Quota a rate-limit target used in its counter's current window.
+  int64_t RateLimitUsed(const std::string& name_space, const std::string& service,
+                        const std::string& labels, uint32_t duration_seconds) const;
+
   // Fault injection.
   FaultInjector& faults() { return faults_; }
   // Ends every open Discover stream with UNAVAILABLE; clients reconnect.
@@ -128,13 +139,17 @@ class ControlPlane {
 
   const ControlPlaneOptions options_;
   FaultInjector faults_;
-  int port_ = 0;  // fixed after the first start
+  int port_ = 0;            // fixed after the first start
+  int ratelimit_port_ = 0;  // likewise
 
   mutable std::mutex mu_;
   std::shared_ptr<NamingRegistry> registry_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<RuleRegistry> rules_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<ConfigRegistry> configs_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ConfigService> config_service_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<QuotaRegistry> quotas_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RateLimitService> ratelimit_service_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Server> ratelimit_server_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<NamingService> naming_service_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
 

@@ -5,7 +5,9 @@
 //
 // Flags:
 //   --host=ADDRESS       listen address (default 127.0.0.1)
-//   --naming_port=PORT   v1.PolarisGRPC naming API (default 8091, the real one's)
+//   --naming_port=PORT   naming and config API, v1.PolarisGRPC and
+//                        v1.PolarisConfigGRPC (default 8091, the real one's)
+//   --ratelimit_port=PORT  rate-limit server, polaris.metric.v2 (default 8081)
 //   --rules=FILE         JSON rules file to preload (proto/mockplane/rules_file.proto)
 //   --quiet              do not log each request to stderr
 // Stops on SIGINT or SIGTERM.
@@ -27,7 +29,7 @@ int Usage(const std::string& problem) {
   std::fprintf(stderr, "polaris_mock_server: %s\n", problem.c_str());
   std::fprintf(stderr,
                "usage: polaris_mock_server [--host=127.0.0.1] [--naming_port=8091] "
-               "[--rules=FILE] [--quiet]\n");
+               "[--ratelimit_port=8081] [--rules=FILE] [--quiet]\n");
   return 2;
 }
 
@@ -36,6 +38,7 @@ int Usage(const std::string& problem) {
 int main(int argc, char** argv) {
   grpc_cpp_polaris::mockplane::ControlPlaneOptions options;
   options.port = 8091;
+  options.ratelimit_port = 8081;
   bool quiet = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -45,6 +48,11 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(arg.substr(14), &options.port) || options.port < 0 ||
           options.port > 65535) {
         return Usage(absl::StrCat("--naming_port: '", arg.substr(14), "' is not a port"));
+      }
+    } else if (absl::StartsWith(arg, "--ratelimit_port=")) {
+      if (!absl::SimpleAtoi(arg.substr(17), &options.ratelimit_port) ||
+          options.ratelimit_port < 0 || options.ratelimit_port > 65535) {
+        return Usage(absl::StrCat("--ratelimit_port: '", arg.substr(17), "' is not a port"));
       }
     } else if (absl::StartsWith(arg, "--rules=")) {
       options.rules_file = arg.substr(8);
@@ -73,7 +81,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "polaris_mock_server: %s\n", plane.status().ToString().c_str());
     return 1;
   }
-  std::printf("polaris mock control plane: naming API on %s\n", (*plane)->address().c_str());
+  std::printf("polaris mock control plane: naming API on %s, rate limit on %s\n",
+              (*plane)->address().c_str(), (*plane)->ratelimit_address().c_str());
   std::fflush(stdout);
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -19,15 +19,18 @@ fi
 grep -q "routng" "$err" || { echo "FAIL: bad rules file error does not name the field"; cat "$err"; exit 1; }
 echo '{"services": [{"service": "Echo", "routing": {"inbounds": [{}]}}]}' >"$TEST_TMPDIR/rules.json"
 
-"$server" --naming_port=0 --rules="$TEST_TMPDIR/rules.json" >"$out" 2>"$err" &
+"$server" --naming_port=0 --ratelimit_port=0 --rules="$TEST_TMPDIR/rules.json" >"$out" 2>"$err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q "naming API on 127.0.0.1:" "$out" && break; sleep 0.05; done
 grep -q "naming API on 127.0.0.1:[0-9]" "$out" || { echo "FAIL: did not start"; cat "$out" "$err"; kill $pid; exit 1; }
-port=$(sed -n 's/.*naming API on 127.0.0.1:\([0-9]*\).*/\1/p' "$out")
-# Something is listening on the port.
-if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
-  echo "FAIL: nothing listens on $port"; kill $pid; exit 1
-fi
+port=$(sed -n 's/.*naming API on 127.0.0.1:\([0-9]*\),.*/\1/p' "$out")
+ratelimit_port=$(sed -n 's/.*rate limit on 127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+# Something is listening on both ports.
+for p in "$port" "$ratelimit_port"; do
+  if [[ -z "$p" ]] || ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
+    echo "FAIL: nothing listens on '$p'"; cat "$out"; kill $pid; exit 1
+  fi
+done
 kill -TERM $pid
 for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 if kill -0 $pid 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; kill -9 $pid; exit 1; fi

@@ -1,0 +1,133 @@
+#include "mockplane/ratelimit_service.h"
+
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include "proto/metric/v2/ratelimit_stub.h"
+
+namespace grpc_cpp_polaris {
+namespace mockplane {
+namespace {
+
+template <typename Message>
+bool Decode(grpc::ByteBuffer* buffer, Message* message) {
+  return grpc::SerializationTraits<Message>::Deserialize(buffer, message).ok();
+}
+
+template <typename Message>
+grpc::ByteBuffer Encode(const Message& message) {
+  grpc::ByteBuffer buffer;
+  bool own = false;
+  grpc::SerializationTraits<Message>::Serialize(message, &buffer, &own);
+  return buffer;
+}
+
+}  // namespace
+
+// The quota stream: one answer per request, in order (read, answer, read...).
+class QuotaStream final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit QuotaStream(RateLimitService* service) : service_(service) { StartRead(&in_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    v2::RateLimitRequest request;
+    if (!Decode(&in_, &request)) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a RateLimitRequest"));
+      return;
+    }
+    LogRequest(service_->log_, "Service", request);
+    const Fault fault = service_->faults_->Take("Service");
+    if (!fault.status.ok()) {
+      Finish(ToGrpc(fault.status));
+      return;
+    }
+    v2::RateLimitResponse response;
+    response.set_cmd(request.cmd());
+    switch (request.cmd()) {
+      case v2::INIT:
+        *response.mutable_ratelimitinitresponse() =
+            service_->quotas_->Init(request.ratelimitinitrequest());
+        break;
+      case v2::BATCH_INIT:
+        *response.mutable_ratelimitbatchinitresponse() =
+            service_->quotas_->BatchInit(request.ratelimitbatchinitrequest());
+        break;
+      case v2::ACQUIRE:
+      case v2::BATCH_ACQUIRE:
+        *response.mutable_ratelimitreportresponse() =
+            service_->quotas_->Report(request.ratelimitreportrequest());
+        break;
+      default:
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown RateLimitCmd"));
+        return;
+    }
+    out_ = Encode(response);
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  RateLimitService* const service_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+};
+
+// TimeAdjust: a unary call carried by a generic stream.
+class TimeAdjustCall final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit TimeAdjustCall(RateLimitService* service) : service_(service) { StartRead(&in_); }
+
+  void OnReadDone(bool ok) override {
+    v2::TimeAdjustRequest request;
+    if (!ok || !Decode(&in_, &request)) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no TimeAdjustRequest"));
+      return;
+    }
+    LogRequest(service_->log_, "TimeAdjust", request);
+    const Fault fault = service_->faults_->Take("TimeAdjust");
+    if (!fault.status.ok()) {
+      Finish(ToGrpc(fault.status));
+      return;
+    }
+    v2::TimeAdjustResponse response;
+    response.set_servertimestamp(service_->quotas_->NowMs());
+    out_ = Encode(response);
+    StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  RateLimitService* const service_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+};
+
+grpc::ServerGenericBidiReactor* RateLimitService::CreateReactor(
+    grpc::GenericCallbackServerContext* context) {
+  if (context->method() == v2::kRateLimitServiceMethod) return new QuotaStream(this);
+  if (context->method() == v2::kTimeAdjustMethod) return new TimeAdjustCall(this);
+  class Unimplemented final : public grpc::ServerGenericBidiReactor {
+   public:
+    explicit Unimplemented(const std::string& method) {
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + method));
+    }
+    void OnDone() override { delete this; }
+  };
+  return new Unimplemented(context->method());
+}
+
+}  // namespace mockplane
+}  // namespace grpc_cpp_polaris
