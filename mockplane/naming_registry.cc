@@ -62,6 +62,7 @@ void NamingRegistry::Notify(const std::vector<ServiceKey>& changed,
   for (const ServiceKey& key : changed) listener_(v1::DiscoverRequest::INSTANCE, key);
   if (!new_service_namespace.empty()) {
     listener_(v1::DiscoverRequest::SERVICES, ServiceKey{new_service_namespace, ""});
+    listener_(v1::DiscoverRequest::NAMESPACES, ServiceKey{"", ""});
   }
 }
 
@@ -111,6 +112,9 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
     std::lock_guard<std::mutex> lock(mu_);
     if (services_.count(key) == 0) {
       new_service_namespace = key.service_namespace;
+      if (namespace_revisions_.count(key.service_namespace) == 0) {
+        namespaces_revision_ = revisions_.Next();
+      }
       namespace_revisions_[key.service_namespace] = revisions_.Next();
     }
     ServiceRecord& service = services_[key];
@@ -224,8 +228,10 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::Discover(
     return response;
   };
   if (request.type() == v1::DiscoverRequest::SERVICES) return DiscoverServices(request);
+  if (request.type() == v1::DiscoverRequest::NAMESPACES) return DiscoverNamespaces(request);
   if (request.type() != v1::DiscoverRequest::INSTANCE) {
-    return fail(v1::InvalidDiscoverResource, "not a naming resource (INSTANCE, SERVICES)");
+    return fail(v1::InvalidDiscoverResource,
+                "not a naming resource (INSTANCE, SERVICES, NAMESPACES)");
   }
   if (key.service.empty()) return fail(v1::InvalidServiceName, "service.name is required");
   if (key.service_namespace.empty()) {
@@ -289,6 +295,29 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::DiscoverServices(
     service->mutable_revision()->set_value(entry.second.revision);
     service->mutable_total_instance_count()->set_value(
         static_cast<uint32_t>(entry.second.instances.size()));
+  }
+  return response;
+}
+
+NamingRegistry::DiscoverResponsePtr NamingRegistry::DiscoverNamespaces(
+    const v1::DiscoverRequest& request) {
+  auto response = std::make_shared<v1::DiscoverResponse>();
+  response->set_type(v1::DiscoverResponse::NAMESPACES);
+  std::lock_guard<std::mutex> lock(mu_);
+  response->mutable_service()->mutable_revision()->set_value(namespaces_revision_);
+  const bool unchanged =
+      !namespaces_revision_.empty() && request.service().revision().value() == namespaces_revision_;
+  const v1::Code code = unchanged ? v1::DataNoChange : v1::ExecuteSuccess;
+  response->mutable_code()->set_value(code);
+  response->mutable_info()->set_value(v1::Code_Name(code));
+  if (unchanged) return response;
+  // "default" always exists, as on a real server.
+  std::map<std::string, uint32_t> service_counts = {{kDefaultNamespace, 0}};
+  for (const auto& entry : services_) ++service_counts[entry.first.service_namespace];
+  for (const auto& [name, count] : service_counts) {
+    v1::Namespace* out = response->add_namespaces();
+    out->mutable_name()->set_value(name);
+    out->mutable_total_service_count()->set_value(count);
   }
   return response;
 }

@@ -38,7 +38,7 @@ class NamingRegistry {
  public:
   // Called after a resource changed, outside the registry's lock: (INSTANCE,
   // service) for its instances, (SERVICES, {namespace, ""}) for the list of
-  // services in a namespace.
+  // services in a namespace, (NAMESPACES, {"", ""}) for the namespaces.
   using ChangeListener = std::function<void(DiscoverType, const ServiceKey&)>;
 
   explicit NamingRegistry(Clock* clock);
@@ -50,7 +50,7 @@ class NamingRegistry {
   v1::Response Deregister(const v1::Instance& request);
   v1::Response Heartbeat(const v1::Instance& request);
   v1::Response ReportClient(const v1::Client& request);
-  // Answers INSTANCE and SERVICES requests. Shared and immutable: full
+  // Answers INSTANCE, SERVICES and NAMESPACES requests. Shared and immutable: full
   // instance answers are cached per revision.
   using DiscoverResponsePtr = std::shared_ptr<const v1::DiscoverResponse>;
   DiscoverResponsePtr Discover(const v1::DiscoverRequest& request);
@@ -92,6 +92,7 @@ class NamingRegistry {
   void BumpLocked(ServiceRecord* service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::vector<ServiceKey>& changed, const std::string& new_service_namespace = "");
   DiscoverResponsePtr DiscoverServices(const v1::DiscoverRequest& request);
+  DiscoverResponsePtr DiscoverNamespaces(const v1::DiscoverRequest& request);
 
   Clock* const clock_;
   RevisionSource revisions_;
@@ -99,6 +100,8 @@ class NamingRegistry {
   std::map<ServiceKey, ServiceRecord> services_ ABSL_GUARDED_BY(mu_);
   // Revision of each namespace's list of services.
   std::map<std::string, std::string> namespace_revisions_ ABSL_GUARDED_BY(mu_);
+  // Revision of the list of namespaces.
+  std::string namespaces_revision_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Location> client_locations_ ABSL_GUARDED_BY(mu_);
   std::mutex listener_mu_;
   ChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);

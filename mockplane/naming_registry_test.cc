@@ -146,16 +146,18 @@ TEST_F(NamingRegistryTest, ChangesNotifyInstanceAndServicesListeners) {
   registry_.SetChangeListener(
       [&](DiscoverType type, const ServiceKey& key) { changes.emplace_back(type, key); });
   registry_.Register(MakeInstance("10.0.0.1", 1));
-  // A new service changes its namespace's list of services too.
-  ASSERT_EQ(changes.size(), 2u);
+  // A new service changes its namespace's list of services, and the
+  // namespaces, too.
+  ASSERT_EQ(changes.size(), 3u);
   EXPECT_EQ(changes[0].first, v1::DiscoverRequest::INSTANCE);
   EXPECT_EQ(changes[1].first, v1::DiscoverRequest::SERVICES);
   EXPECT_EQ(changes[1].second, (ServiceKey{"default", ""}));
+  EXPECT_EQ(changes[2].first, v1::DiscoverRequest::NAMESPACES);
   EXPECT_EQ(registry_.Deregister(MakeInstance("10.0.0.1", 1)).code().value(),
             v1::ExecuteSuccess);
   EXPECT_TRUE(registry_.Instances(kEcho).empty());
-  ASSERT_EQ(changes.size(), 3u);
-  EXPECT_EQ(changes[2], std::make_pair(v1::DiscoverRequest::INSTANCE, kEcho));
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[3], std::make_pair(v1::DiscoverRequest::INSTANCE, kEcho));
 }
 
 TEST_F(NamingRegistryTest, DiscoverServicesListsANamespace) {
@@ -176,6 +178,23 @@ TEST_F(NamingRegistryTest, DiscoverServicesListsANamespace) {
   EXPECT_EQ(response->services(0).name().value(), "Echo");
   EXPECT_EQ(response->services(1).name().value(), "Other");
   request.mutable_service()->mutable_revision()->set_value(response->service().revision().value());
+  EXPECT_EQ(registry_.Discover(request)->code().value(), v1::DataNoChange);
+}
+
+TEST_F(NamingRegistryTest, DiscoverNamespacesAlwaysHasDefault) {
+  v1::DiscoverRequest request;
+  request.set_type(v1::DiscoverRequest::NAMESPACES);
+  auto empty = registry_.Discover(request);
+  ASSERT_EQ(empty->namespaces_size(), 1);
+  EXPECT_EQ(empty->namespaces(0).name().value(), "default");
+  v1::Instance prod = MakeInstance("10.0.0.1", 1);
+  prod.mutable_namespace_()->set_value("prod");
+  registry_.Register(prod);
+  auto listed = registry_.Discover(request);
+  ASSERT_EQ(listed->namespaces_size(), 2);
+  EXPECT_EQ(listed->namespaces(1).name().value(), "prod");
+  EXPECT_EQ(listed->namespaces(1).total_service_count().value(), 1u);
+  request.mutable_service()->mutable_revision()->set_value(listed->service().revision().value());
   EXPECT_EQ(registry_.Discover(request)->code().value(), v1::DataNoChange);
 }
 

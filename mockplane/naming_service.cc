@@ -152,11 +152,18 @@ class DiscoverStream final
   v1::DiscoverRequest request_;  // only touched by the read chain
   grpc::Alarm delay_;            // injected answer delay
   std::mutex mu_;
-  // What a request subscribes to: SERVICES requests watch a namespace.
+  // What a request subscribes to: SERVICES requests watch a namespace,
+  // NAMESPACES requests the list of namespaces.
   static std::pair<DiscoverType, ServiceKey> SubscriptionOf(const v1::DiscoverRequest& request) {
-    const std::string name =
-        request.type() == v1::DiscoverRequest::SERVICES ? "" : request.service().name().value();
-    return {request.type(), ServiceKey{request.service().namespace_().value(), name}};
+    switch (request.type()) {
+      case v1::DiscoverRequest::NAMESPACES:
+        return {request.type(), ServiceKey{"", ""}};
+      case v1::DiscoverRequest::SERVICES:
+        return {request.type(), ServiceKey{request.service().namespace_().value(), ""}};
+      default:
+        return {request.type(), ServiceKey{request.service().namespace_().value(),
+                                           request.service().name().value()}};
+    }
   }
 
   std::map<std::pair<DiscoverType, ServiceKey>, v1::DiscoverRequest> subscriptions_

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 facts=${POLARIS_WIRE_DIR:-../shared/polaris-wire}/polaris_reference.json
 python3 tools/polaris_proto_gen.py "$facts" proto/v1 \
   model.proto routing.proto circuitbreaker.proto fault_detector.proto ratelimit.proto \
-  config_file.proto config_file_response.proto grpc_config_api.proto \
-  --roots v1.Location v1.Routing v1.RouteRule v1.RuleRoutingConfig v1.NearbyRoutingConfig \
+  config_file.proto config_file_response.proto grpc_config_api.proto namespace.proto \
+  --roots v1.Location v1.Namespace v1.Routing v1.RouteRule v1.RuleRoutingConfig v1.NearbyRoutingConfig \
   v1.MetadataRoutingConfig v1.CircuitBreaker v1.FaultDetector v1.RateLimit \
   v1.ClientConfigFileInfo v1.ClientWatchConfigFileRequest v1.ConfigFile v1.ConfigFileRelease \
   v1.ConfigFilePublishInfo v1.ConfigClientResponse v1.ConfigDiscoverRequest \
