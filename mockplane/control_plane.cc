@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "mockplane/acceptor.h"
 #include "mockplane/config_registry.h"
 #include "mockplane/config_service.h"
 #include "mockplane/naming_registry.h"
@@ -58,25 +59,28 @@ absl::Status ControlPlane::Serve() {
                                                     options_.config_watch_timeout);
   ratelimit_service_ =
       std::make_unique<RateLimitService>(quotas_.get(), &faults_, options_.request_log);
-  auto build = [this](int* port, auto&& register_services) -> std::unique_ptr<grpc::Server> {
-    grpc::ServerBuilder builder;
-    int bound = 0;
-    builder.AddListeningPort(absl::StrCat(options_.host, ":", *port),
-                             grpc::InsecureServerCredentials(), &bound);
-    register_services(builder);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    if (server == nullptr || bound == 0) return nullptr;
-    *port = bound;
-    return server;
-  };
-  server_ = build(&port_, [this](grpc::ServerBuilder& builder) {
-    builder.RegisterService(naming_service_.get());
-    builder.RegisterService(config_service_.get());
-  });
+  // The naming/config port is accepted by our own Acceptor (so that tests
+  // can refuse new connections); the rate-limit port by gRPC.
+  absl::StatusOr<std::unique_ptr<Acceptor>> acceptor = Acceptor::Listen(options_.host, port_);
+  if (!acceptor.ok()) {
+    StopLocked();
+    return acceptor.status();
+  }
+  acceptor_ = std::move(*acceptor);
+  port_ = acceptor_->port();
+  grpc::ServerBuilder naming_builder;
+  naming_builder.RegisterService(naming_service_.get());
+  naming_builder.RegisterService(config_service_.get());
+  server_ = naming_builder.BuildAndStart();
   if (server_ != nullptr) {
-    ratelimit_server_ = build(&ratelimit_port_, [this](grpc::ServerBuilder& builder) {
-      builder.RegisterCallbackGenericService(ratelimit_service_.get());
-    });
+    acceptor_->Start(server_.get());
+    grpc::ServerBuilder ratelimit_builder;
+    int bound = 0;
+    ratelimit_builder.AddListeningPort(absl::StrCat(options_.host, ":", ratelimit_port_),
+                                       grpc::InsecureServerCredentials(), &bound);
+    ratelimit_builder.RegisterCallbackGenericService(ratelimit_service_.get());
+    ratelimit_server_ = ratelimit_builder.BuildAndStart();
+    if (ratelimit_server_ != nullptr && bound != 0) ratelimit_port_ = bound;
   }
   if (server_ == nullptr || ratelimit_server_ == nullptr) {
     const int failed = server_ == nullptr ? port_ : ratelimit_port_;
@@ -88,6 +92,8 @@ absl::Status ControlPlane::Serve() {
 }
 
 void ControlPlane::StopLocked() {
+  if (acceptor_ != nullptr) acceptor_->Stop();  // the port refuses from now on
+  acceptor_.reset();
   // Open streams are cancelled at the deadline.
   const auto deadline = absl::ToChronoTime(absl::Now() + absl::Milliseconds(100));
   for (std::unique_ptr<grpc::Server>* server : {&server_, &ratelimit_server_}) {
@@ -110,6 +116,12 @@ ControlPlane::~ControlPlane() {
   if (health_thread_.joinable()) health_thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
   StopLocked();
+}
+
+absl::Status ControlPlane::RefuseNewConnections(bool refuse) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (acceptor_ == nullptr) return absl::FailedPreconditionError("the control plane is stopped");
+  return acceptor_->RefuseNewConnections(refuse);
 }
 
 void ControlPlane::Stop() {

@@ -45,6 +45,7 @@ class Routing;
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
+class Acceptor;
 class ConfigRegistry;
 class ConfigService;
 class QuotaRegistry;
@@ -123,6 +124,9 @@ class ControlPlane {
   FaultInjector& faults() { return faults_; }
   // Ends every open Discover stream with UNAVAILABLE; clients reconnect.
   void BreakDiscoverStreams();
+  // New connections to the naming/config port are refused (connect fails)
+  // while connections already open keep working; false accepts again.
+  absl::Status RefuseNewConnections(bool refuse);
   // Stops serving: open streams break and the port refuses connections.
   void Stop();
   enum class RestartMode { kKeepState, kLoseState };
@@ -151,6 +155,7 @@ class ControlPlane {
   std::unique_ptr<RateLimitService> ratelimit_service_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> ratelimit_server_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<NamingService> naming_service_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Acceptor> acceptor_ ABSL_GUARDED_BY(mu_);  // naming/config port
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
 
   std::mutex stop_mu_;

@@ -268,6 +268,23 @@ TEST_F(FaultInjectionTest, StopRefusesAndRestartKeepsOrLosesState) {
   EXPECT_TRUE(plane_->Instances(key).empty());
 }
 
+TEST_F(FaultInjectionTest, RefusedNewConnectionsKeepOpenOnesWorking) {
+  Register("127.0.0.1", 1001);  // stub_'s connection is open now
+  ASSERT_TRUE(plane_->RefuseNewConnections(true).ok());
+  // A new connection cannot be made (its own subchannel pool, so that it
+  // does not share stub_'s connection)...
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.use_local_subchannel_pool", 1);
+  auto fresh =
+      grpc::CreateCustomChannel(plane_->address(), grpc::InsecureChannelCredentials(), args);
+  EXPECT_FALSE(fresh->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500))));
+  // ...while the open connection still serves.
+  EXPECT_EQ(Register("127.0.0.1", 1002).code().value(), v1::ExecuteSuccess);
+  ASSERT_TRUE(plane_->RefuseNewConnections(false).ok());
+  EXPECT_TRUE(fresh->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10))));
+  EXPECT_EQ(plane_->Instances(ServiceKey{"default", "Echo"}).size(), 2u);
+}
+
 TEST(RequestLogTest, LogsEveryRequest) {
   std::mutex mu;
   std::vector<std::string> lines;
