@@ -337,6 +337,32 @@ TEST_F(ControlPlaneTest, RulesAreServedAndPushedOverDiscover) {
   context.TryCancel();
 }
 
+TEST_F(ControlPlaneTest, BadDiscoverRequestsGetCodes) {
+  grpc::ClientContext context;
+  auto stream = stub_->Discover(&context);
+  v1::DiscoverResponse response;
+  v1::DiscoverRequest nameless = DiscoverEcho();
+  nameless.set_type(v1::DiscoverRequest::ROUTING);
+  nameless.mutable_service()->clear_name();
+  ASSERT_TRUE(stream->Write(nameless));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.code().value(), v1::InvalidServiceName);
+  v1::DiscoverRequest lanes = DiscoverEcho();
+  lanes.set_type(v1::DiscoverRequest::LANE);
+  ASSERT_TRUE(stream->Write(lanes));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.code().value(), v1::InvalidDiscoverResource);
+  v1::DiscoverRequest unknown_service = DiscoverEcho();
+  ASSERT_TRUE(stream->Write(unknown_service));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.code().value(), v1::NotFoundResource);
+  // The stream survives bad requests.
+  Register("127.0.0.1", 1001);
+  ASSERT_TRUE(stream->Read(&response));  // the pushed instance
+  EXPECT_EQ(response.instances_size(), 1);
+  context.TryCancel();
+}
+
 TEST_F(ControlPlaneTest, ServicesListIsPushedWhenAServiceAppears) {
   grpc::ClientContext context;
   auto stream = stub_->Discover(&context);
