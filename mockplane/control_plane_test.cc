@@ -25,6 +25,21 @@ v1::DiscoverRequest DiscoverEcho() {
   return request;
 }
 
+// An Echo instance on 127.0.0.1:port; ttl > 0 turns on heartbeat checking.
+v1::Instance EchoInstance(uint32_t port, uint32_t ttl = 0, const std::string& host = "127.0.0.1") {
+  v1::Instance instance;
+  instance.mutable_service()->set_value("Echo");
+  instance.mutable_namespace_()->set_value("default");
+  instance.mutable_host()->set_value(host);
+  instance.mutable_port()->set_value(port);
+  if (ttl > 0) {
+    instance.mutable_enable_health_check()->set_value(true);
+    instance.mutable_health_check()->set_type(v1::HealthCheck::HEARTBEAT);
+    instance.mutable_health_check()->mutable_heartbeat()->mutable_ttl()->set_value(ttl);
+  }
+  return instance;
+}
+
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -35,15 +50,10 @@ class ControlPlaneTest : public ::testing::Test {
         grpc::CreateChannel(plane_->address(), grpc::InsecureChannelCredentials()));
   }
 
-  v1::Response Register(const std::string& host, uint32_t port) {
-    v1::Instance instance;
-    instance.mutable_service()->set_value("Echo");
-    instance.mutable_namespace_()->set_value("default");
-    instance.mutable_host()->set_value(host);
-    instance.mutable_port()->set_value(port);
+  v1::Response Register(const std::string& host, uint32_t port, uint32_t ttl = 0) {
     grpc::ClientContext context;
     v1::Response response;
-    EXPECT_TRUE(stub_->RegisterInstance(&context, instance, &response).ok());
+    EXPECT_TRUE(stub_->RegisterInstance(&context, EchoInstance(port, ttl, host), &response).ok());
     return response;
   }
 
@@ -117,17 +127,9 @@ TEST_F(ControlPlaneTest, HeartbeatExpiryWithFakeClock) {
   ASSERT_TRUE(plane.ok());
   auto stub = v1::PolarisGRPC::NewStub(
       grpc::CreateChannel((*plane)->address(), grpc::InsecureChannelCredentials()));
-  v1::Instance instance;
-  instance.mutable_service()->set_value("Echo");
-  instance.mutable_namespace_()->set_value("default");
-  instance.mutable_host()->set_value("127.0.0.1");
-  instance.mutable_port()->set_value(1001);
-  instance.mutable_enable_health_check()->set_value(true);
-  instance.mutable_health_check()->set_type(v1::HealthCheck::HEARTBEAT);
-  instance.mutable_health_check()->mutable_heartbeat()->mutable_ttl()->set_value(1);
   grpc::ClientContext context;
   v1::Response response;
-  ASSERT_TRUE(stub->RegisterInstance(&context, instance, &response).ok());
+  ASSERT_TRUE(stub->RegisterInstance(&context, EchoInstance(1001, /*ttl=*/1), &response).ok());
   const ServiceKey key{"default", "Echo"};
   clock.Advance(absl::Seconds(4));
   (*plane)->CheckHealthNow();
@@ -153,18 +155,7 @@ class FaultInjectionTest : public ControlPlaneTest {
   }
 
   std::string RegisterWithTtl(uint32_t port) {
-    v1::Instance instance;
-    instance.mutable_service()->set_value("Echo");
-    instance.mutable_namespace_()->set_value("default");
-    instance.mutable_host()->set_value("127.0.0.1");
-    instance.mutable_port()->set_value(port);
-    instance.mutable_enable_health_check()->set_value(true);
-    instance.mutable_health_check()->set_type(v1::HealthCheck::HEARTBEAT);
-    instance.mutable_health_check()->mutable_heartbeat()->mutable_ttl()->set_value(1);
-    grpc::ClientContext context;
-    v1::Response response;
-    EXPECT_TRUE(stub_->RegisterInstance(&context, instance, &response).ok());
-    return response.instance().id().value();
+    return Register("127.0.0.1", port, /*ttl=*/1).instance().id().value();
   }
 };
 
