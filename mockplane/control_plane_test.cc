@@ -1,13 +1,13 @@
 // Drives the mock control plane through a plain gRPC client of our protos.
 #include "mockplane/control_plane.h"
 
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include "mockplane/wait.h"
 #include "proto/v1/code.pb.h"

@@ -5,21 +5,21 @@
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_NAMING_REGISTRY_H_
 
-#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "mockplane/revision.h"
 #include "proto/v1/client.pb.h"
 #include "proto/v1/request.pb.h"
 #include "proto/v1/response.pb.h"
 #include "proto/v1/service.pb.h"
-#include "mockplane/revision.h"
 #include "sdk/clock.h"
 #include "sdk/model.h"
 

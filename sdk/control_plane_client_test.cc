@@ -1,8 +1,7 @@
 #include "sdk/control_plane_client.h"
 
-#include <mutex>
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <gtest/gtest.h>
