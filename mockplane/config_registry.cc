@@ -3,28 +3,12 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_format.h"
+#include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
 namespace {
-
-template <typename Response>
-Response WithCode(v1::Code code, const std::string& info = "") {
-  Response response;
-  response.mutable_code()->set_value(code);
-  response.mutable_info()->set_value(info.empty() ? v1::Code_Name(code) : info);
-  return response;
-}
-
-// A content fingerprint for the md5 field (FNV-1a 64, hex): clients compare
-// it for equality only.
-std::string Fingerprint(const std::string& content) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (char c : content) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  return absl::StrFormat("%016x", hash);
-}
 
 // What is wrong with a file's coordinates, or "".
 std::string Missing(const std::string& ns, const std::string& group, const std::string& name) {
@@ -62,7 +46,8 @@ v1::ConfigClientResponse ConfigRegistry::Update(const v1::ConfigFile& file) {
 v1::ConfigClientResponse ConfigRegistry::PublishLocked(const FileKey& key, FileRecord* record) {
   record->has_release = true;
   record->released = record->draft;
-  record->md5 = Fingerprint(record->released);
+  // Not MD5: clients only compare it for equality.
+  record->md5 = Fnv1aHex(record->released);
   ++record->version;
   v1::ConfigClientResponse response = WithCode<v1::ConfigClientResponse>(v1::ExecuteSuccess);
   v1::ClientConfigFileInfo* info = response.mutable_configfile();

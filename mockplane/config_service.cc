@@ -8,6 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "mockplane/serving.h"
+#include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
 
 namespace grpc_cpp_polaris {
@@ -72,10 +73,7 @@ class WatchReactor final : public grpc::ServerUnaryReactor {
   }
 
   static v1::ConfigClientResponse Unchanged() {
-    v1::ConfigClientResponse response;
-    response.mutable_code()->set_value(v1::DataNoChange);
-    response.mutable_info()->set_value(v1::Code_Name(v1::DataNoChange));
-    return response;
+    return WithCode<v1::ConfigClientResponse>(v1::DataNoChange);
   }
 
   ConfigRegistry* const registry_;

@@ -4,21 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
 #include "sdk/proto_convert.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
 namespace {
-
-template <typename Message>
-Message WithCode(v1::Code code, const std::string& info) {
-  Message message;
-  message.mutable_code()->set_value(code);
-  message.mutable_info()->set_value(info.empty() ? v1::Code_Name(code) : info);
-  return message;
-}
 
 v1::Response Fail(v1::Code code, const std::string& info, const v1::Instance& request) {
   v1::Response response = WithCode<v1::Response>(code, info);
@@ -41,12 +33,8 @@ void NamingRegistry::SetChangeListener(ChangeListener listener) {
 
 std::string NamingRegistry::InstanceId(const ServiceKey& key, const std::string& host,
                                        uint32_t port) {
-  // FNV-1a over the same fields the real server hashes.
-  uint64_t hash = 1469598103934665603ULL;
-  for (char c : absl::StrCat(key.service_namespace, "##", key.service, "##", host, "##", port)) {
-    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
-  return absl::StrFormat("%016x", hash);
+  // Over the same fields the real server hashes (it uses SHA-1).
+  return Fnv1aHex(absl::StrCat(key.service_namespace, "##", key.service, "##", host, "##", port));
 }
 
 void NamingRegistry::BumpLocked(ServiceRecord* service) {
@@ -282,9 +270,7 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::DiscoverServices(
   const std::string current = revision == namespace_revisions_.end() ? "" : revision->second;
   response->mutable_service()->mutable_revision()->set_value(current);
   const bool unchanged = !current.empty() && request.service().revision().value() == current;
-  const v1::Code code = unchanged ? v1::DataNoChange : v1::ExecuteSuccess;
-  response->mutable_code()->set_value(code);
-  response->mutable_info()->set_value(v1::Code_Name(code));
+  SetCode(response.get(), unchanged ? v1::DataNoChange : v1::ExecuteSuccess);
   if (unchanged) return response;
   // An empty namespace in the request lists every namespace's services.
   for (const auto& entry : services_) {
@@ -307,9 +293,7 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::DiscoverNamespaces(
   response->mutable_service()->mutable_revision()->set_value(namespaces_revision_);
   const bool unchanged =
       !namespaces_revision_.empty() && request.service().revision().value() == namespaces_revision_;
-  const v1::Code code = unchanged ? v1::DataNoChange : v1::ExecuteSuccess;
-  response->mutable_code()->set_value(code);
-  response->mutable_info()->set_value(v1::Code_Name(code));
+  SetCode(response.get(), unchanged ? v1::DataNoChange : v1::ExecuteSuccess);
   if (unchanged) return response;
   // "default" always exists, as on a real server.
   std::map<std::string, uint32_t> service_counts = {{kDefaultNamespace, 0}};

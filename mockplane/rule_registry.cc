@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/mockplane/rules_file.pb.h"
+#include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
 
 namespace grpc_cpp_polaris {
@@ -16,9 +17,7 @@ namespace {
 
 v1::DiscoverResponse Header(DiscoverType type, const ServiceKey& key, v1::Code code,
                             const std::string& revision) {
-  v1::DiscoverResponse response;
-  response.mutable_code()->set_value(code);
-  response.mutable_info()->set_value(v1::Code_Name(code));
+  v1::DiscoverResponse response = WithCode<v1::DiscoverResponse>(code);
   response.set_type(static_cast<v1::DiscoverResponse::DiscoverResponseType>(type));
   response.mutable_service()->mutable_name()->set_value(key.service);
   response.mutable_service()->mutable_namespace_()->set_value(key.service_namespace);
