@@ -76,7 +76,7 @@ absl::Status ControlPlane::Serve() {
     acceptor_->Start(server_.get());
     grpc::ServerBuilder ratelimit_builder;
     int bound = 0;
-    ratelimit_builder.AddListeningPort(absl::StrCat(options_.host, ":", ratelimit_port_),
+    ratelimit_builder.AddListeningPort(JoinHostPort(options_.host, ratelimit_port_),
                                        grpc::InsecureServerCredentials(), &bound);
     ratelimit_builder.RegisterCallbackGenericService(ratelimit_service_.get());
     ratelimit_server_ = ratelimit_builder.BuildAndStart();
@@ -86,7 +86,7 @@ absl::Status ControlPlane::Serve() {
     const int failed = server_ == nullptr ? port_ : ratelimit_port_;
     StopLocked();
     return absl::UnavailableError(
-        absl::StrCat("mock control plane: cannot listen on ", options_.host, ":", failed));
+        absl::StrCat("mock control plane: cannot listen on ", JoinHostPort(options_.host, failed)));
   }
   return absl::OkStatus();
 }
@@ -153,19 +153,10 @@ void ControlPlane::BreakDiscoverStreams() {
   }
 }
 
-namespace {
-
-std::string HostPort(const std::string& host, int port) {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return absl::StrCat(ipv6 ? "[" : "", host, ipv6 ? "]" : "", ":", port);
-}
-
-}  // namespace
-
-std::string ControlPlane::address() const { return HostPort(options_.host, port_); }
+std::string ControlPlane::address() const { return JoinHostPort(options_.host, port_); }
 
 std::string ControlPlane::ratelimit_address() const {
-  return HostPort(options_.host, ratelimit_port_);
+  return JoinHostPort(options_.host, ratelimit_port_);
 }
 
 int64_t ControlPlane::RateLimitUsed(const std::string& name_space, const std::string& service,

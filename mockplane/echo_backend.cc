@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/echo/echo.grpc.pb.h"
+#include "sdk/model.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -38,7 +39,7 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options)
   std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(options)));
   backend->service_ = std::make_unique<Service>(backend->options_.name, backend->calls_);
   grpc::ServerBuilder builder;
-  const std::string listen = absl::StrCat(backend->options_.host, ":", backend->options_.port);
+  const std::string listen = JoinHostPort(backend->options_.host, backend->options_.port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &backend->port_);
   builder.RegisterService(backend->service_.get());
   backend->server_ = builder.BuildAndStart();
@@ -50,9 +51,7 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options)
 
 EchoBackend::~EchoBackend() { Shutdown(absl::ZeroDuration()); }
 
-std::string EchoBackend::address() const {
-  return absl::StrCat(options_.host, ":", port_);
-}
+std::string EchoBackend::address() const { return JoinHostPort(options_.host, port_); }
 
 void EchoBackend::Shutdown(absl::Duration deadline) {
   if (shut_down_ || server_ == nullptr) return;

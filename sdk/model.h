@@ -25,6 +25,9 @@ struct Location {
   }
 };
 
+// "host:port", with brackets for IPv6 hosts ("[::1]:8091").
+std::string JoinHostPort(const std::string& host, uint32_t port);
+
 // Identifies a service: Polaris names are unique within a namespace.
 struct ServiceKey {
   std::string service_namespace = kDefaultNamespace;
