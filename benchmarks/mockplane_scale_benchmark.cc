@@ -8,9 +8,6 @@
 // Counters: mockplane_cores (CPU seconds the mockplane used per wall second
 // while serving the heartbeat load), heartbeats_per_s, instances;
 // mockplane_cpu_ms (the mockplane's CPU time per Discover answer).
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,13 +23,13 @@
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "mockplane/child_process.h"
 #include "proto/v1/code.pb.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
-
-extern char** environ;
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -41,19 +38,18 @@ constexpr int kInstances = 10000;
 constexpr int kTtlSeconds = 5;
 constexpr char kService[] = "Scale";
 
-// The mock server in a child process; killed at exit.
+// The mock server in a child process; stopped at exit.
 class MockServerProcess {
  public:
   static MockServerProcess& Get() {
     static MockServerProcess* process = new MockServerProcess();
     return *process;
   }
-  pid_t pid() const { return pid_; }
   const std::string& address() const { return address_; }
 
   // CPU seconds (user + system) the process has used so far.
   double CpuSeconds() const {
-    std::ifstream stat(absl::StrCat("/proc/", pid_, "/stat"));
+    std::ifstream stat(absl::StrCat("/proc/", process_->pid(), "/stat"));
     std::string line;
     std::getline(stat, line);
     // Fields after the ")" that ends the command name; utime and stime are 14 and 15.
@@ -69,36 +65,23 @@ class MockServerProcess {
 
  private:
   MockServerProcess() {
-    const char* self = program_invocation_name;
-    const std::string binary = absl::StrCat(self, ".runfiles/grpc_cpp_polaris/mockplane/polaris_mock_server");
-    int fds[2];
-    if (pipe(fds) != 0) std::abort();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<std::string> args = {binary, "--naming_port=0", "--ratelimit_port=0", "--quiet"};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
-      std::fprintf(stderr, "cannot start %s\n", binary.c_str());
+    auto process = mockplane::ChildProcess::Start(
+        {mockplane::RunfilesPath("mockplane/polaris_mock_server"), "--naming_port=0",
+         "--ratelimit_port=0", "--quiet"});
+    if (!process.ok()) {
+      std::fprintf(stderr, "%s\n", process.status().ToString().c_str());
       std::abort();
     }
-    close(fds[1]);
-    FILE* out = fdopen(fds[0], "r");
-    char text[256] = {};
-    if (std::fscanf(out, "polaris mock control plane: naming API on %255[^,]", text) != 1) {
-      std::abort();
-    }
-    address_ = text;
-    std::atexit([] {
-      kill(Get().pid_, SIGTERM);
-      waitpid(Get().pid_, nullptr, 0);
-    });
+    process_ = std::move(*process);
+    // "polaris mock control plane: naming API on HOST:PORT, rate limit on ..."
+    absl::StatusOr<std::string> banner = process_->ReadLine();
+    constexpr absl::string_view kPrefix = "polaris mock control plane: naming API on ";
+    if (!banner.ok() || !absl::StartsWith(*banner, kPrefix)) std::abort();
+    address_ = std::string(banner->substr(kPrefix.size(), banner->find(',') - kPrefix.size()));
+    std::atexit([] { Get().process_->Stop(SIGTERM); });
   }
 
-  pid_t pid_ = -1;
+  std::unique_ptr<mockplane::ChildProcess> process_;
   std::string address_;
 };
 

@@ -1,9 +1,6 @@
 // The quickstart scenario, hermetically: three EchoServerGRPC servers register
 // with the mockplane; a client dials polaris://EchoServerGRPC.
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -19,13 +16,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/polaris_client.h"
+#include "mockplane/child_process.h"
 #include "mockplane/control_plane.h"
 #include "mockplane/echo_backend.h"
 #include "mockplane/wait.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "server/registration.h"
-
-extern char** environ;
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -36,62 +32,17 @@ using mockplane::WaitUntil;
 
 constexpr char kService[] = "EchoServerGRPC";
 
-// An echo server in another process, so that it can really be killed.
-class ServerProcess {
- public:
-  static std::unique_ptr<ServerProcess> Spawn(const std::string& control_plane,
-                                              const std::string& name) {
-    const char* srcdir = std::getenv("TEST_SRCDIR");
-    const char* workspace = std::getenv("TEST_WORKSPACE");
-    if (srcdir == nullptr || workspace == nullptr) return nullptr;
-    const std::string binary =
-        absl::StrCat(srcdir, "/", workspace, "/integration/echo_server_process");
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) return nullptr;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-    std::vector<std::string> args = {binary, control_plane, name, "1"};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
-    const int rc =
-        posix_spawn(&process->pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(pipe_fds[1]);
-    if (rc != 0) {
-      close(pipe_fds[0]);
-      return nullptr;
-    }
-    FILE* out = fdopen(pipe_fds[0], "r");
-    int port = 0;
-    const bool ready = std::fscanf(out, "READY %d", &port) == 1;  // blocks until ready or exit
-    std::fclose(out);
-    if (!ready) return nullptr;
-    process->port_ = port;
-    return process;
-  }
-
-  ~ServerProcess() {
-    if (pid_ > 0) Kill();
-  }
-
-  // SIGKILL: no deregistration, no goodbye.
-  void Kill() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  int port() const { return port_; }
-
- private:
-  ServerProcess() = default;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+// An echo server in another process (integration/echo_server_process), so
+// that it can really be killed; it prints "READY <port>" once registered.
+std::unique_ptr<mockplane::ChildProcess> SpawnServer(const std::string& control_plane,
+                                                     const std::string& name, int* port) {
+  auto process = mockplane::ChildProcess::Start(
+      {mockplane::RunfilesPath("integration/echo_server_process"), control_plane, name, "1"});
+  if (!process.ok()) return nullptr;
+  absl::StatusOr<std::string> ready = (*process)->ReadLine();
+  if (!ready.ok() || std::sscanf(ready->c_str(), "READY %d", port) != 1) return nullptr;
+  return std::move(*process);
+}
 
 struct InProcessServer {
   std::unique_ptr<EchoBackend> backend;
@@ -223,11 +174,13 @@ TEST_F(QuickstartTest, DeregisteredInstanceGetsNoMoreCalls) {
 TEST_F(QuickstartTest, KilledServerStopsReceivingCallsWithoutFailuresAfterwards) {
   StartServer("a");
   StartServer("b");
-  std::unique_ptr<ServerProcess> doomed = ServerProcess::Spawn(plane_->address(), "doomed");
+  int doomed_port = 0;
+  std::unique_ptr<mockplane::ChildProcess> doomed =
+      SpawnServer(plane_->address(), "doomed", &doomed_port);
   ASSERT_NE(doomed, nullptr);
   ASSERT_TRUE(WaitUntil([&] { return Call().value_or("") == "doomed"; }, absl::Seconds(10)));
 
-  doomed->Kill();  // no deregistration, no more heartbeats
+  doomed->Stop(SIGKILL);  // no deregistration, no more heartbeats
   // Its connection fails at once: the picker drops it.
   ASSERT_TRUE(WaitUntilNoCallsTo("doomed", 50));
   std::map<std::string, int> answered;
@@ -241,7 +194,7 @@ TEST_F(QuickstartTest, KilledServerStopsReceivingCallsWithoutFailuresAfterwards)
   const ServiceKey key{"default", kService};
   auto doomed_unhealthy = [&] {
     for (const Instance& instance : plane_->Instances(key)) {
-      if (instance.port == static_cast<uint32_t>(doomed->port())) return !instance.healthy;
+      if (instance.port == static_cast<uint32_t>(doomed_port)) return !instance.healthy;
     }
     return false;
   };
