@@ -198,16 +198,10 @@ NamingRegistry::DiscoverResponsePtr NamingService::AnswerDiscover(
   return registry_->Discover(request);
 }
 
-grpc::ServerUnaryReactor* NamingService::Serve(const char* method,
-                                               const google::protobuf::Message& request,
-                                               std::function<absl::Status()> serve) {
-  return ServeUnary(faults_, log_, method, request, std::move(serve));
-}
-
 grpc::ServerUnaryReactor* NamingService::ReportClient(grpc::CallbackServerContext* /*context*/,
                                                       const v1::Client* request,
                                                       v1::Response* response) {
-  return Serve("ReportClient", *request, [this, request, response] {
+  return ServeUnary(faults_, log_, "ReportClient", *request, [this, request, response] {
     *response = registry_->ReportClient(*request);
     return absl::OkStatus();
   });
@@ -216,7 +210,7 @@ grpc::ServerUnaryReactor* NamingService::ReportClient(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* NamingService::RegisterInstance(grpc::CallbackServerContext* /*context*/,
                                                           const v1::Instance* request,
                                                           v1::Response* response) {
-  return Serve("RegisterInstance", *request, [this, request, response] {
+  return ServeUnary(faults_, log_, "RegisterInstance", *request, [this, request, response] {
     *response = registry_->Register(*request);
     return absl::OkStatus();
   });
@@ -225,7 +219,7 @@ grpc::ServerUnaryReactor* NamingService::RegisterInstance(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* NamingService::DeregisterInstance(
     grpc::CallbackServerContext* /*context*/, const v1::Instance* request,
     v1::Response* response) {
-  return Serve("DeregisterInstance", *request, [this, request, response] {
+  return ServeUnary(faults_, log_, "DeregisterInstance", *request, [this, request, response] {
     *response = registry_->Deregister(*request);
     return absl::OkStatus();
   });
@@ -234,7 +228,7 @@ grpc::ServerUnaryReactor* NamingService::DeregisterInstance(
 grpc::ServerUnaryReactor* NamingService::Heartbeat(grpc::CallbackServerContext* /*context*/,
                                                    const v1::Instance* request,
                                                    v1::Response* response) {
-  return Serve("Heartbeat", *request, [this, request, response] {
+  return ServeUnary(faults_, log_, "Heartbeat", *request, [this, request, response] {
     const std::string id =
         request->id().value().empty()
             ? NamingRegistry::InstanceId(

@@ -50,9 +50,6 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
 
  private:
   friend class DiscoverStream;
-  // ServeUnary with this service's faults and log.
-  grpc::ServerUnaryReactor* Serve(const char* method, const google::protobuf::Message& request,
-                                  std::function<absl::Status()> serve);
   // The current answer to a Discover request of any kind.
   NamingRegistry::DiscoverResponsePtr AnswerDiscover(const v1::DiscoverRequest& request);
   void OnChanged(DiscoverType type, const ServiceKey& key);
