@@ -35,6 +35,9 @@ absl::Status Init(const ClientOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "ClientOptions.control_plane_address '", address, "' is not of the form host:port"));
   }
+  if (options.max_discover_answer_bytes == 0) {
+    return absl::InvalidArgumentError("ClientOptions.max_discover_answer_bytes is 0");
+  }
   std::lock_guard<std::mutex> lock(g_options_mu);
   delete g_options;
   g_options = new ClientOptions(options);

@@ -16,6 +16,7 @@
 #ifndef GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
 #define GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,6 +35,10 @@ inline constexpr char kPolarisLbPolicyName[] = "polaris";
 struct ClientOptions {
   // "host:port" of the Polaris gRPC naming API.
   std::string control_plane_address = "127.0.0.1:8091";
+  // Largest Discover answer accepted for one service (256 MiB: a
+  // 100,000-instance service with ~2.5 KB of metadata each). A larger answer
+  // fails only that service, naming this limit; other services keep updating.
+  size_t max_discover_answer_bytes = size_t{256} << 20;
 };
 
 // Sets the process-wide options used by polaris:// channels created after

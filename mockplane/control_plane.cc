@@ -26,7 +26,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
   std::unique_ptr<ControlPlane> plane(new ControlPlane(std::move(options)));
   {
     std::lock_guard<std::mutex> lock(plane->mu_);
-    plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock);
+    plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock, plane->options_.naming_limits);
     plane->rules_ = std::make_shared<RuleRegistry>();
     plane->configs_ = std::make_shared<ConfigRegistry>();
     plane->quotas_ = std::make_shared<QuotaRegistry>(plane->options_.clock);
@@ -133,7 +133,7 @@ absl::Status ControlPlane::Restart(RestartMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   StopLocked();
   if (mode == RestartMode::kLoseState) {
-    registry_ = std::make_shared<NamingRegistry>(options_.clock);
+    registry_ = std::make_shared<NamingRegistry>(options_.clock, options_.naming_limits);
     rules_ = std::make_shared<RuleRegistry>();
     configs_ = std::make_shared<ConfigRegistry>();
     quotas_ = std::make_shared<QuotaRegistry>(options_.clock);
@@ -173,6 +173,12 @@ std::vector<Instance> ControlPlane::Instances(const ServiceKey& key) const {
 std::string ControlPlane::Revision(const ServiceKey& key) const {
   std::lock_guard<std::mutex> lock(mu_);
   return registry_->Revision(key);
+}
+
+uint64_t ControlPlane::HeartbeatCount(const ServiceKey& key,
+                                      const std::string& instance_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return registry_->HeartbeatCount(key, instance_id);
 }
 
 bool ControlPlane::SetIsolate(const ServiceKey& key, const std::string& instance_id,

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "mockplane/fault_injector.h"
+#include "mockplane/naming_registry.h"
 #include "sdk/clock.h"
 #include "sdk/model.h"
 
@@ -73,6 +74,8 @@ struct ControlPlaneOptions {
   // How long a WatchConfigFiles long poll waits for a change before it is
   // answered with DataNoChange.
   absl::Duration config_watch_timeout = absl::Seconds(30);
+  // Caps on services, instances and metadata (see naming_registry.h).
+  NamingLimits naming_limits;
 };
 
 class ControlPlane {
@@ -92,6 +95,8 @@ class ControlPlane {
   // Inspection and admin operations, as an operator would use the console.
   std::vector<Instance> Instances(const ServiceKey& key) const;
   std::string Revision(const ServiceKey& key) const;
+  // Heartbeats the instance sent since it was (last) registered.
+  uint64_t HeartbeatCount(const ServiceKey& key, const std::string& instance_id) const;
   bool SetIsolate(const ServiceKey& key, const std::string& instance_id, bool isolate);
   bool SetWeight(const ServiceKey& key, const std::string& instance_id, uint32_t weight);
   void SetClientLocation(const std::string& host, const Location& location);

@@ -67,7 +67,7 @@ TEST_F(ControlPlaneTest, ListensOnLoopback) {
 }
 
 TEST_F(ControlPlaneTest, BadRequestsGetCodesNotCrashes) {
-  v1::Response response = Register("127.0.0.1", 0);
+  v1::Response response = Register("127.0.0.1", 70000);
   EXPECT_EQ(response.code().value(), v1::InvalidInstancePort);
   grpc::ClientContext context;
   v1::Instance empty;

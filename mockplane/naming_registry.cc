@@ -1,8 +1,10 @@
 #include "mockplane/naming_registry.h"
 
 #include <mutex>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
@@ -24,7 +26,8 @@ ServiceKey KeyOf(const v1::Instance& request) {
 
 }  // namespace
 
-NamingRegistry::NamingRegistry(Clock* clock) : clock_(clock) {}
+NamingRegistry::NamingRegistry(Clock* clock, NamingLimits limits)
+    : clock_(clock), limits_(limits) {}
 
 void NamingRegistry::SetChangeListener(ChangeListener listener) {
   std::lock_guard<std::mutex> lock(listener_mu_);
@@ -54,43 +57,88 @@ void NamingRegistry::Notify(const std::vector<ServiceKey>& changed,
   }
 }
 
-v1::Response NamingRegistry::Register(const v1::Instance& request) {
-  const ServiceKey key = KeyOf(request);
-  if (key.service.empty()) return Fail(v1::InvalidServiceName, "service is required", request);
-  if (key.service_namespace.empty()) {
-    return Fail(v1::InvalidNamespaceName, "namespace is required", request);
-  }
-  if (request.host().value().empty()) {
-    return Fail(v1::InvalidInstanceHost, "host is required", request);
-  }
-  if (request.port().value() == 0 || request.port().value() > 65535) {
-    return Fail(v1::InvalidInstancePort, "port must be in 1..65535", request);
-  }
-  if (request.weight().value() > kMaxWeight) {
-    return Fail(v1::InvalidParameter, "weight must be in 0..10000", request);
-  }
+// Validation as the real server's paramcheck does it (checkCreateInstance,
+// CheckDbInstanceFieldLen, CheckInstanceTetrad, checkMetadata), in its order.
+std::optional<v1::Response> NamingRegistry::CheckNewInstance(const v1::Instance& request) const {
+  auto fail = [&](v1::Code code, const std::string& info) {
+    return std::optional<v1::Response>(Fail(code, info, request));
+  };
   if (request.metadata_size() > kMaxMetadataEntries) {
-    return Fail(v1::InvalidMetadata, "at most 64 metadata entries", request);
+    return fail(v1::InvalidMetadata, "at most 64 metadata entries");
   }
+  const ServiceKey key = KeyOf(request);
+  if (key.service.size() > kMaxServiceNameLength) {
+    return fail(v1::InvalidServiceName, "service is longer than 128");
+  }
+  if (key.service_namespace.size() > kMaxNamespaceNameLength) {
+    return fail(v1::InvalidNamespaceName, "namespace is longer than 64");
+  }
+  if (request.host().value().size() > kMaxHostLength) {
+    return fail(v1::InvalidInstanceHost, "host is longer than 128");
+  }
+  if (request.protocol().value().size() > kMaxProtocolLength) {
+    return fail(v1::InvalidInstanceProtocol, "protocol is longer than 32");
+  }
+  if (request.version().value().size() > kMaxVersionLength) {
+    return fail(v1::InvalidInstanceVersion, "version is longer than 32");
+  }
+  for (const auto& [name, value] : request.metadata()) {
+    if (name.size() > limits_.max_metadata_key_length ||
+        value.size() > limits_.max_metadata_value_length) {
+      return fail(v1::InvalidMetadata,
+                  absl::StrCat("metadata key over ", limits_.max_metadata_key_length,
+                               " or value over ", limits_.max_metadata_value_length,
+                               " bytes: ", name.substr(0, 64)));
+    }
+  }
+  if (request.port().value() > 65535) return fail(v1::InvalidInstancePort, "port exceeds 65535");
+  if (request.weight().value() > kMaxWeight) {
+    return fail(v1::InvalidParameter, "weight exceeds 65535");
+  }
+  if (!ValidResourceName(key.service)) {
+    return fail(v1::InvalidServiceName, "service is required and must match [0-9A-Za-z-./:_]+");
+  }
+  if (!ValidResourceName(key.service_namespace)) {
+    return fail(v1::InvalidNamespaceName,
+                "namespace is required and must match [0-9A-Za-z-./:_]+");
+  }
+  if (request.host().value().empty()) return fail(v1::InvalidInstanceHost, "host is required");
+  if (!request.has_port()) return fail(v1::InvalidInstancePort, "port is required");
+  return std::nullopt;
+}
+
+bool NamingRegistry::ValidResourceName(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '-' || c == '.' || c == '/' || c == ':' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+v1::Response NamingRegistry::Register(const v1::Instance& request) {
+  if (std::optional<v1::Response> bad = CheckNewInstance(request)) return *bad;
+  const ServiceKey key = KeyOf(request);
+  // As CreateInstanceModel: health checking is on when a heartbeat config is
+  // present and enable_health_check is not explicitly false; a TTL outside
+  // (0, 60] becomes the default; healthy, isolate and weight default to
+  // true, false and 100; the host is stored trimmed (the id is computed
+  // from the host as sent).
   uint32_t ttl = 0;
-  if (request.enable_health_check().value()) {
-    if (request.health_check().type() != v1::HealthCheck::HEARTBEAT) {
-      return Fail(v1::InvalidParameter, "health_check.type must be HEARTBEAT", request);
-    }
-    ttl = request.health_check().heartbeat().has_ttl()
-              ? request.health_check().heartbeat().ttl().value()
-              : 5;
-    if (ttl < kMinTtlSeconds || ttl > kMaxTtlSeconds) {
-      return Fail(v1::InvalidParameter, "health_check.heartbeat.ttl must be in 1..60", request);
-    }
+  if (request.health_check().has_heartbeat() &&
+      (!request.has_enable_health_check() || request.enable_health_check().value())) {
+    ttl = request.health_check().heartbeat().ttl().value();
+    if (ttl == 0 || ttl > kMaxTtlSeconds) ttl = kDefaultTtlSeconds;
   }
   InstanceRecord record;
   record.instance = InstanceFromProto(request);
+  record.instance.host = std::string(absl::StripAsciiWhitespace(request.host().value()));
   record.instance.id = request.id().value().empty()
                            ? InstanceId(key, request.host().value(), request.port().value())
                            : request.id().value();
-  if (!request.has_weight()) record.instance.weight = 100;
-  record.instance.healthy = true;
+  record.instance.weight = request.has_weight() ? request.weight().value() : 100;
+  record.instance.healthy = request.has_healthy() ? request.healthy().value() : true;
   record.instance.isolate = request.isolate().value();
   record.ttl_seconds = ttl;
   record.last_heartbeat = clock_->Now();
@@ -98,7 +146,18 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
   std::string new_service_namespace;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (services_.count(key) == 0) {
+    auto existing_service = services_.find(key);
+    if (existing_service == services_.end()) {
+      size_t in_namespace = 0;
+      for (const auto& entry : services_) {
+        if (entry.first.service_namespace == key.service_namespace) ++in_namespace;
+      }
+      if (in_namespace >= limits_.max_services_per_namespace) {
+        return Fail(v1::MaximumCapacityExceeded,
+                    absl::StrCat("namespace ", key.service_namespace, " already has ",
+                                 in_namespace, " services (the mock's limit)"),
+                    request);
+      }
       new_service_namespace = key.service_namespace;
       if (namespace_revisions_.count(key.service_namespace) == 0) {
         namespaces_revision_ = revisions_.Next();
@@ -106,7 +165,22 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
       namespace_revisions_[key.service_namespace] = revisions_.Next();
     }
     ServiceRecord& service = services_[key];
-    // Registering again replaces the instance (e.g. after a restart).
+    auto existing = service.instances.find(record.instance.id);
+    if (existing == service.instances.end()) {
+      if (service.instances.size() >= limits_.max_instances_per_service) {
+        if (service.instances.empty()) services_.erase(key);
+        return Fail(v1::MaximumCapacityExceeded,
+                    absl::StrCat("service ", key.ToString(), " already has ",
+                                 limits_.max_instances_per_service,
+                                 " instances (the mock's limit)"),
+                    request);
+      }
+    } else if (!request.has_isolate()) {
+      // Registering again replaces the instance, but an operator's isolation
+      // survives unless the request sets it.
+      record.instance.isolate = existing->second.instance.isolate;
+    }
+    unknown_heartbeats_.erase(record.instance.id);
     service.instances[record.instance.id] = record;
     BumpLocked(&service);
     InstanceToProto(record.instance, response.mutable_instance());
@@ -147,7 +221,12 @@ v1::Response NamingRegistry::Deregister(const v1::Instance& request) {
     std::lock_guard<std::mutex> lock(mu_);
     ServiceRecord* service = nullptr;
     InstanceRecord* record = FindLocked(request, &changed, &service);
-    if (record == nullptr) return Fail(v1::NotFoundInstance, "no such instance", request);
+    if (record == nullptr) {
+      // As the real server: what is not there is deregistered already.
+      v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+      *response.mutable_instance() = request;
+      return response;
+    }
     service->instances.erase(record->instance.id);
     BumpLocked(service);
   }
@@ -170,12 +249,30 @@ v1::Response NamingRegistry::Heartbeat(const v1::Instance& request) {
     ServiceKey key;
     ServiceRecord* service = nullptr;
     InstanceRecord* record = FindLocked(request, &key, &service);
-    if (record == nullptr) return Fail(v1::NotFoundInstance, "no such instance", request);
-    if (record->ttl_seconds == 0) {
-      return Fail(v1::HealthCheckNotOpen, "instance registered without health check", request);
+    if (record == nullptr) {
+      // The real server answers the first heartbeats of an instance it does
+      // not know with success (it may be registering asynchronously), and
+      // NotFoundResource once more than kUnknownHeartbeatGrace came.
+      const std::string id = request.id().value().empty()
+                                 ? InstanceId(KeyOf(request), request.host().value(),
+                                              request.port().value())
+                                 : request.id().value();
+      if (unknown_heartbeats_.size() >= kMaxUnknownHeartbeatRecords &&
+          unknown_heartbeats_.count(id) == 0) {
+        unknown_heartbeats_.clear();  // bounded: forget them all
+      }
+      if (++unknown_heartbeats_[id] > kUnknownHeartbeatGrace) {
+        return Fail(v1::NotFoundResource, "no such instance", request);
+      }
+      v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
+      *response.mutable_instance() = request;
+      return response;
     }
+    // Heartbeats of an instance without health checking are accepted and
+    // change nothing.
     record->last_heartbeat = clock_->Now();
-    if (!record->instance.healthy) {
+    ++record->heartbeats;
+    if (record->ttl_seconds > 0 && !record->instance.healthy) {
       record->instance.healthy = true;
       BumpLocked(service);
       changed.push_back(key);
@@ -367,6 +464,14 @@ std::vector<Instance> NamingRegistry::Instances(const ServiceKey& key) const {
   if (it == services_.end()) return result;
   for (const auto& entry : it->second.instances) result.push_back(entry.second.instance);
   return result;
+}
+
+uint64_t NamingRegistry::HeartbeatCount(const ServiceKey& key, const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto service = services_.find(key);
+  if (service == services_.end()) return 0;
+  auto it = service->second.instances.find(id);
+  return it == service->second.instances.end() ? 0 : it->second.heartbeats;
 }
 
 std::string NamingRegistry::Revision(const ServiceKey& key) const {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,35 @@
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
-// Limits of the real Polaris server.
-inline constexpr uint32_t kMinTtlSeconds = 1;
+// Limits and defaults of the real Polaris server (paramcheck,
+// CreateInstanceModel, the heartbeat checker).
 inline constexpr uint32_t kMaxTtlSeconds = 60;
-inline constexpr uint32_t kMaxWeight = 10000;
+inline constexpr uint32_t kDefaultTtlSeconds = 5;
+inline constexpr uint32_t kMaxWeight = 65535;
 inline constexpr int kMaxMetadataEntries = 64;
+inline constexpr size_t kMaxServiceNameLength = 128;
+inline constexpr size_t kMaxNamespaceNameLength = 64;
+inline constexpr size_t kMaxHostLength = 128;
+inline constexpr size_t kMaxProtocolLength = 32;
+inline constexpr size_t kMaxVersionLength = 32;
 // An instance without heartbeat for this many TTLs turns unhealthy.
 inline constexpr int kTtlsBeforeUnhealthy = 3;
+// Heartbeats for an unknown instance answered with success before
+// NotFoundResource (the real server's max404Count + 1).
+inline constexpr int kUnknownHeartbeatGrace = 4;
+// Unknown instances whose heartbeats are counted at most (then forgotten).
+inline constexpr size_t kMaxUnknownHeartbeatRecords = 100000;
+
+// Caps that keep the mock's memory bounded under hostile input. The real
+// server has no caps on services or instances; ours are far above what a
+// test needs and answer MaximumCapacityExceeded (400230). Metadata sizes are
+// the real server's (InvalidMetadata, 400150).
+struct NamingLimits {
+  size_t max_services_per_namespace = 100000;
+  size_t max_instances_per_service = 200000;
+  size_t max_metadata_key_length = 128;
+  size_t max_metadata_value_length = 4096;
+};
 
 class NamingRegistry {
  public:
@@ -41,7 +64,7 @@ class NamingRegistry {
   // services in a namespace, (NAMESPACES, {"", ""}) for the namespaces.
   using ChangeListener = std::function<void(DiscoverType, const ServiceKey&)>;
 
-  explicit NamingRegistry(Clock* clock);
+  explicit NamingRegistry(Clock* clock, NamingLimits limits = {});
 
   void SetChangeListener(ChangeListener listener);
 
@@ -64,6 +87,8 @@ class NamingRegistry {
   void SetClientLocation(const std::string& host, const Location& location);
   std::vector<Instance> Instances(const ServiceKey& key) const;
   std::string Revision(const ServiceKey& key) const;
+  // Heartbeats received for an instance since it was (last) registered.
+  uint64_t HeartbeatCount(const ServiceKey& key, const std::string& id) const;
 
   // The id the real server derives from namespace, service, host and port.
   static std::string InstanceId(const ServiceKey& key, const std::string& host, uint32_t port);
@@ -73,6 +98,7 @@ class NamingRegistry {
     Instance instance;
     uint32_t ttl_seconds = 0;  // 0: no health check
     absl::Time last_heartbeat;
+    uint64_t heartbeats = 0;
   };
   struct ServiceRecord {
     std::string revision;
@@ -82,6 +108,9 @@ class NamingRegistry {
     DiscoverResponsePtr healthy_answer;
   };
 
+  // The real server's checks of a RegisterInstance request, or nothing.
+  std::optional<v1::Response> CheckNewInstance(const v1::Instance& request) const;
+  static bool ValidResourceName(const std::string& name);
   // Finds the instance a Heartbeat/Deregister request names (by id, or by
   // service, namespace, host and port).
   InstanceRecord* FindLocked(const v1::Instance& request, ServiceKey* found_key,
@@ -95,6 +124,7 @@ class NamingRegistry {
   DiscoverResponsePtr DiscoverNamespaces(const v1::DiscoverRequest& request);
 
   Clock* const clock_;
+  const NamingLimits limits_;
   RevisionSource revisions_;
   mutable std::mutex mu_;
   std::map<ServiceKey, ServiceRecord> services_ ABSL_GUARDED_BY(mu_);
@@ -103,6 +133,8 @@ class NamingRegistry {
   // Revision of the list of namespaces.
   std::string namespaces_revision_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Location> client_locations_ ABSL_GUARDED_BY(mu_);
+  // Heartbeats received per unknown instance id (bounded).
+  std::map<std::string, int> unknown_heartbeats_ ABSL_GUARDED_BY(mu_);
   std::mutex listener_mu_;
   ChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);
 };

@@ -1,5 +1,6 @@
 #include "mockplane/naming_registry.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,25 +62,142 @@ TEST_F(NamingRegistryTest, RegisterRejectsBadRequestsWithRealCodes) {
   v1::Instance no_service = MakeInstance("10.0.0.1", 1);
   no_service.clear_service();
   EXPECT_EQ(registry_.Register(no_service).code().value(), v1::InvalidServiceName);
+  v1::Instance bad_name = MakeInstance("10.0.0.1", 1);
+  bad_name.mutable_service()->set_value("echo service");  // space: not [0-9A-Za-z-./:_]
+  EXPECT_EQ(registry_.Register(bad_name).code().value(), v1::InvalidServiceName);
   v1::Instance no_namespace = MakeInstance("10.0.0.1", 1);
   no_namespace.clear_namespace_();
   EXPECT_EQ(registry_.Register(no_namespace).code().value(), v1::InvalidNamespaceName);
   EXPECT_EQ(registry_.Register(MakeInstance("", 1)).code().value(), v1::InvalidInstanceHost);
-  EXPECT_EQ(registry_.Register(MakeInstance("10.0.0.1", 0)).code().value(),
-            v1::InvalidInstancePort);
+  EXPECT_EQ(registry_.Register(MakeInstance(std::string(129, 'h'), 1)).code().value(),
+            v1::InvalidInstanceHost);
+  v1::Instance no_port = MakeInstance("10.0.0.1", 1);
+  no_port.clear_port();
+  EXPECT_EQ(registry_.Register(no_port).code().value(), v1::InvalidInstancePort);
   EXPECT_EQ(registry_.Register(MakeInstance("10.0.0.1", 70000)).code().value(),
             v1::InvalidInstancePort);
   v1::Instance heavy = MakeInstance("10.0.0.1", 1);
-  heavy.mutable_weight()->set_value(10001);
+  heavy.mutable_weight()->set_value(65536);
   EXPECT_EQ(registry_.Register(heavy).code().value(), v1::InvalidParameter);
-  EXPECT_EQ(registry_.Register(MakeInstance("10.0.0.1", 1, 61)).code().value(),
-            v1::InvalidParameter);
+  v1::Instance long_protocol = MakeInstance("10.0.0.1", 1);
+  long_protocol.mutable_protocol()->set_value(std::string(33, 'p'));
+  EXPECT_EQ(registry_.Register(long_protocol).code().value(), v1::InvalidInstanceProtocol);
+  v1::Instance long_version = MakeInstance("10.0.0.1", 1);
+  long_version.mutable_version()->set_value(std::string(33, 'v'));
+  EXPECT_EQ(registry_.Register(long_version).code().value(), v1::InvalidInstanceVersion);
   v1::Instance too_much_metadata = MakeInstance("10.0.0.1", 1);
   for (int i = 0; i <= kMaxMetadataEntries; ++i) {
     (*too_much_metadata.mutable_metadata())["k" + std::to_string(i)] = "v";
   }
   EXPECT_EQ(registry_.Register(too_much_metadata).code().value(), v1::InvalidMetadata);
+  v1::Instance long_key = MakeInstance("10.0.0.1", 1);
+  (*long_key.mutable_metadata())[std::string(129, 'k')] = "v";
+  EXPECT_EQ(registry_.Register(long_key).code().value(), v1::InvalidMetadata);
+  v1::Instance long_value = MakeInstance("10.0.0.1", 1);
+  (*long_value.mutable_metadata())["k"] = std::string(4097, 'v');
+  EXPECT_EQ(registry_.Register(long_value).code().value(), v1::InvalidMetadata);
   EXPECT_TRUE(registry_.Instances(kEcho).empty());
+}
+
+// Real server (CreateInstanceModel): port 0 and weight up to 65535 are accepted.
+TEST_F(NamingRegistryTest, RegisterAcceptsWhatTheRealServerAccepts) {
+  EXPECT_EQ(registry_.Register(MakeInstance("10.0.0.1", 0)).code().value(), v1::ExecuteSuccess);
+  v1::Instance heavy = MakeInstance("10.0.0.2", 1);
+  heavy.mutable_weight()->set_value(65535);
+  EXPECT_EQ(registry_.Register(heavy).code().value(), v1::ExecuteSuccess);
+  EXPECT_EQ(registry_.Instances(kEcho).size(), 2u);
+}
+
+TEST_F(NamingRegistryTest, HealthCheckIsOnWithHeartbeatConfigUnlessExplicitlyOff) {
+  // Heartbeat config, enable_health_check absent: on.
+  v1::Instance implicit = MakeInstance("10.0.0.1", 1, 2);
+  implicit.clear_enable_health_check();
+  registry_.Register(implicit);
+  // Heartbeat config with enable_health_check=false: off.
+  v1::Instance off = MakeInstance("10.0.0.2", 1, 2);
+  off.mutable_enable_health_check()->set_value(false);
+  registry_.Register(off);
+  // enable_health_check=true without a heartbeat config: off.
+  v1::Instance no_config = MakeInstance("10.0.0.3", 1, 0);
+  no_config.mutable_enable_health_check()->set_value(true);
+  registry_.Register(no_config);
+  clock_.Advance(absl::Seconds(7));  // > 3 x 2 s without heartbeats
+  registry_.CheckHealth();
+  std::map<std::string, bool> healthy;
+  for (const Instance& instance : registry_.Instances(kEcho)) healthy[instance.host] = instance.healthy;
+  EXPECT_FALSE(healthy["10.0.0.1"]);
+  EXPECT_TRUE(healthy["10.0.0.2"]);
+  EXPECT_TRUE(healthy["10.0.0.3"]);
+}
+
+TEST_F(NamingRegistryTest, TtlOutsideRangeBecomesTheDefault) {
+  for (uint32_t ttl : {61u, 1000u}) {
+    v1::Instance instance = MakeInstance("10.0.0.1", ttl, ttl);
+    ASSERT_EQ(registry_.Register(instance).code().value(), v1::ExecuteSuccess) << ttl;
+  }
+  v1::Instance zero = MakeInstance("10.0.0.1", 3, 0);
+  zero.mutable_health_check()->mutable_heartbeat()->mutable_ttl()->set_value(0);
+  ASSERT_EQ(registry_.Register(zero).code().value(), v1::ExecuteSuccess);
+  // Default TTL 5 s: healthy at 15 s, unhealthy after.
+  clock_.Advance(absl::Seconds(15));
+  registry_.CheckHealth();
+  for (const Instance& instance : registry_.Instances(kEcho)) EXPECT_TRUE(instance.healthy);
+  clock_.Advance(absl::Milliseconds(1));
+  registry_.CheckHealth();
+  for (const Instance& instance : registry_.Instances(kEcho)) {
+    EXPECT_FALSE(instance.healthy) << instance.port;
+  }
+}
+
+TEST_F(NamingRegistryTest, HealthyIsAsRequestedDefaultTrueAndHostTrimmed) {
+  v1::Instance sick = MakeInstance(" 10.0.0.1 ", 1, 5);
+  sick.mutable_healthy()->set_value(false);
+  v1::Response response = registry_.Register(sick);
+  ASSERT_EQ(response.code().value(), v1::ExecuteSuccess);
+  // The id is computed from the host as sent, the stored host is trimmed.
+  EXPECT_EQ(response.instance().id().value(), NamingRegistry::InstanceId(kEcho, " 10.0.0.1 ", 1));
+  registry_.Register(MakeInstance("10.0.0.2", 1, 5));
+  std::map<std::string, Instance> by_host;
+  for (const Instance& instance : registry_.Instances(kEcho)) by_host[instance.host] = instance;
+  ASSERT_EQ(by_host.count("10.0.0.1"), 1u);
+  EXPECT_FALSE(by_host["10.0.0.1"].healthy);
+  EXPECT_TRUE(by_host["10.0.0.2"].healthy);
+  EXPECT_EQ(by_host["10.0.0.2"].weight, 100u);
+  EXPECT_FALSE(by_host["10.0.0.2"].isolate);
+  // Its first heartbeat makes the health-checked one healthy.
+  v1::Instance beat;
+  beat.mutable_id()->set_value(response.instance().id().value());
+  EXPECT_EQ(registry_.Heartbeat(beat).code().value(), v1::ExecuteSuccess);
+  for (const Instance& instance : registry_.Instances(kEcho)) EXPECT_TRUE(instance.healthy);
+}
+
+TEST_F(NamingRegistryTest, ReRegisteringKeepsAnOperatorsIsolationUnlessSet) {
+  const std::string id = registry_.Register(MakeInstance("10.0.0.1", 1)).instance().id().value();
+  ASSERT_TRUE(registry_.SetIsolate(kEcho, id, true));
+  EXPECT_EQ(registry_.Register(MakeInstance("10.0.0.1", 1)).code().value(), v1::ExecuteSuccess);
+  EXPECT_TRUE(registry_.Instances(kEcho)[0].isolate);
+  v1::Instance unisolate = MakeInstance("10.0.0.1", 1);
+  unisolate.mutable_isolate()->set_value(false);
+  registry_.Register(unisolate);
+  EXPECT_FALSE(registry_.Instances(kEcho)[0].isolate);
+}
+
+TEST_F(NamingRegistryTest, CapsAnswerMaximumCapacityExceeded) {
+  NamingLimits limits;
+  limits.max_instances_per_service = 2;
+  limits.max_services_per_namespace = 1;
+  NamingRegistry small(&clock_, limits);
+  EXPECT_EQ(small.Register(MakeInstance("10.0.0.1", 1)).code().value(), v1::ExecuteSuccess);
+  EXPECT_EQ(small.Register(MakeInstance("10.0.0.2", 1)).code().value(), v1::ExecuteSuccess);
+  v1::Response full = small.Register(MakeInstance("10.0.0.3", 1));
+  EXPECT_EQ(full.code().value(), v1::MaximumCapacityExceeded);
+  EXPECT_NE(full.info().value().find("2 instances"), std::string::npos) << full.info().value();
+  // Replacing an existing instance is not a new one.
+  EXPECT_EQ(small.Register(MakeInstance("10.0.0.2", 1)).code().value(), v1::ExecuteSuccess);
+  v1::Instance other = MakeInstance("10.0.0.1", 1);
+  other.mutable_service()->set_value("Other");
+  EXPECT_EQ(small.Register(other).code().value(), v1::MaximumCapacityExceeded);
+  EXPECT_EQ(small.Instances(ServiceKey{"default", "Other"}).size(), 0u);
 }
 
 TEST_F(NamingRegistryTest, DiscoverAnswersDataNoChangeForCurrentRevision) {
@@ -133,12 +251,21 @@ TEST_F(NamingRegistryTest, InstanceTurnsUnhealthyAfterThreeTtlsWithoutHeartbeat)
 TEST_F(NamingRegistryTest, HeartbeatAndDeregisterOfUnknownInstances) {
   v1::Instance unknown;
   unknown.mutable_id()->set_value("nope");
-  EXPECT_EQ(registry_.Heartbeat(unknown).code().value(), v1::NotFoundInstance);
-  EXPECT_EQ(registry_.Deregister(unknown).code().value(), v1::NotFoundInstance);
+  // The real server: the first 4 heartbeats of an unknown id succeed.
+  for (int i = 0; i < kUnknownHeartbeatGrace; ++i) {
+    EXPECT_EQ(registry_.Heartbeat(unknown).code().value(), v1::ExecuteSuccess) << i;
+  }
+  EXPECT_EQ(registry_.Heartbeat(unknown).code().value(), v1::NotFoundResource);
+  // Deregistering what is not there succeeds.
+  EXPECT_EQ(registry_.Deregister(unknown).code().value(), v1::ExecuteSuccess);
   EXPECT_EQ(registry_.Heartbeat(v1::Instance()).code().value(), v1::InvalidInstanceID);
-  registry_.Register(MakeInstance("10.0.0.1", 1, 0));
-  EXPECT_EQ(registry_.Heartbeat(MakeInstance("10.0.0.1", 1)).code().value(),
-            v1::HealthCheckNotOpen);
+  // Without health checking, heartbeats are accepted and change nothing.
+  v1::Instance unchecked = MakeInstance("10.0.0.1", 1, 0);
+  unchecked.mutable_healthy()->set_value(false);
+  const std::string id = registry_.Register(unchecked).instance().id().value();
+  EXPECT_EQ(registry_.Heartbeat(MakeInstance("10.0.0.1", 1)).code().value(), v1::ExecuteSuccess);
+  EXPECT_FALSE(registry_.Instances(kEcho)[0].healthy);
+  EXPECT_EQ(registry_.HeartbeatCount(kEcho, id), 1u);
 }
 
 TEST_F(NamingRegistryTest, ChangesNotifyInstanceAndServicesListeners) {
@@ -202,7 +329,7 @@ TEST_F(NamingRegistryTest, AdminIsolateAndWeight) {
   const std::string id = registry_.Register(MakeInstance("10.0.0.1", 1)).instance().id().value();
   EXPECT_TRUE(registry_.SetIsolate(kEcho, id, true));
   EXPECT_TRUE(registry_.SetWeight(kEcho, id, 0));
-  EXPECT_FALSE(registry_.SetWeight(kEcho, id, 10001));
+  EXPECT_FALSE(registry_.SetWeight(kEcho, id, 65536));
   EXPECT_FALSE(registry_.SetIsolate(kEcho, "nope", true));
   Instance instance = registry_.Instances(kEcho)[0];
   EXPECT_TRUE(instance.isolate);

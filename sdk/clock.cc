@@ -6,9 +6,22 @@ namespace {
 class RealClock : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                 absl::Time deadline, const std::function<bool()>& done) const override {
+    return cv.wait_until(lock, absl::ToChronoTime(deadline), done);
+  }
 };
 
 }  // namespace
+
+bool Clock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                      absl::Time deadline, const std::function<bool()>& done) const {
+  while (!done()) {
+    if (Now() >= deadline) return false;
+    cv.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 Clock* Clock::Real() {
   static Clock* const clock = new RealClock();

@@ -3,6 +3,8 @@
 #ifndef GRPC_CPP_POLARIS_SDK_CLOCK_H_
 #define GRPC_CPP_POLARIS_SDK_CLOCK_H_
 
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 
 #include "absl/time/clock.h"
@@ -14,6 +16,12 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // Waits on `cv` (with `lock` held on entry and on return) until `done()`
+  // holds or this clock reaches `deadline`; returns done(). The real clock
+  // waits exactly; other clocks re-check their time every millisecond of
+  // real time, so that a test advancing them wakes the waiter.
+  virtual bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                         absl::Time deadline, const std::function<bool()>& done) const;
   // The process-wide real clock.
   static Clock* Real();
 };

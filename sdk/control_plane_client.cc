@@ -1,29 +1,48 @@
 #include "sdk/control_plane_client.h"
 
 #include <algorithm>
+#include <atomic>
+#include <climits>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "proto/v1/code.pb.h"
 #include "proto/v1/grpcapi.grpc.pb.h"
+#include "sdk/discover_answer.h"
+#include "sdk/mailbox.h"
 #include "sdk/proto_convert.h"
 
 namespace grpc_cpp_polaris {
 
-struct ControlPlaneClient::Stub {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::PolarisGRPC::Stub> naming;
-};
-
-// The Discover stream currently open, shared by the reader and the writer.
-struct ControlPlaneClient::OpenStream {
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::DiscoverRequest, v1::DiscoverResponse>> rpc;
-};
+absl::Status ControlPlaneOptions::Validate() const {
+  auto bad = [](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("ControlPlaneOptions.", field, " ", why));
+  };
+  if (address.empty()) return bad("address", "is empty");
+  if (rpc_timeout <= absl::ZeroDuration()) return bad("rpc_timeout", "must be positive");
+  if (refresh_interval <= absl::ZeroDuration()) return bad("refresh_interval", "must be positive");
+  if (reconnect_backoff_initial <= absl::ZeroDuration()) {
+    return bad("reconnect_backoff_initial", "must be positive");
+  }
+  if (reconnect_backoff_max < reconnect_backoff_initial) {
+    return bad("reconnect_backoff_max", "is below reconnect_backoff_initial");
+  }
+  if (keepalive_time < absl::Seconds(10)) return bad("keepalive_time", "must be at least 10s");
+  if (keepalive_timeout <= absl::ZeroDuration()) {
+    return bad("keepalive_timeout", "must be positive");
+  }
+  if (max_discover_answer_bytes == 0) return bad("max_discover_answer_bytes", "is 0");
+  return absl::OkStatus();
+}
 
 absl::Status StatusFromPolarisCode(uint32_t code, const std::string& info,
                                    const std::string& context) {
@@ -72,15 +91,185 @@ v1::DiscoverRequest InstanceRequest(const ServiceKey& key, const std::string& re
   return request;
 }
 
-// One unary naming call with the client's deadline. Returns the response
-// when both the gRPC status and the Polaris code say success, or when the
-// code is one of `also_ok`.
+}  // namespace
+
+// Everything the client's threads use. Held by shared_ptr by the client and
+// by each thread, so that a thread outliving the client (when the client is
+// destroyed on that very thread) still has it.
+class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlaneClient::Core> {
+ public:
+  explicit Core(ControlPlaneOptions options);
+
+  const ControlPlaneOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::PolarisGRPC::Stub> naming;
+
+  WatchId Watch(const ServiceKey& key, WatchCallback callback);
+  void Unwatch(WatchId id);
+  ListenerId AddReconnectListener(std::function<void()> listener);
+  void RemoveReconnectListener(ListenerId id);
+  // Stops the threads' loops; returns the threads for joining or detaching.
+  std::vector<std::thread> Shutdown();
+
+ private:
+  using WatchMailbox = Mailbox<absl::StatusOr<ServiceSnapshotPtr>>;
+  using ListenerMailbox = Mailbox<bool>;
+  struct Subscription {
+    // Revision last answered (also of an answer that was rejected, so that
+    // it is not fetched again until the service changes).
+    std::string revision;
+    ServiceSnapshotPtr snapshot;
+    // Why there is no snapshot yet (unknown service, unreachable, ...).
+    absl::Status error = absl::OkStatus();
+    std::map<WatchId, std::shared_ptr<WatchMailbox>> watchers;
+    bool request_pending = true;
+  };
+  // The Discover stream currently open, shared by the reader and the writer.
+  struct OpenStream {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::DiscoverRequest, grpc::ByteBuffer>> rpc;
+  };
+
+  void StreamLoop();
+  void WriterLoop();
+  void ConnectivityLoop();
+  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleAnswer(const grpc::ByteBuffer& buffer);
+  void HandleInstances(const DiscoverAnswer& answer);
+  // Posts `result` to the watchers of `subscription`; the caller delivers
+  // the returned mailboxes once it released mu_.
+  static std::vector<std::shared_ptr<WatchMailbox>> PostLocked(
+      Subscription& subscription, const absl::StatusOr<ServiceSnapshotPtr>& result);
+  static void DeliverAll(const std::vector<std::shared_ptr<WatchMailbox>>& mailboxes);
+
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread locks
+  // but not those of Debian's uninstrumented abseil.
+  std::mutex mu_;
+  std::condition_variable cv_;  // any change a thread may wait for
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<ServiceKey, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
+  std::map<WatchId, ServiceKey> watch_keys_ ABSL_GUARDED_BY(mu_);
+  WatchId next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<ListenerId, std::shared_ptr<ListenerMailbox>> listeners_ ABSL_GUARDED_BY(mu_);
+  ListenerId next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
+  OpenStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientContext* connecting_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool refresh_all_ ABSL_GUARDED_BY(mu_) = false;
+  // Started on first use; handed to the owner at shutdown.
+  std::thread stream_thread_ ABSL_GUARDED_BY(mu_);
+  std::thread writer_thread_ ABSL_GUARDED_BY(mu_);
+  std::thread connectivity_thread_ ABSL_GUARDED_BY(mu_);
+};
+
+ControlPlaneClient::Core::Core(ControlPlaneOptions options_in) : options(std::move(options_in)) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(options.keepalive_time),
+                                                 INT_MAX)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  // Pings only while calls are open, as grpc-go servers require by default.
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_backoff_initial)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_backoff_max)));
+  // Idle only when the connection is lost, never for want of calls (the
+  // reconnect listeners rely on it).
+  args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, INT_MAX);
+  // The per-service limit is ours (max_discover_answer_bytes): gRPC's own
+  // would kill the shared stream for every service.
+  args.SetMaxReceiveMessageSize(-1);
+  channel = grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+  naming = v1::PolarisGRPC::NewStub(channel);
+}
+
+std::vector<std::thread> ControlPlaneClient::Core::Shutdown() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown_ = true;
+    if (stream_ != nullptr) stream_->context.TryCancel();
+    if (connecting_ != nullptr) connecting_->TryCancel();
+    for (std::thread* thread : {&stream_thread_, &writer_thread_, &connectivity_thread_}) {
+      if (thread->joinable()) threads.push_back(std::move(*thread));
+    }
+  }
+  cv_.notify_all();
+  return threads;
+}
+
+ControlPlaneClient::ControlPlaneClient(ControlPlaneOptions options)
+    : core_(std::make_shared<Core>(std::move(options))) {}
+
+ControlPlaneClient::~ControlPlaneClient() {
+  for (std::thread& thread : core_->Shutdown()) {
+    // Destroyed from one of its own threads (e.g. a watch callback dropped
+    // the last reference): that thread exits by itself once it returns here,
+    // keeping the core alive through its own reference.
+    if (thread.get_id() == std::this_thread::get_id()) {
+      thread.detach();
+    } else {
+      thread.join();
+    }
+  }
+}
+
+const ControlPlaneOptions& ControlPlaneClient::options() const { return core_->options; }
+
+namespace {
+
+// Identifies a configuration for Shared().
+std::string OptionsKey(const ControlPlaneOptions& options) {
+  return absl::StrCat(options.address, "|", absl::FormatDuration(options.rpc_timeout), "|",
+                      absl::FormatDuration(options.refresh_interval), "|",
+                      absl::FormatDuration(options.reconnect_backoff_initial), "|",
+                      absl::FormatDuration(options.reconnect_backoff_max), "|",
+                      absl::FormatDuration(options.keepalive_time), "|",
+                      absl::FormatDuration(options.keepalive_timeout), "|",
+                      options.max_discover_answer_bytes);
+}
+
+}  // namespace
+
+std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const ControlPlaneOptions& options) {
+  static std::mutex* const mu = new std::mutex();
+  static auto* const clients = new std::map<std::string, std::weak_ptr<ControlPlaneClient>>();
+  const std::string key = OptionsKey(options);
+  std::lock_guard<std::mutex> lock(*mu);
+  // Forget configurations nobody uses any more.
+  for (auto it = clients->begin(); it != clients->end();) {
+    it = it->second.expired() ? clients->erase(it) : std::next(it);
+  }
+  std::shared_ptr<ControlPlaneClient> client = (*clients)[key].lock();
+  if (client == nullptr) {
+    client = std::make_shared<ControlPlaneClient>(options);
+    (*clients)[key] = client;
+  }
+  return client;
+}
+
+std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const std::string& address) {
+  ControlPlaneOptions options;
+  options.address = address;
+  return Shared(options);
+}
+
+namespace {
+
+// One unary naming call with the client's deadline, waiting for the
+// connection meanwhile. Returns the response when both the gRPC status and
+// the Polaris code say success, or when the code is one of `also_ok`.
 template <typename Request, typename Rpc>
 absl::StatusOr<v1::Response> CallNaming(const Rpc& rpc, const Request& request,
                                         absl::Duration timeout, const std::string& what,
                                         uint32_t also_ok = v1::ExecuteSuccess) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  // A control plane that is reconnecting is waited for, not failed at once.
+  context.set_wait_for_ready(true);
   v1::Response response;
   grpc::Status status = rpc(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status, what);
@@ -93,42 +282,6 @@ absl::StatusOr<v1::Response> CallNaming(const Rpc& rpc, const Request& request,
 }
 
 }  // namespace
-
-ControlPlaneClient::ControlPlaneClient(ControlPlaneOptions options)
-    : options_(std::move(options)), stub_(std::make_unique<Stub>()) {
-  grpc::ChannelArguments args;
-  // Keep the control-plane connection from idling out between refreshes.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  stub_->channel =
-      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
-  stub_->naming = v1::PolarisGRPC::NewStub(stub_->channel);
-}
-
-ControlPlaneClient::~ControlPlaneClient() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    shutdown_ = true;
-    if (stream_ != nullptr) stream_->context.TryCancel();
-    if (connecting_ != nullptr) connecting_->TryCancel();
-  }
-  cv_.notify_all();
-  if (stream_thread_.joinable()) stream_thread_.join();
-  if (writer_thread_.joinable()) writer_thread_.join();
-}
-
-std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const std::string& address) {
-  static std::mutex* const mu = new std::mutex();
-  static auto* const clients = new std::map<std::string, std::weak_ptr<ControlPlaneClient>>();
-  std::lock_guard<std::mutex> lock(*mu);
-  std::shared_ptr<ControlPlaneClient> client = (*clients)[address].lock();
-  if (client == nullptr) {
-    ControlPlaneOptions options;
-    options.address = address;
-    client = std::make_shared<ControlPlaneClient>(std::move(options));
-    (*clients)[address] = client;
-  }
-  return client;
-}
 
 absl::StatusOr<std::string> ControlPlaneClient::RegisterInstance(
     const InstanceRegistration& registration) {
@@ -150,14 +303,15 @@ absl::StatusOr<std::string> ControlPlaneClient::RegisterInstance(
   }
   const std::string what = absl::StrCat("RegisterInstance ", registration.key.ToString(), " ",
                                         registration.instance.Address(), " at ",
-                                        options_.address);
-  auto rpc = [this](grpc::ClientContext* context, const v1::Instance& request,
-                    v1::Response* response) {
-    return stub_->naming->RegisterInstance(context, request, response);
+                                        core_->options.address);
+  v1::PolarisGRPC::Stub* naming = core_->naming.get();
+  auto rpc = [naming](grpc::ClientContext* context, const v1::Instance& request,
+                      v1::Response* response) {
+    return naming->RegisterInstance(context, request, response);
   };
   // Registering an instance that exists already is not an error.
   absl::StatusOr<v1::Response> response =
-      CallNaming(rpc, request, options_.rpc_timeout, what, v1::ExistedResource);
+      CallNaming(rpc, request, core_->options.rpc_timeout, what, v1::ExistedResource);
   if (!response.ok()) return response.status();
   if (response->instance().id().value().empty()) {
     return absl::InternalError(absl::StrCat(what, ": response carries no instance id"));
@@ -168,11 +322,12 @@ absl::StatusOr<std::string> ControlPlaneClient::RegisterInstance(
 absl::Status ControlPlaneClient::Heartbeat(const InstanceRef& instance) {
   v1::Instance request;
   FillRef(instance, &request);
-  auto rpc = [this](grpc::ClientContext* context, const v1::Instance& request,
-                    v1::Response* response) {
-    return stub_->naming->Heartbeat(context, request, response);
+  v1::PolarisGRPC::Stub* naming = core_->naming.get();
+  auto rpc = [naming](grpc::ClientContext* context, const v1::Instance& request,
+                      v1::Response* response) {
+    return naming->Heartbeat(context, request, response);
   };
-  return CallNaming(rpc, request, options_.rpc_timeout,
+  return CallNaming(rpc, request, core_->options.rpc_timeout,
                     absl::StrCat("Heartbeat ", instance.key.ToString(), " ", instance.id))
       .status();
 }
@@ -180,11 +335,12 @@ absl::Status ControlPlaneClient::Heartbeat(const InstanceRef& instance) {
 absl::Status ControlPlaneClient::DeregisterInstance(const InstanceRef& instance) {
   v1::Instance request;
   FillRef(instance, &request);
-  auto rpc = [this](grpc::ClientContext* context, const v1::Instance& request,
-                    v1::Response* response) {
-    return stub_->naming->DeregisterInstance(context, request, response);
+  v1::PolarisGRPC::Stub* naming = core_->naming.get();
+  auto rpc = [naming](grpc::ClientContext* context, const v1::Instance& request,
+                      v1::Response* response) {
+    return naming->DeregisterInstance(context, request, response);
   };
-  return CallNaming(rpc, request, options_.rpc_timeout,
+  return CallNaming(rpc, request, core_->options.rpc_timeout,
                     absl::StrCat("DeregisterInstance ", instance.key.ToString(), " ", instance.id))
       .status();
 }
@@ -194,12 +350,13 @@ absl::StatusOr<Location> ControlPlaneClient::ReportClient(const std::string& hos
   request.mutable_host()->set_value(host);
   request.set_type(v1::Client::SDK);
   request.mutable_version()->set_value("grpc-cpp-polaris");
-  auto rpc = [this](grpc::ClientContext* context, const v1::Client& request,
-                    v1::Response* response) {
-    return stub_->naming->ReportClient(context, request, response);
+  v1::PolarisGRPC::Stub* naming = core_->naming.get();
+  auto rpc = [naming](grpc::ClientContext* context, const v1::Client& request,
+                      v1::Response* response) {
+    return naming->ReportClient(context, request, response);
   };
-  absl::StatusOr<v1::Response> response =
-      CallNaming(rpc, request, options_.rpc_timeout, absl::StrCat("ReportClient ", host));
+  absl::StatusOr<v1::Response> response = CallNaming(rpc, request, core_->options.rpc_timeout,
+                                                     absl::StrCat("ReportClient ", host));
   if (!response.ok()) return response.status();
   const v1::Location& proto = response->client().location();
   return Location{proto.region().value(), proto.zone().value(), proto.campus().value()};
@@ -207,78 +364,208 @@ absl::StatusOr<Location> ControlPlaneClient::ReportClient(const std::string& hos
 
 ControlPlaneClient::WatchId ControlPlaneClient::Watch(const ServiceKey& key,
                                                       WatchCallback callback) {
-  auto shared_callback = std::make_shared<WatchCallback>(std::move(callback));
-  // Under dispatch_mu_, so that no newer snapshot can overtake the known one.
-  const bool in_callback = dispatch_thread_.load() == std::this_thread::get_id();
-  if (!in_callback) dispatch_mu_.lock();
+  return core_->Watch(key, std::move(callback));
+}
+
+void ControlPlaneClient::Unwatch(WatchId id) { core_->Unwatch(id); }
+
+ControlPlaneClient::ListenerId ControlPlaneClient::AddReconnectListener(
+    std::function<void()> listener) {
+  return core_->AddReconnectListener(std::move(listener));
+}
+
+void ControlPlaneClient::RemoveReconnectListener(ListenerId id) {
+  core_->RemoveReconnectListener(id);
+}
+
+std::vector<std::shared_ptr<ControlPlaneClient::Core::WatchMailbox>>
+ControlPlaneClient::Core::PostLocked(Subscription& subscription,
+                                     const absl::StatusOr<ServiceSnapshotPtr>& result) {
+  std::vector<std::shared_ptr<WatchMailbox>> mailboxes;
+  for (auto& entry : subscription.watchers) {
+    entry.second->Post(result);
+    mailboxes.push_back(entry.second);
+  }
+  return mailboxes;
+}
+
+void ControlPlaneClient::Core::DeliverAll(
+    const std::vector<std::shared_ptr<WatchMailbox>>& mailboxes) {
+  for (const auto& mailbox : mailboxes) mailbox->Deliver();
+}
+
+ControlPlaneClient::WatchId ControlPlaneClient::Core::Watch(const ServiceKey& key,
+                                                            WatchCallback callback) {
+  auto mailbox = std::make_shared<WatchMailbox>(std::move(callback));
   WatchId id;
-  ServiceSnapshotPtr known;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_watch_id_++;
     watch_keys_[id] = key;
     Subscription& subscription = subscriptions_[key];
-    subscription.callbacks[id] = shared_callback;
-    known = subscription.snapshot;
-    if (!stream_thread_.joinable()) {
+    subscription.watchers[id] = mailbox;
+    // Posted under mu_, so that a newer result posted later replaces it.
+    if (subscription.snapshot != nullptr) {
+      mailbox->Post(subscription.snapshot);
+    } else if (!subscription.error.ok()) {
+      mailbox->Post(subscription.error);
+    }
+    if (!stream_thread_.joinable() && !shutdown_) {
       // The Discover stream starts with the first watch: a process that only
       // registers instances never opens one.
-      stream_thread_ = std::thread([this] { StreamLoop(); });
-      writer_thread_ = std::thread([this] { WriterLoop(); });
+      std::shared_ptr<Core> self = shared_from_this();
+      stream_thread_ = std::thread([self] { self->StreamLoop(); });
+      writer_thread_ = std::thread([self] { self->WriterLoop(); });
     }
   }
   cv_.notify_all();  // the writer asks for the new service
-  if (known != nullptr) (*shared_callback)(known);
-  if (!in_callback) dispatch_mu_.unlock();
+  mailbox->Deliver();
   return id;
 }
 
-void ControlPlaneClient::Unwatch(WatchId id) {
+void ControlPlaneClient::Core::Unwatch(WatchId id) {
+  std::shared_ptr<WatchMailbox> mailbox;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = watch_keys_.find(id);
     if (it == watch_keys_.end()) return;
     auto sub = subscriptions_.find(it->second);
-    sub->second.callbacks.erase(id);
-    if (sub->second.callbacks.empty()) subscriptions_.erase(sub);
+    auto watcher = sub->second.watchers.find(id);
+    mailbox = watcher->second;
+    sub->second.watchers.erase(watcher);
+    if (sub->second.watchers.empty()) subscriptions_.erase(sub);
     watch_keys_.erase(it);
   }
-  // Wait out a callback that may be running right now.
-  if (dispatch_thread_.load() != std::this_thread::get_id()) {
-    std::lock_guard<std::mutex> dispatch_lock(dispatch_mu_);
-  }
+  mailbox->Close();  // waits out a callback running on another thread
 }
 
-void ControlPlaneClient::Dispatch(const ServiceKey& key,
-                                  const absl::StatusOr<ServiceSnapshotPtr>& result) {
-  std::lock_guard<std::mutex> dispatch_lock(dispatch_mu_);
-  std::vector<std::shared_ptr<WatchCallback>> callbacks;
+ControlPlaneClient::ListenerId ControlPlaneClient::Core::AddReconnectListener(
+    std::function<void()> listener) {
+  auto mailbox =
+      std::make_shared<ListenerMailbox>([listener = std::move(listener)](bool) { listener(); });
+  std::lock_guard<std::mutex> lock(mu_);
+  const ListenerId id = next_listener_id_++;
+  listeners_[id] = std::move(mailbox);
+  if (!connectivity_thread_.joinable() && !shutdown_) {
+    std::shared_ptr<Core> self = shared_from_this();
+    connectivity_thread_ = std::thread([self] { self->ConnectivityLoop(); });
+  }
+  return id;
+}
+
+void ControlPlaneClient::Core::RemoveReconnectListener(ListenerId id) {
+  std::shared_ptr<ListenerMailbox> mailbox;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = subscriptions_.find(key);
-    if (it == subscriptions_.end()) return;
-    for (auto& entry : it->second.callbacks) callbacks.push_back(entry.second);
+    auto it = listeners_.find(id);
+    if (it == listeners_.end()) return;
+    mailbox = std::move(it->second);
+    listeners_.erase(it);
   }
-  dispatch_thread_.store(std::this_thread::get_id());
-  for (auto& callback : callbacks) (*callback)(result);
-  dispatch_thread_.store(std::thread::id());
+  mailbox->Close();
 }
 
-void ControlPlaneClient::HandleResponse(const v1::DiscoverResponse& response) {
-  if (response.type() != v1::DiscoverResponse::INSTANCE) return;
+void ControlPlaneClient::Core::ConnectivityLoop() {
+  bool was_ready = false;
+  bool lost = false;
+  grpc_connectivity_state state = channel->GetState(false);
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_) return;
+    }
+    if (state == GRPC_CHANNEL_READY) {
+      if (was_ready && lost) {
+        std::vector<std::shared_ptr<ListenerMailbox>> mailboxes;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (auto& entry : listeners_) {
+            entry.second->Post(true);
+            mailboxes.push_back(entry.second);
+          }
+        }
+        for (auto& mailbox : mailboxes) mailbox->Deliver();
+      }
+      was_ready = true;
+      lost = false;
+    } else if (was_ready) {
+      // The connection went away (the channel never idles by itself: see
+      // the constructor). Reconnect now rather than at the next call, so
+      // that listeners hear as soon as the control plane is back.
+      lost = true;
+      if (state == GRPC_CHANNEL_IDLE) channel->GetState(/*try_to_connect=*/true);
+    }
+    // Bounded wait, so that shutdown is noticed.
+    channel->WaitForStateChange(state, absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+    state = channel->GetState(false);
+  }
+}
+
+void ControlPlaneClient::Core::HandleAnswer(const grpc::ByteBuffer& buffer) {
+  const size_t size = buffer.Length();
+  // An answer over the limit is only read as far as its header.
+  const size_t wanted =
+      size > options.max_discover_answer_bytes ? std::min(size, kDiscoverHeaderPrefixBytes) : size;
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return;
+  std::string bytes;
+  bytes.reserve(wanted);
+  for (const grpc::Slice& slice : slices) {
+    if (bytes.size() >= wanted) break;
+    bytes.append(reinterpret_cast<const char*>(slice.begin()),
+                 std::min(slice.size(), wanted - bytes.size()));
+  }
+  const DiscoverAnswer answer =
+      DecodeDiscoverAnswer(bytes, size, options.max_discover_answer_bytes);
+  if (!answer.has_header) {
+    gpr_log(GPR_ERROR, "polaris: dropped a Discover answer from %s that names no service: %s",
+            options.address.c_str(), answer.status.ToString().c_str());
+    return;
+  }
+  switch (answer.response.type()) {
+    case v1::DiscoverResponse::INSTANCE:
+      HandleInstances(answer);
+      return;
+    default:
+      return;  // only instances are watched so far
+  }
+}
+
+void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
+  const v1::DiscoverResponse& response = answer.response;
   const uint32_t code = response.code().value();
-  if (code == v1::DataNoChange) return;
-  ServiceKey key{response.service().namespace_().value(), response.service().name().value()};
-  absl::Status status = StatusFromPolarisCode(
-      code, response.info().value(), absl::StrCat("Discover ", key.ToString()));
+  if (answer.status.ok() && code == v1::DataNoChange) return;
+  const ServiceKey key{response.service().namespace_().value(), response.service().name().value()};
+  absl::Status status = answer.status;
+  if (status.ok()) {
+    status = StatusFromPolarisCode(code, response.info().value(),
+                                   absl::StrCat("Discover ", key.ToString()));
+  } else {
+    status = absl::Status(status.code(),
+                          absl::StrCat("Discover ", key.ToString(), ": ", status.message()));
+  }
+  std::vector<std::shared_ptr<WatchMailbox>> mailboxes;
   if (!status.ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = subscriptions_.find(key);
-      // Keep the last good snapshot: errors only reach watchers that have none.
-      if (it == subscriptions_.end() || it->second.snapshot != nullptr) return;
+      if (it == subscriptions_.end()) return;
+      Subscription& subscription = it->second;
+      // An answer that cannot be used is not asked for again until the
+      // service changes.
+      if (!answer.status.ok() && response.service().has_revision()) {
+        subscription.revision = response.service().revision().value();
+      }
+      if (subscription.snapshot != nullptr) {
+        // Keep the last good snapshot: errors only reach watchers that have none.
+        gpr_log(GPR_ERROR, "polaris: keeping the last instances of %s: %s",
+                key.ToString().c_str(), status.ToString().c_str());
+        return;
+      }
+      subscription.error = status;
+      mailboxes = PostLocked(subscription, status);
     }
-    Dispatch(key, status);
+    DeliverAll(mailboxes);
     return;
   }
   ServiceSnapshotPtr snapshot = SnapshotFromDiscoverResponse(response);
@@ -286,15 +573,20 @@ void ControlPlaneClient::HandleResponse(const v1::DiscoverResponse& response) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = subscriptions_.find(key);
     if (it == subscriptions_.end()) return;
-    if (it->second.snapshot != nullptr && it->second.revision == snapshot->revision) return;
-    it->second.revision = snapshot->revision;
-    it->second.snapshot = snapshot;
+    Subscription& subscription = it->second;
+    if (subscription.snapshot != nullptr && subscription.revision == snapshot->revision) return;
+    subscription.revision = snapshot->revision;
+    subscription.snapshot = snapshot;
+    subscription.error = absl::OkStatus();
+    mailboxes = PostLocked(subscription, snapshot);
   }
-  Dispatch(key, snapshot);
+  DeliverAll(mailboxes);
 }
 
-void ControlPlaneClient::StreamLoop() {
-  absl::Duration backoff = options_.reconnect_backoff_initial;
+void ControlPlaneClient::Core::StreamLoop() {
+  static const grpc::internal::RpcMethod kDiscover("/v1.PolarisGRPC/Discover",
+                                                   grpc::internal::RpcMethod::BIDI_STREAMING);
+  absl::Duration backoff = options.reconnect_backoff_initial;
   while (true) {
     OpenStream stream;
     {
@@ -302,8 +594,11 @@ void ControlPlaneClient::StreamLoop() {
       if (shutdown_) return;
       connecting_ = &stream.context;
     }
-    // May block until connected; the destructor's TryCancel unblocks it.
-    stream.rpc = stub_->naming->Discover(&stream.context);
+    // Read as raw bytes: each answer is checked against our own size limit
+    // and decoded field by field (see discover_answer.h).
+    stream.rpc.reset(
+        grpc::internal::ClientReaderWriterFactory<v1::DiscoverRequest, grpc::ByteBuffer>::Create(
+            channel.get(), kDiscover, &stream.context));
     {
       std::lock_guard<std::mutex> lock(mu_);
       connecting_ = nullptr;
@@ -311,10 +606,11 @@ void ControlPlaneClient::StreamLoop() {
       refresh_all_ = true;  // a new stream knows nothing: ask for everything
     }
     cv_.notify_all();
-    v1::DiscoverResponse response;
-    while (stream.rpc->Read(&response)) {
-      backoff = options_.reconnect_backoff_initial;
-      HandleResponse(response);
+    grpc::ByteBuffer buffer;
+    while (stream.rpc->Read(&buffer)) {
+      backoff = options.reconnect_backoff_initial;
+      HandleAnswer(buffer);
+      buffer.Clear();
     }
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -323,26 +619,30 @@ void ControlPlaneClient::StreamLoop() {
     }
     stream.context.TryCancel();
     const grpc::Status status = stream.rpc->Finish();
-    std::vector<ServiceKey> waiting;  // watchers that have no snapshot yet
+    const absl::Status error = FromGrpcStatus(
+        status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed by server")
+                    : status,
+        absl::StrCat("Discover stream to control plane ", options.address));
+    std::vector<std::shared_ptr<WatchMailbox>> mailboxes;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (shutdown_) return;
       for (auto& entry : subscriptions_) {
-        if (entry.second.snapshot == nullptr) waiting.push_back(entry.first);
+        // Watchers that have no snapshot yet learn why.
+        if (entry.second.snapshot != nullptr) continue;
+        entry.second.error = error;
+        std::vector<std::shared_ptr<WatchMailbox>> posted = PostLocked(entry.second, error);
+        mailboxes.insert(mailboxes.end(), posted.begin(), posted.end());
       }
     }
-    const absl::Status error = FromGrpcStatus(
-        status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed by server")
-                    : status,
-        absl::StrCat("Discover stream to control plane ", options_.address));
-    for (const ServiceKey& key : waiting) Dispatch(key, error);
+    DeliverAll(mailboxes);
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [this] { return shutdown_; });
-    backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
+    backoff = std::min(backoff * 2, options.reconnect_backoff_max);
   }
 }
 
-bool ControlPlaneClient::WriterHasWork() const {
+bool ControlPlaneClient::Core::WriterHasWork() const {
   if (shutdown_) return true;
   if (stream_ == nullptr) return false;
   if (refresh_all_) return true;
@@ -352,8 +652,8 @@ bool ControlPlaneClient::WriterHasWork() const {
   return false;
 }
 
-void ControlPlaneClient::WriterLoop() {
-  absl::Time next_refresh = absl::Now() + options_.refresh_interval;
+void ControlPlaneClient::Core::WriterLoop() {
+  absl::Time next_refresh = absl::Now() + options.refresh_interval;
   while (true) {
     std::vector<v1::DiscoverRequest> requests;
     OpenStream* stream;
@@ -363,7 +663,7 @@ void ControlPlaneClient::WriterLoop() {
       if (shutdown_) return;
       if (absl::Now() >= next_refresh) {
         refresh_all_ = true;
-        next_refresh = absl::Now() + options_.refresh_interval;
+        next_refresh = absl::Now() + options.refresh_interval;
       }
       if (stream_ == nullptr) continue;
       for (auto& entry : subscriptions_) {

@@ -7,32 +7,28 @@
 // server pushes unasked, so updates arrive promptly from servers that push and
 // within one interval from servers that don't. A broken stream is re-opened
 // with exponential backoff; watchers keep their last snapshot meanwhile.
+//
+// Each answer is attributed to its service before it is decoded: an answer
+// over `max_discover_answer_bytes`, or a malformed one, fails only the
+// service it is about; the stream and every other service go on.
+//
+// Unary calls (register, heartbeat, ...) wait for the connection up to their
+// deadline instead of failing fast while the channel is reconnecting, and the
+// channel's reconnect backoff is capped at `reconnect_backoff_max`, so a
+// control plane that comes back is used within about that long.
 #ifndef GRPC_CPP_POLARIS_SDK_CONTROL_PLANE_CLIENT_H_
 #define GRPC_CPP_POLARIS_SDK_CONTROL_PLANE_CLIENT_H_
 
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "sdk/model.h"
-
-namespace grpc {
-class ClientContext;
-}  // namespace grpc
-
-namespace v1 {
-class DiscoverResponse;
-}  // namespace v1
 
 namespace grpc_cpp_polaris {
 
@@ -43,9 +39,24 @@ struct ControlPlaneOptions {
   absl::Duration rpc_timeout = absl::Seconds(3);
   // How often watched services are re-asked on the Discover stream.
   absl::Duration refresh_interval = absl::Seconds(2);
-  // Backoff between attempts to re-open a broken Discover stream.
+  // Backoff between attempts to reconnect (the channel) and to re-open a
+  // broken Discover stream.
   absl::Duration reconnect_backoff_initial = absl::Milliseconds(100);
-  absl::Duration reconnect_backoff_max = absl::Seconds(5);
+  absl::Duration reconnect_backoff_max = absl::Seconds(1);
+  // HTTP/2 keepalive pings on the control-plane connection while calls are
+  // open, so that a dead L4 hop is noticed. Real Polaris servers run
+  // grpc-go's default enforcement (pings at most every 5 minutes, none
+  // without calls) and answer faster pings with GOAWAY too_many_pings, so
+  // this must stay at 5 minutes or more against them; at least 10 s.
+  absl::Duration keepalive_time = absl::Minutes(6);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Largest Discover answer accepted for one service; a larger one fails
+  // that service only (its watchers keep their last snapshot). The default
+  // fits a 100,000-instance service with ~2.5 KB of metadata per instance.
+  size_t max_discover_answer_bytes = size_t{256} << 20;
+
+  // InvalidArgument naming the first bad field, if any.
+  absl::Status Validate() const;
 };
 
 // What RegisterInstance sends. The instance's id, health and isolation are
@@ -76,22 +87,41 @@ class ControlPlaneClient {
  public:
   // Receives each new snapshot of a watched service, or an error while no
   // snapshot has been received yet (unknown service, unreachable control
-  // plane). Runs on the client's stream thread; must not block for long.
+  // plane, an answer too large or malformed). Calls for one watch never
+  // overlap and arrive in order; when updates come faster than a callback
+  // returns, only the newest is delivered. Runs on the client's threads, or
+  // inside Watch(), with no lock of the client held; must not block for long.
   using WatchCallback = std::function<void(absl::StatusOr<ServiceSnapshotPtr>)>;
   using WatchId = uint64_t;
 
+  // `options` must pass Validate().
   explicit ControlPlaneClient(ControlPlaneOptions options);
-  // Stops the stream and its threads. No callback runs once this returns.
+  // Stops the stream and its threads; safe from any thread, including from
+  // inside a watch callback (the client's own thread then finishes on its
+  // own, touching nothing of this object). No callback starts once this
+  // returns.
   ~ControlPlaneClient();
 
   ControlPlaneClient(const ControlPlaneClient&) = delete;
   ControlPlaneClient& operator=(const ControlPlaneClient&) = delete;
 
-  // One client per control-plane address, shared by everything in the
-  // process that talks to it (e.g. all polaris:// channels).
+  // One client per control-plane configuration, shared by everything in the
+  // process that talks to it (e.g. all polaris:// channels). `options` must
+  // pass Validate().
+  static std::shared_ptr<ControlPlaneClient> Shared(const ControlPlaneOptions& options);
   static std::shared_ptr<ControlPlaneClient> Shared(const std::string& address);
 
-  const ControlPlaneOptions& options() const { return options_; }
+  const ControlPlaneOptions& options() const;
+
+  // Calls `listener` (on a client thread, no lock held) each time the
+  // connection to the control plane becomes ready again after it was lost,
+  // e.g. after the control plane restarted. Registrations use it to register
+  // again at once. Returns an id for RemoveReconnectListener.
+  using ListenerId = uint64_t;
+  ListenerId AddReconnectListener(std::function<void()> listener);
+  // Once this returns the listener is not running and will not run again
+  // (unless called from inside it).
+  void RemoveReconnectListener(ListenerId id);
 
   // Returns the instance id the control plane assigned.
   absl::StatusOr<std::string> RegisterInstance(const InstanceRegistration& registration);
@@ -109,45 +139,8 @@ class ControlPlaneClient {
   void Unwatch(WatchId id);
 
  private:
-  struct Stub;
-  struct Subscription {
-    std::string revision;
-    ServiceSnapshotPtr snapshot;
-    std::map<WatchId, std::shared_ptr<WatchCallback>> callbacks;
-    bool request_pending = true;
-  };
-  struct OpenStream;
-
-  void StreamLoop();
-  void WriterLoop();
-  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void HandleResponse(const v1::DiscoverResponse& response);
-  // Delivers `result` to the callbacks of `key`; takes dispatch_mu_.
-  void Dispatch(const ServiceKey& key, const absl::StatusOr<ServiceSnapshotPtr>& result);
-
-  const ControlPlaneOptions options_;
-  std::unique_ptr<Stub> stub_;
-
-  // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread locks
-  // but not those of Debian's uninstrumented abseil.
-  std::mutex mu_;
-  std::condition_variable cv_;  // any change a thread may wait for
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<ServiceKey, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
-  std::map<WatchId, ServiceKey> watch_keys_ ABSL_GUARDED_BY(mu_);
-  WatchId next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
-  OpenStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
-  grpc::ClientContext* connecting_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool refresh_all_ ABSL_GUARDED_BY(mu_) = false;
-
-  // Serialises callbacks so that Unwatch can wait one out.
-  std::mutex dispatch_mu_;
-  std::atomic<std::thread::id> dispatch_thread_{};
-
-  // Started by the first Watch; guarded by mu_ until then.
-  std::thread stream_thread_;
-  std::thread writer_thread_;
+  class Core;
+  std::shared_ptr<Core> core_;
 };
 
 }  // namespace grpc_cpp_polaris

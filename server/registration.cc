@@ -97,12 +97,25 @@ absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int
   }
   absl::Status registered = registration->RegisterNow();
   if (!registered.ok()) {
-    std::lock_guard<std::mutex> lock(registration->mu_);
-    registration->deregistered_ = true;  // nothing to undo
+    // Nothing to undo.
+    std::call_once(registration->deregister_once_, [] {});
     return registered;
   }
+  // The first heartbeat goes out at once rather than one TTL later: a
+  // control plane may hold a health-checked instance back until it has one.
+  registration->HeartbeatNow();
+  const absl::Time next_heartbeat = options.clock->Now() + options.ttl;
   Registration* raw = registration.get();
-  registration->heartbeat_thread_ = std::thread([raw] { raw->HeartbeatLoop(); });
+  // A control plane that comes back may have lost its state: register again
+  // at once instead of waiting for heartbeats to be refused.
+  registration->reconnect_listener_ = registration->client_->AddReconnectListener([raw] {
+    {
+      std::lock_guard<std::mutex> lock(raw->mu_);
+      raw->reconnected_ = true;
+    }
+    raw->stop_cv_.notify_all();
+  });
+  registration->heartbeat_thread_ = std::thread([raw, next_heartbeat] { raw->HeartbeatLoop(next_heartbeat); });
   return registration;
 }
 
@@ -114,19 +127,11 @@ Registration::Registration(grpc::Server* server, int port, RegisterOptions optio
       client_(ControlPlaneClient::Shared(options_.control_plane_address)) {}
 
 Registration::~Registration() {
-  bool deregistered;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    deregistered = deregistered_;
+  absl::Status status = Deregister();
+  if (!status.ok()) {
+    gpr_log(GPR_ERROR, "polaris: deregistering %s failed: %s", instance_id().c_str(),
+            status.ToString().c_str());
   }
-  if (!deregistered) {
-    absl::Status status = Deregister();
-    if (!status.ok()) {
-      gpr_log(GPR_ERROR, "polaris: deregistering %s failed: %s", instance_id().c_str(),
-              status.ToString().c_str());
-    }
-  }
-  StopHeartbeats();
 }
 
 absl::Status Registration::RegisterNow() {
@@ -158,51 +163,81 @@ InstanceRef Registration::Ref() const {
                      host_, static_cast<uint32_t>(port_), options_.service_token};
 }
 
-void Registration::HeartbeatLoop() {
+void Registration::HeartbeatNow() {
+  absl::Status status = client_->Heartbeat(Ref());
+  if (absl::IsNotFound(status)) {
+    // The control plane forgot us (e.g. it restarted without state).
+    status = RegisterNow();
+    if (status.ok()) status = client_->Heartbeat(Ref());
+  }
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++failed_heartbeats_;
+    gpr_log(GPR_ERROR, "polaris: heartbeat of %s failed: %s", instance_id_.c_str(),
+            status.ToString().c_str());
+  }
+}
+
+void Registration::HeartbeatLoop(absl::Time next) {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.ttl),
-                            [this] { return stopping_; })) {
+  while (true) {
+    if (!options_.clock->WaitUntil(lock, stop_cv_, next,
+                                   [this] { return stopping_ || reconnected_; })) {
+      next += options_.ttl;  // by schedule, not drifting by each call's time
+      if (next < options_.clock->Now()) next = options_.clock->Now() + options_.ttl;
+    }
+    if (stopping_) return;
+    const bool reregister = reconnected_;
+    reconnected_ = false;
     lock.unlock();
-    absl::Status status = client_->Heartbeat(Ref());
-    if (absl::IsNotFound(status)) {
-      // The control plane forgot us (e.g. it restarted without state).
-      status = RegisterNow();
+    if (reregister) {
+      // Idempotent on the control plane: it replaces the instance.
+      absl::Status status = RegisterNow();
+      if (!status.ok()) {
+        gpr_log(GPR_ERROR, "polaris: registering %s again after reconnecting failed: %s",
+                options_.service.c_str(), status.ToString().c_str());
+      }
     }
+    HeartbeatNow();
     lock.lock();
-    if (!status.ok()) {
-      ++failed_heartbeats_;
-      gpr_log(GPR_ERROR, "polaris: heartbeat of %s failed: %s", instance_id_.c_str(),
-              status.ToString().c_str());
-    }
   }
 }
 
 void Registration::StopHeartbeats() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  std::call_once(stop_once_, [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    stop_cv_.notify_all();
+    if (reconnect_listener_ != 0) client_->RemoveReconnectListener(reconnect_listener_);
+    if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  });
 }
 
 absl::Status Registration::Deregister() {
-  StopHeartbeats();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (deregistered_) return absl::OkStatus();
-    deregistered_ = true;
-  }
-  absl::Status status = client_->DeregisterInstance(Ref());
-  // Already gone is what we wanted.
-  return absl::IsNotFound(status) ? absl::OkStatus() : status;
+  std::call_once(deregister_once_, [this] {
+    StopHeartbeats();
+    absl::Status status = client_->DeregisterInstance(Ref());
+    // Already gone is what we wanted.
+    deregister_status_ = absl::IsNotFound(status) ? absl::OkStatus() : status;
+  });
+  return deregister_status_;
 }
 
 absl::Status Registration::Shutdown() {
-  absl::Status status = Deregister();
-  absl::SleepFor(options_.deregister_propagation_delay);
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.drain_timeout));
-  return status;
+  std::call_once(shutdown_once_, [this] {
+    shutdown_status_ = Deregister();
+    std::mutex mu;
+    std::condition_variable never;
+    std::unique_lock<std::mutex> lock(mu);
+    options_.clock->WaitUntil(lock, never,
+                              options_.clock->Now() + options_.deregister_propagation_delay,
+                              [] { return false; });
+    lock.unlock();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.drain_timeout));
+  });
+  return shutdown_status_;
 }
 
 uint64_t Registration::failed_heartbeats() const {

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sdk/clock.h"
 #include "sdk/model.h"
 
 namespace grpc {
@@ -61,6 +62,9 @@ struct RegisterOptions {
   absl::Duration deregister_propagation_delay = absl::Seconds(2);
   // Shutdown(): how long in-flight calls may run before being cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);
+  // Time source for the heartbeat interval and the propagation delay; tests
+  // pass a FakeClock. Not owned; must outlive the registration.
+  Clock* clock = Clock::Real();
 };
 
 // A registered instance. Destroying it stops the heartbeats and deregisters
@@ -79,12 +83,14 @@ class Registration {
   const RegisterOptions& options() const { return options_; }
 
   // Stops the heartbeats and removes the instance from the control plane.
-  // The server keeps serving. Idempotent.
+  // The server keeps serving. Idempotent and safe from several threads at
+  // once: every caller returns once it is done, with the same result.
   absl::Status Deregister();
 
   // Graceful offline: Deregister(), wait deregister_propagation_delay, then
   // shut the server down, letting in-flight calls finish within drain_timeout.
   // Returns the deregistration error, if any; the server is stopped anyway.
+  // Idempotent and safe from several threads at once, like Deregister().
   absl::Status Shutdown();
 
   // Heartbeats that failed since registration (for monitoring and tests).
@@ -96,8 +102,11 @@ class Registration {
   Registration(grpc::Server* server, int port, RegisterOptions options);
   // Registers (again) and records the assigned id.
   absl::Status RegisterNow();
+  // One heartbeat; registers again if the control plane forgot the instance.
+  void HeartbeatNow();
   InstanceRef Ref() const;
-  void HeartbeatLoop();
+  // Heartbeats every TTL, the first at `next`.
+  void HeartbeatLoop(absl::Time next);
   void StopHeartbeats();
 
   grpc::Server* const server_;
@@ -109,10 +118,20 @@ class Registration {
   mutable std::mutex mu_;  // std::mutex: visible to ThreadSanitizer
   std::condition_variable stop_cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool deregistered_ ABSL_GUARDED_BY(mu_) = false;
+  // Set when the control-plane connection came back: register again now.
+  bool reconnected_ ABSL_GUARDED_BY(mu_) = false;
   std::string instance_id_ ABSL_GUARDED_BY(mu_);
   uint64_t failed_heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t reconnect_listener_ = 0;  // set before the heartbeat thread starts
   std::thread heartbeat_thread_;
+  std::once_flag stop_once_;
+
+  // Deregister() and Shutdown() run once; later and concurrent callers wait
+  // for the first and share its result.
+  std::once_flag deregister_once_;
+  absl::Status deregister_status_;  // written inside deregister_once_
+  std::once_flag shutdown_once_;
+  absl::Status shutdown_status_;  // written inside shutdown_once_
 };
 
 // Registers `server`, listening on `port`, as an instance of

@@ -1,6 +1,10 @@
 #include "server/registration.h"
 
+#include <atomic>
+#include <iostream>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -58,14 +62,43 @@ TEST_F(RegistrationTest, RegistersWithOptionsAndAutoDetectedHost) {
   EXPECT_EQ(instance.version, "1.0.0");
 }
 
-TEST_F(RegistrationTest, HeartbeatsKeepTheInstanceHealthyPastThreeTtls) {
-  options_.ttl = absl::Seconds(1);
+TEST_F(RegistrationTest, FirstHeartbeatGoesOutWithTheRegistration) {
+  FakeClock clock;  // never advanced: no heartbeat is due by time
+  options_.clock = &clock;
+  options_.ttl = absl::Seconds(60);
   auto registration = Register(*backend_->server(), backend_->port(), options_);
   ASSERT_TRUE(registration.ok()) << registration.status();
-  absl::SleepFor(absl::Milliseconds(3500));  // > 3 x TTL, real clock
-  ASSERT_EQ(Registered().size(), 1u);
-  EXPECT_TRUE(Registered()[0].healthy);
+  EXPECT_EQ(plane_->HeartbeatCount(kEcho, (*registration)->instance_id()), 1u);
+}
+
+TEST_F(RegistrationTest, HeartbeatsEveryTtlKeepTheInstanceHealthy) {
+  FakeClock plane_clock;
+  mockplane::ControlPlaneOptions plane_options;
+  plane_options.clock = &plane_clock;
+  auto plane = ControlPlane::Start(plane_options);
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  plane_ = std::move(*plane);
+  options_.control_plane_address = plane_->address();
+  FakeClock clock;
+  options_.clock = &clock;
+  options_.ttl = absl::Seconds(2);
+  auto registration = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(registration.ok()) << registration.status();
+  const std::string id = (*registration)->instance_id();
+  for (uint64_t beats = 2; beats <= 6; ++beats) {
+    clock.Advance(absl::Seconds(2));
+    ASSERT_TRUE(WaitUntil([&] { return plane_->HeartbeatCount(kEcho, id) >= beats; },
+                          absl::Seconds(10)))
+        << beats;
+    plane_clock.Advance(absl::Seconds(2));
+    plane_->CheckHealthNow();
+    ASSERT_TRUE(Registered()[0].healthy) << beats;  // 10 s > 3 x TTL in all
+  }
   EXPECT_EQ((*registration)->failed_heartbeats(), 0u);
+  // Without heartbeats it would not have been.
+  plane_clock.Advance(absl::Seconds(6) + absl::Milliseconds(1));
+  plane_->CheckHealthNow();
+  EXPECT_FALSE(Registered()[0].healthy);
 }
 
 TEST_F(RegistrationTest, DeregisterRemovesAndIsIdempotent) {
@@ -97,19 +130,52 @@ TEST_F(RegistrationTest, ShutdownDeregistersThenStopsTheServer) {
   EXPECT_FALSE(channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300))));
 }
 
-TEST_F(RegistrationTest, ReRegistersWhenTheControlPlaneForgetsIt) {
-  options_.ttl = absl::Seconds(1);
+TEST_F(RegistrationTest, RegistersAgainAsSoonAsARestartedControlPlaneIsBack) {
+  FakeClock clock;  // heartbeats never fall due: the reconnection alone must do it
+  options_.clock = &clock;
+  options_.ttl = absl::Seconds(5);
   auto registration = Register(*backend_->server(), backend_->port(), options_);
   ASSERT_TRUE(registration.ok());
-  const int port = plane_->port();
-  plane_.reset();  // restart without state on the same port
-  mockplane::ControlPlaneOptions options;
-  options.port = port;
-  auto restarted = ControlPlane::Start(options);
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
-  plane_ = std::move(*restarted);
+  ASSERT_TRUE(plane_->Restart(ControlPlane::RestartMode::kLoseState).ok());
+  EXPECT_TRUE(Registered().empty());
+  // Within 2 x TTL; in practice within the reconnect backoff (1 s at most).
+  const absl::Time start = absl::Now();
   ASSERT_TRUE(WaitUntil([&] { return Registered().size() == 1; }, absl::Seconds(10)));
+  std::cerr << "registered again " << absl::FormatDuration(absl::Now() - start)
+            << " after the restart\n";
   EXPECT_EQ(Registered()[0].id, (*registration)->instance_id());
+}
+
+TEST_F(RegistrationTest, RegisterWaitsForAControlPlaneThatIsComingBack) {
+  auto registration = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(registration.ok());
+  plane_->Stop();
+  // The shared client sees the control plane down...
+  EXPECT_FALSE((*registration)->Deregister().ok());
+  ASSERT_TRUE(plane_->Restart(ControlPlane::RestartMode::kLoseState).ok());
+  // ...and the next call waits for the reconnection instead of failing fast.
+  auto again = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Registered().size(), 1u);
+}
+
+TEST_F(RegistrationTest, ConcurrentDeregisterAndShutdownAreSafe) {
+  options_.deregister_propagation_delay = absl::ZeroDuration();
+  options_.drain_timeout = absl::Seconds(1);
+  auto registration = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(registration.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      absl::Status status =
+          i % 2 == 0 ? (*registration)->Shutdown() : (*registration)->Deregister();
+      if (status.ok()) ++ok;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_TRUE(Registered().empty());
 }
 
 TEST_F(RegistrationTest, BadOptionsNameTheField) {
@@ -137,10 +203,12 @@ TEST_F(RegistrationTest, BadOptionsNameTheField) {
 }
 
 TEST_F(RegistrationTest, ControlPlaneRejectionIsReturned) {
-  options_.control_plane_address = "127.0.0.1:1";  // nothing listens there
+  options_.service = "echo service";  // the control plane allows no space in names
   auto registration = Register(*backend_->server(), backend_->port(), options_);
   ASSERT_FALSE(registration.ok());
-  EXPECT_TRUE(absl::IsUnavailable(registration.status())) << registration.status();
+  EXPECT_TRUE(absl::IsInvalidArgument(registration.status())) << registration.status();
+  EXPECT_NE(registration.status().message().find("400120"), absl::string_view::npos)
+      << registration.status();
 }
 
 TEST(LocalHostForTest, LoopbackAndErrors) {

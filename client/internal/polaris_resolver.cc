@@ -7,6 +7,7 @@
 #include "client/internal/polaris_resolver.h"
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -50,18 +51,39 @@ class PolarisResolver final : public grpc_core::Resolver {
           absl::StrCat("invalid polaris target '", target_, "': ", key_.status().message())));
       return;
     }
-    const std::string address = channel_args_.GetOwnedString(kControlPlaneAddressArg)
-                                    .value_or(GetClientOptions().control_plane_address);
-    client_ = ControlPlaneClient::Shared(address);
-    grpc_core::RefCountedPtr<PolarisResolver> self(
-        static_cast<PolarisResolver*>(Ref(DEBUG_LOCATION, "watch").release()));
+    const ClientOptions client_options = GetClientOptions();
+    ControlPlaneOptions options;
+    options.address = channel_args_.GetOwnedString(kControlPlaneAddressArg)
+                          .value_or(client_options.control_plane_address);
+    options.max_discover_answer_bytes = client_options.max_discover_answer_bytes;
+    if (absl::Status valid = options.Validate(); !valid.ok()) {
+      ReportError(absl::UnavailableError(absl::StrCat("polaris target '", target_, "': ",
+                                                      valid.message())));
+      return;
+    }
+    client_ = ControlPlaneClient::Shared(options);
+    bridge_ = std::make_shared<Bridge>();
+    bridge_->resolver = this;
+    // The watch holds only the bridge, never a reference to anything of
+    // gRPC's: the last reference to the resolver is always dropped inside the
+    // work serializer, with an ExecCtx, never on the control-plane client's
+    // threads.
     watch_id_ = client_->Watch(
-        *key_, [self = std::move(self)](absl::StatusOr<ServiceSnapshotPtr> update) {
-          // Runs on the control-plane client's thread: hop onto the channel's
-          // work serializer, which gRPC code expects with an ExecCtx around.
+        *key_, [bridge = bridge_](absl::StatusOr<ServiceSnapshotPtr> update) {
           grpc_core::ExecCtx exec_ctx;
-          self->work_serializer_->Run(
-              [self, update = std::move(update)]() { self->OnUpdateLocked(update); },
+          grpc_core::RefCountedPtr<PolarisResolver> self;
+          {
+            std::lock_guard<std::mutex> lock(bridge->mu);
+            if (bridge->resolver == nullptr) return;  // shut down
+            self.reset(static_cast<PolarisResolver*>(
+                bridge->resolver->Ref(DEBUG_LOCATION, "update").release()));
+          }
+          std::shared_ptr<grpc_core::WorkSerializer> serializer = self->work_serializer_;
+          serializer->Run(
+              [self = std::move(self), update = std::move(update)]() mutable {
+                self->OnUpdateLocked(update);
+                self.reset();  // here, inside the serializer
+              },
               DEBUG_LOCATION);
         });
   }
@@ -71,9 +93,12 @@ class PolarisResolver final : public grpc_core::Resolver {
 
   void ShutdownLocked() override {
     shutdown_ = true;
+    if (bridge_ != nullptr) {
+      std::lock_guard<std::mutex> lock(bridge_->mu);
+      bridge_->resolver = nullptr;
+    }
     if (client_ != nullptr) {
       client_->Unwatch(watch_id_);
-      // Released here, on the serializer, never on the client's own thread.
       client_.reset();
     }
   }
@@ -136,12 +161,19 @@ class PolarisResolver final : public grpc_core::Resolver {
     result_handler_->ReportResult(std::move(result));
   }
 
+  // What the watch callback holds: the resolver while it is running.
+  struct Bridge {
+    std::mutex mu;
+    PolarisResolver* resolver = nullptr;  // guarded by mu
+  };
+
   const std::string target_;
   const absl::StatusOr<ServiceKey> key_;
   std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
   std::unique_ptr<ResultHandler> result_handler_;
   const grpc_core::ChannelArgs channel_args_;
   std::shared_ptr<ControlPlaneClient> client_;
+  std::shared_ptr<Bridge> bridge_;
   ControlPlaneClient::WatchId watch_id_ = 0;
   bool reported_snapshot_ = false;
   bool shutdown_ = false;
