@@ -1,6 +1,8 @@
 #include "sdk/control_plane_client.h"
 
+#include <iostream>
 #include <memory>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -156,6 +158,69 @@ TEST_F(ControlPlaneClientTest, StreamReconnectsAfterControlPlaneRestart) {
   ASSERT_TRUE(client_->RegisterInstance(Registration(1002)).ok());
   ASSERT_TRUE(client_->RegisterInstance(Registration(1003)).ok());
   ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 2; }, absl::Seconds(15)));
+}
+
+// 70 instances x 64 metadata entries (the most allowed) x ~1.4 KB: a ~6 MB
+// answer, over gRPC's default 4 MB receive limit.
+void RegisterBigService(ControlPlaneClient& client, const ServiceKey& key) {
+  for (uint32_t i = 0; i < 70; ++i) {
+    InstanceRegistration registration = Registration(2000 + i);
+    registration.key = key;
+    for (int m = 0; m < 63; ++m) {  // plus Registration()'s "env"
+      registration.instance.metadata["key-" + std::to_string(m)] = std::string(1400, 'x');
+    }
+    absl::StatusOr<std::string> id = client.RegisterInstance(registration);
+    ASSERT_TRUE(id.ok()) << i << ": " << id.status();
+  }
+}
+
+TEST_F(ControlPlaneClientTest, LargeAnswerIsServedAndOtherServicesKeepUpdating) {
+  const ServiceKey big{"default", "Big"};
+  RegisterBigService(*client_, big);
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1001)).ok());
+  Recorder big_recorder;
+  Recorder small_recorder;
+  const absl::Time start = absl::Now();
+  client_->Watch(big, big_recorder.Callback());
+  client_->Watch(kEcho, small_recorder.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return big_recorder.InstancesInLast() == 70; }, absl::Seconds(30)))
+      << (big_recorder.Updates().empty() ? "nothing" : big_recorder.Updates().back().status().ToString());
+  std::cerr << "6 MB answer delivered after " << absl::FormatDuration(absl::Now() - start) << "\n";
+  ASSERT_TRUE(WaitUntil([&] { return small_recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
+  const absl::Time change = absl::Now();
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1002)).ok());
+  ASSERT_TRUE(WaitUntil([&] { return small_recorder.InstancesInLast() == 2; }, absl::Seconds(10)));
+  std::cerr << "other service's change seen after " << absl::FormatDuration(absl::Now() - change)
+            << "\n";
+}
+
+TEST_F(ControlPlaneClientTest, AnswerOverTheLimitFailsOnlyThatService) {
+  const ServiceKey big{"default", "Big"};
+  RegisterBigService(*client_, big);
+  ASSERT_TRUE(client_->RegisterInstance(Registration(1001)).ok());
+  ControlPlaneOptions options;
+  options.address = plane_->address();
+  options.refresh_interval = absl::Milliseconds(200);  // re-asks must not break anything
+  options.max_discover_answer_bytes = 1 << 20;
+  ControlPlaneClient limited(options);
+  Recorder big_recorder;
+  Recorder small_recorder;
+  limited.Watch(big, big_recorder.Callback());
+  limited.Watch(kEcho, small_recorder.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return !big_recorder.Updates().empty(); }, absl::Seconds(30)));
+  const absl::Status error = big_recorder.Updates()[0].status();
+  EXPECT_TRUE(absl::IsResourceExhausted(error)) << error;
+  EXPECT_NE(error.message().find("max_discover_answer_bytes"), std::string::npos) << error;
+  EXPECT_NE(error.message().find("default/Big"), std::string::npos) << error;
+  ASSERT_TRUE(WaitUntil([&] { return small_recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
+  for (uint32_t port = 1002; port <= 1004; ++port) {
+    ASSERT_TRUE(client_->RegisterInstance(Registration(port)).ok());
+    ASSERT_TRUE(WaitUntil([&] { return small_recorder.InstancesInLast() == port - 1000; },
+                          absl::Seconds(10)))
+        << port;
+  }
+  // The big service is not fetched again while it does not change.
+  EXPECT_EQ(big_recorder.Updates().size(), 1u);
 }
 
 TEST_F(ControlPlaneClientTest, ReportClientReturnsLocation) {
