@@ -65,6 +65,12 @@ class QuotaStream final : public grpc::ServerGenericBidiReactor {
         return;
     }
     out_ = Encode(response);
+    if (response.has_ratelimitreportresponse() &&
+        response.ratelimitreportresponse().code() == kLimiterInvalidCounterKey) {
+      // As the real server: a report with a malformed key ends the stream.
+      StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+      return;
+    }
     StartWrite(&out_);
   }
 
