@@ -69,12 +69,14 @@ absl::Status ControlPlane::Serve() {
   acceptor_ = std::move(*acceptor);
   port_ = acceptor_->port();
   grpc::ServerBuilder naming_builder;
+  ApplyServerLimits(naming_builder);
   naming_builder.RegisterService(naming_service_.get());
   naming_builder.RegisterService(config_service_.get());
   server_ = naming_builder.BuildAndStart();
   if (server_ != nullptr) {
     acceptor_->Start(server_.get());
     grpc::ServerBuilder ratelimit_builder;
+    ApplyServerLimits(ratelimit_builder);
     int bound = 0;
     ratelimit_builder.AddListeningPort(JoinHostPort(options_.host, ratelimit_port_),
                                        grpc::InsecureServerCredentials(), &bound);
@@ -89,6 +91,21 @@ absl::Status ControlPlane::Serve() {
         absl::StrCat("mock control plane: cannot listen on ", JoinHostPort(options_.host, failed)));
   }
   return absl::OkStatus();
+}
+
+void ControlPlane::ApplyServerLimits(grpc::ServerBuilder& builder) const {
+  // grpc-go's default keepalive enforcement, as the real server runs it:
+  // pings closer than the minimum interval (or without open calls) are
+  // strikes; the third strike is answered with GOAWAY too_many_pings.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.min_client_ping_interval)));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // grpc-go's default receive limit; answers may be larger.
+  builder.SetMaxReceiveMessageSize(options_.max_request_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(options_.max_streams_per_connection));
 }
 
 void ControlPlane::StopLocked() {

@@ -34,6 +34,7 @@
 
 namespace grpc {
 class Server;
+class ServerBuilder;
 }  // namespace grpc
 
 namespace v1 {
@@ -76,6 +77,14 @@ struct ControlPlaneOptions {
   absl::Duration config_watch_timeout = absl::Seconds(30);
   // Caps on services, instances and metadata (see naming_registry.h).
   NamingLimits naming_limits;
+  // Keepalive enforcement of the real server (grpc-go's default): clients
+  // pinging more often, or while no call is open, get GOAWAY too_many_pings.
+  absl::Duration min_client_ping_interval = absl::Minutes(5);
+  // Largest request accepted (the real server's 4 MiB); larger ones fail
+  // with RESOURCE_EXHAUSTED.
+  int max_request_bytes = 4 << 20;
+  // Concurrent calls per connection (HTTP/2 MAX_CONCURRENT_STREAMS).
+  uint32_t max_streams_per_connection = 1000;
 };
 
 class ControlPlane {
@@ -145,6 +154,7 @@ class ControlPlane {
   explicit ControlPlane(ControlPlaneOptions options);
   absl::Status Serve() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyServerLimits(grpc::ServerBuilder& builder) const;
 
   const ControlPlaneOptions options_;
   FaultInjector faults_;

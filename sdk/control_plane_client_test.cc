@@ -230,6 +230,20 @@ TEST_F(ControlPlaneClientTest, ReportClientReturnsLocation) {
   EXPECT_EQ(location->zone, "z1");
 }
 
+// Real servers (and the mock) refuse pings closer than 5 minutes.
+TEST(ControlPlaneOptionsTest, DefaultKeepaliveIsWithinTheServersEnforcement) {
+  EXPECT_GE(ControlPlaneOptions().keepalive_time,
+            mockplane::ControlPlaneOptions().min_client_ping_interval);
+  EXPECT_TRUE(ControlPlaneOptions().Validate().ok());
+  ControlPlaneOptions bad;
+  bad.keepalive_time = absl::Seconds(1);
+  EXPECT_NE(bad.Validate().message().find("ControlPlaneOptions.keepalive_time"),
+            std::string::npos);
+  bad = ControlPlaneOptions();
+  bad.max_discover_answer_bytes = 0;
+  EXPECT_NE(bad.Validate().message().find("max_discover_answer_bytes"), std::string::npos);
+}
+
 TEST(StatusFromPolarisCodeTest, MapsCodes) {
   EXPECT_TRUE(StatusFromPolarisCode(200000, "", "x").ok());
   EXPECT_TRUE(StatusFromPolarisCode(200001, "", "x").ok());
