@@ -1,6 +1,8 @@
 // polaris:// channels end to end: resolver + policy inside real gRPC channels,
 // against the mockplane and real echo backends on loopback.
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -86,7 +88,17 @@ class PolarisChannelTest : public ::testing::Test {
   std::vector<std::unique_ptr<EchoBackend>> backends_;
 };
 
-TEST_F(PolarisChannelTest, PluginsAreRegisteredByLinking) { EXPECT_TRUE(PluginsRegistered()); }
+// Linking //client is all it takes: the polaris:// scheme resolves and the
+// channel runs our policy without any service config.
+TEST_F(PolarisChannelTest, LinkingRegistersTheResolverAndPolicy) {
+  AddBackend("a");
+  grpc::ChannelArguments args;
+  args.SetString(kControlPlaneAddressArg, plane_->address());
+  auto channel = grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args);
+  auto stub = echo::EchoServer::NewStub(channel);
+  ASSERT_EQ(Call(*stub).value_or("failed"), "a");
+  EXPECT_EQ(channel->GetLoadBalancingPolicyName(), kPolarisLbPolicyName);
+}
 
 TEST_F(PolarisChannelTest, CallsReachEveryRegisteredInstance) {
   AddBackend("a");
@@ -172,15 +184,39 @@ TEST_F(PolarisChannelTest, UnknownServiceFailsFastThenRecovers) {
 }
 
 TEST_F(PolarisChannelTest, WaitForReadyCallWaitsForTheFirstInstance) {
-  auto stub = Dial("polaris://Echo");
-  std::thread registrar([&] {
-    absl::SleepFor(absl::Milliseconds(300));
-    AddBackend("first");
+  grpc::ChannelArguments args;
+  args.SetString(kControlPlaneAddressArg, plane_->address());
+  auto channel = grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args);
+  auto stub = echo::EchoServer::NewStub(channel);
+  // The call starts while the service has no instance...
+  grpc::ClientContext context;
+  context.set_wait_for_ready(true);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  echo::EchoRequest request;
+  echo::EchoResponse response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub->async()->Echo(&context, &request, &response, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    status = std::move(s);
+    done = true;
+    cv.notify_all();
   });
-  absl::StatusOr<std::string> result = Call(*stub, /*wait_for_ready=*/true);
-  registrar.join();
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(*result, "first");
+  // ...and the channel has learnt that there is none (the resolver reported
+  // the unknown service): the call is waiting, not failed.
+  ASSERT_TRUE(WaitUntil([&] { return channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE; },
+                        absl::Seconds(10)));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_FALSE(done) << status.error_message();
+  }
+  AddBackend("first");
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return done; }));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.instance(), "first");
 }
 
 TEST_F(PolarisChannelTest, UnknownLbConfigFieldIsReported) {
