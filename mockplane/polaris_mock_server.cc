@@ -25,11 +25,13 @@
 
 namespace {
 
+constexpr char kUsage[] =
+    "usage: polaris_mock_server [--host=127.0.0.1] [--naming_port=8091] "
+    "[--ratelimit_port=8081] [--rules=FILE] [--quiet]\n";
+
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "polaris_mock_server: %s\n", problem.c_str());
-  std::fprintf(stderr,
-               "usage: polaris_mock_server [--host=127.0.0.1] [--naming_port=8091] "
-               "[--ratelimit_port=8081] [--rules=FILE] [--quiet]\n");
+  std::fputs(kUsage, stderr);
   return 2;
 }
 
@@ -42,6 +44,10 @@ int main(int argc, char** argv) {
   bool quiet = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
     if (absl::StartsWith(arg, "--host=")) {
       options.host = arg.substr(7);
     } else if (absl::StartsWith(arg, "--naming_port=")) {

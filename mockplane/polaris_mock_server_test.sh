@@ -5,6 +5,9 @@ set -uo pipefail
 server=$1
 out=$(mktemp) err=$(mktemp)
 
+"$server" --help >"$out" 2>"$err" || { echo "FAIL: --help exited non-zero"; exit 1; }
+grep -q "^usage: polaris_mock_server" "$out" || { echo "FAIL: --help printed no usage"; cat "$out"; exit 1; }
+
 if "$server" --naming_port=notaport 2>"$err"; then
   echo "FAIL: a bad port was accepted"; exit 1
 fi

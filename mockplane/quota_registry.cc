@@ -14,6 +14,13 @@ constexpr uint32_t kMaxSlideCount = 10;
 
 uint32_t Box(uint32_t index) { return (QuotaRegistry::kNodeId << kIndexBits) | index; }
 
+// `response` answering `code`.
+template <typename Response>
+Response Answer(Response response, uint32_t code) {
+  response.set_code(code);
+  return response;
+}
+
 }  // namespace
 
 int64_t QuotaRegistry::NowMs() const { return absl::ToUnixMillis(clock_->Now()); }
@@ -104,26 +111,20 @@ v2::RateLimitInitResponse QuotaRegistry::Init(const v2::RateLimitInitRequest& re
   *response.mutable_target() = request.target();
   const int64_t now = NowMs();
   response.set_timestamp(now);
-  if (uint32_t code = CheckInit(request, /*batch=*/false)) {
-    response.set_code(code);
-    return response;
-  }
+  if (uint32_t code = CheckInit(request, /*batch=*/false)) return Answer(response, code);
   std::lock_guard<std::mutex> lock(mu_);
   uint32_t client_key = 0;
   if (uint32_t code = ClientKeyLocked(request.clientid(), &client_key)) {
-    response.set_code(code);
-    return response;
+    return Answer(response, code);
   }
   v2::RateLimitInitResponse answer = response;
   if (uint32_t code = InitLabelsLocked(request, request.target().labels(), request.clientid(), now,
                                        answer.mutable_counters())) {
-    response.set_code(code);
-    return response;
+    return Answer(response, code);
   }
   answer.set_clientkey(client_key);
   answer.set_slidecount(1);
-  answer.set_code(kLimiterSuccess);
-  return answer;
+  return Answer(answer, kLimiterSuccess);
 }
 
 v2::RateLimitBatchInitResponse QuotaRegistry::BatchInit(
@@ -131,19 +132,12 @@ v2::RateLimitBatchInitResponse QuotaRegistry::BatchInit(
   v2::RateLimitBatchInitResponse response;
   const int64_t now = NowMs();
   response.set_timestamp(now);
-  if (request.request_size() == 0) {
-    response.set_code(kLimiterInvalidBatchInitReq);
-    return response;
-  }
-  if (request.clientid().empty()) {
-    response.set_code(kLimiterInvalidClientId);
-    return response;
-  }
+  if (request.request_size() == 0) return Answer(response, kLimiterInvalidBatchInitReq);
+  if (request.clientid().empty()) return Answer(response, kLimiterInvalidClientId);
   std::lock_guard<std::mutex> lock(mu_);
   uint32_t client_key = 0;
   if (uint32_t code = ClientKeyLocked(request.clientid(), &client_key)) {
-    response.set_code(code);
-    return response;
+    return Answer(response, code);
   }
   response.set_clientkey(client_key);
   response.set_code(kLimiterSuccess);

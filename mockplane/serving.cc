@@ -30,7 +30,16 @@ class DelayableReactor final : public grpc::ServerUnaryReactor {
 
 void LogRequest(const RequestLog& log, const char* method,
                 const google::protobuf::Message& request) {
-  if (log) log(absl::StrCat(method, " {", request.ShortDebugString(), "}"));
+  if (!log) return;
+  const size_t size = request.ByteSizeLong();
+  // A huge request is summarised, not rendered: lines stay short.
+  std::string text = size > 8 * kMaxLoggedRequestChars
+                         ? absl::StrCat("<", size, " bytes>")
+                         : request.ShortDebugString();
+  if (text.size() > kMaxLoggedRequestChars) {
+    text = absl::StrCat(text.substr(0, kMaxLoggedRequestChars), "... <", size, " bytes>");
+  }
+  log(absl::StrCat(method, " {", text, "}"));
 }
 
 grpc::ServerUnaryReactor* ServeUnary(FaultInjector* faults, const RequestLog& log,

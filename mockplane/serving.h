@@ -24,6 +24,8 @@ inline grpc::Status ToGrpc(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+// Requests are logged on one line of at most about this many characters.
+inline constexpr size_t kMaxLoggedRequestChars = 1024;
 void LogRequest(const RequestLog& log, const char* method,
                 const google::protobuf::Message& request);
 
