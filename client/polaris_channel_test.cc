@@ -59,13 +59,17 @@ class PolarisChannelTest : public ::testing::Test {
     return id.value_or("");
   }
 
-  std::unique_ptr<echo::EchoServer::Stub> Dial(const std::string& target,
-                                               const std::string& service_config = "") {
+  std::shared_ptr<grpc::Channel> DialChannel(const std::string& target,
+                                             const std::string& service_config = "") {
     grpc::ChannelArguments args;
     args.SetString(kControlPlaneAddressArg, plane_->address());
     if (!service_config.empty()) args.SetServiceConfigJSON(service_config);
-    return echo::EchoServer::NewStub(
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+
+  std::unique_ptr<echo::EchoServer::Stub> Dial(const std::string& target,
+                                               const std::string& service_config = "") {
+    return echo::EchoServer::NewStub(DialChannel(target, service_config));
   }
 
   static absl::StatusOr<std::string> Call(echo::EchoServer::Stub& stub,
@@ -92,9 +96,7 @@ class PolarisChannelTest : public ::testing::Test {
 // channel runs our policy without any service config.
 TEST_F(PolarisChannelTest, LinkingRegistersTheResolverAndPolicy) {
   AddBackend("a");
-  grpc::ChannelArguments args;
-  args.SetString(kControlPlaneAddressArg, plane_->address());
-  auto channel = grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args);
+  auto channel = DialChannel("polaris://Echo");
   auto stub = echo::EchoServer::NewStub(channel);
   ASSERT_EQ(Call(*stub).value_or("failed"), "a");
   EXPECT_EQ(channel->GetLoadBalancingPolicyName(), kPolarisLbPolicyName);
@@ -184,9 +186,7 @@ TEST_F(PolarisChannelTest, UnknownServiceFailsFastThenRecovers) {
 }
 
 TEST_F(PolarisChannelTest, WaitForReadyCallWaitsForTheFirstInstance) {
-  grpc::ChannelArguments args;
-  args.SetString(kControlPlaneAddressArg, plane_->address());
-  auto channel = grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args);
+  auto channel = DialChannel("polaris://Echo");
   auto stub = echo::EchoServer::NewStub(channel);
   // The call starts while the service has no instance...
   grpc::ClientContext context;

@@ -26,7 +26,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
   std::unique_ptr<ControlPlane> plane(new ControlPlane(std::move(options)));
   {
     std::lock_guard<std::mutex> lock(plane->mu_);
-    plane->registry_ = std::make_shared<NamingRegistry>(plane->options_.clock, plane->options_.naming_limits);
+    plane->registry_ =
+        std::make_shared<NamingRegistry>(plane->options_.clock, plane->options_.naming_limits);
     plane->rules_ = std::make_shared<RuleRegistry>();
     plane->configs_ = std::make_shared<ConfigRegistry>();
     plane->quotas_ = std::make_shared<QuotaRegistry>(plane->options_.clock);

@@ -24,6 +24,15 @@ ServiceKey KeyOf(const v1::Instance& request) {
   return ServiceKey{request.namespace_().value(), request.service().value()};
 }
 
+// The instance id a request names: its id, or the one the real server
+// derives from namespace, service, host (as sent) and port.
+std::string IdOf(const v1::Instance& request) {
+  return request.id().value().empty()
+             ? NamingRegistry::InstanceId(KeyOf(request), request.host().value(),
+                                          request.port().value())
+             : request.id().value();
+}
+
 }  // namespace
 
 NamingRegistry::NamingRegistry(Clock* clock, NamingLimits limits)
@@ -134,9 +143,7 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
   InstanceRecord record;
   record.instance = InstanceFromProto(request);
   record.instance.host = std::string(absl::StripAsciiWhitespace(request.host().value()));
-  record.instance.id = request.id().value().empty()
-                           ? InstanceId(key, request.host().value(), request.port().value())
-                           : request.id().value();
+  record.instance.id = IdOf(request);
   record.instance.weight = request.has_weight() ? request.weight().value() : 100;
   record.instance.healthy = request.has_healthy() ? request.healthy().value() : true;
   record.instance.isolate = request.isolate().value();
@@ -195,8 +202,7 @@ NamingRegistry::InstanceRecord* NamingRegistry::FindLocked(const v1::Instance& r
                                                            ServiceKey* found_key,
                                                            ServiceRecord** found_service) {
   const ServiceKey key = KeyOf(request);
-  std::string id = request.id().value();
-  if (id.empty()) id = InstanceId(key, request.host().value(), request.port().value());
+  const std::string id = IdOf(request);
   for (auto& service : services_) {
     // Without a service name, the id alone names the instance.
     if (!key.service.empty() && !(service.first == key)) continue;
@@ -253,10 +259,7 @@ v1::Response NamingRegistry::Heartbeat(const v1::Instance& request) {
       // The real server answers the first heartbeats of an instance it does
       // not know with success (it may be registering asynchronously), and
       // NotFoundResource once more than kUnknownHeartbeatGrace came.
-      const std::string id = request.id().value().empty()
-                                 ? InstanceId(KeyOf(request), request.host().value(),
-                                              request.port().value())
-                                 : request.id().value();
+      const std::string id = IdOf(request);
       if (unknown_heartbeats_.size() >= kMaxUnknownHeartbeatRecords &&
           unknown_heartbeats_.count(id) == 0) {
         unknown_heartbeats_.clear();  // bounded: forget them all

@@ -124,7 +124,9 @@ TEST_F(NamingRegistryTest, HealthCheckIsOnWithHeartbeatConfigUnlessExplicitlyOff
   clock_.Advance(absl::Seconds(7));  // > 3 x 2 s without heartbeats
   registry_.CheckHealth();
   std::map<std::string, bool> healthy;
-  for (const Instance& instance : registry_.Instances(kEcho)) healthy[instance.host] = instance.healthy;
+  for (const Instance& instance : registry_.Instances(kEcho)) {
+    healthy[instance.host] = instance.healthy;
+  }
   EXPECT_FALSE(healthy["10.0.0.1"]);
   EXPECT_TRUE(healthy["10.0.0.2"]);
   EXPECT_TRUE(healthy["10.0.0.3"]);

@@ -14,6 +14,13 @@ class RealClock : public Clock {
 
 }  // namespace
 
+void Clock::SleepFor(absl::Duration duration) const {
+  std::mutex mu;
+  std::condition_variable never_notified;
+  std::unique_lock<std::mutex> lock(mu);
+  WaitUntil(lock, never_notified, Now() + duration, [] { return false; });
+}
+
 bool Clock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                       absl::Time deadline, const std::function<bool()>& done) const {
   while (!done()) {

@@ -22,6 +22,8 @@ class Clock {
   // real time, so that a test advancing them wakes the waiter.
   virtual bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                          absl::Time deadline, const std::function<bool()>& done) const;
+  // Returns once this clock has advanced by `duration`.
+  void SleepFor(absl::Duration duration) const;
   // The process-wide real clock.
   static Clock* Real();
 };

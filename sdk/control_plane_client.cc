@@ -1,7 +1,6 @@
 #include "sdk/control_plane_client.h"
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <condition_variable>
 #include <map>
@@ -91,6 +90,39 @@ v1::DiscoverRequest InstanceRequest(const ServiceKey& key, const std::string& re
   return request;
 }
 
+// One unary naming call with the client's deadline, waiting for the
+// connection meanwhile. Returns the response when both the gRPC status and
+// the Polaris code say success, or when the code is one of `also_ok`.
+template <typename Request, typename Rpc>
+absl::StatusOr<v1::Response> CallNaming(const Rpc& rpc, const Request& request,
+                                        absl::Duration timeout, const std::string& what,
+                                        uint32_t also_ok = v1::ExecuteSuccess) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  // A control plane that is reconnecting is waited for, not failed at once.
+  context.set_wait_for_ready(true);
+  v1::Response response;
+  grpc::Status status = rpc(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status, what);
+  const uint32_t code = response.code().value();
+  if (code != also_ok) {
+    absl::Status result = StatusFromPolarisCode(code, response.info().value(), what);
+    if (!result.ok()) return result;
+  }
+  return response;
+}
+
+// Identifies a configuration for Shared().
+std::string OptionsKey(const ControlPlaneOptions& options) {
+  return absl::StrCat(options.address, "|", absl::FormatDuration(options.rpc_timeout), "|",
+                      absl::FormatDuration(options.refresh_interval), "|",
+                      absl::FormatDuration(options.reconnect_backoff_initial), "|",
+                      absl::FormatDuration(options.reconnect_backoff_max), "|",
+                      absl::FormatDuration(options.keepalive_time), "|",
+                      absl::FormatDuration(options.keepalive_timeout), "|",
+                      options.max_discover_answer_bytes);
+}
+
 }  // namespace
 
 // Everything the client's threads use. Held by shared_ptr by the client and
@@ -136,10 +168,11 @@ class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlan
   bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAnswer(const grpc::ByteBuffer& buffer);
   void HandleInstances(const DiscoverAnswer& answer);
-  // Posts `result` to the watchers of `subscription`; the caller delivers
-  // the returned mailboxes once it released mu_.
-  static std::vector<std::shared_ptr<WatchMailbox>> PostLocked(
-      Subscription& subscription, const absl::StatusOr<ServiceSnapshotPtr>& result);
+  // Posts `result` to the watchers of `subscription` and adds their
+  // mailboxes to `posted`, for the caller to deliver once it released mu_.
+  static void PostLocked(Subscription& subscription,
+                         const absl::StatusOr<ServiceSnapshotPtr>& result,
+                         std::vector<std::shared_ptr<WatchMailbox>>* posted);
   static void DeliverAll(const std::vector<std::shared_ptr<WatchMailbox>>& mailboxes);
 
   // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread locks
@@ -219,21 +252,6 @@ ControlPlaneClient::~ControlPlaneClient() {
 
 const ControlPlaneOptions& ControlPlaneClient::options() const { return core_->options; }
 
-namespace {
-
-// Identifies a configuration for Shared().
-std::string OptionsKey(const ControlPlaneOptions& options) {
-  return absl::StrCat(options.address, "|", absl::FormatDuration(options.rpc_timeout), "|",
-                      absl::FormatDuration(options.refresh_interval), "|",
-                      absl::FormatDuration(options.reconnect_backoff_initial), "|",
-                      absl::FormatDuration(options.reconnect_backoff_max), "|",
-                      absl::FormatDuration(options.keepalive_time), "|",
-                      absl::FormatDuration(options.keepalive_timeout), "|",
-                      options.max_discover_answer_bytes);
-}
-
-}  // namespace
-
 std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const ControlPlaneOptions& options) {
   static std::mutex* const mu = new std::mutex();
   static auto* const clients = new std::map<std::string, std::weak_ptr<ControlPlaneClient>>();
@@ -257,31 +275,6 @@ std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const std::string
   return Shared(options);
 }
 
-namespace {
-
-// One unary naming call with the client's deadline, waiting for the
-// connection meanwhile. Returns the response when both the gRPC status and
-// the Polaris code say success, or when the code is one of `also_ok`.
-template <typename Request, typename Rpc>
-absl::StatusOr<v1::Response> CallNaming(const Rpc& rpc, const Request& request,
-                                        absl::Duration timeout, const std::string& what,
-                                        uint32_t also_ok = v1::ExecuteSuccess) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  // A control plane that is reconnecting is waited for, not failed at once.
-  context.set_wait_for_ready(true);
-  v1::Response response;
-  grpc::Status status = rpc(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status, what);
-  const uint32_t code = response.code().value();
-  if (code != also_ok) {
-    absl::Status result = StatusFromPolarisCode(code, response.info().value(), what);
-    if (!result.ok()) return result;
-  }
-  return response;
-}
-
-}  // namespace
 
 absl::StatusOr<std::string> ControlPlaneClient::RegisterInstance(
     const InstanceRegistration& registration) {
@@ -378,15 +371,13 @@ void ControlPlaneClient::RemoveReconnectListener(ListenerId id) {
   core_->RemoveReconnectListener(id);
 }
 
-std::vector<std::shared_ptr<ControlPlaneClient::Core::WatchMailbox>>
-ControlPlaneClient::Core::PostLocked(Subscription& subscription,
-                                     const absl::StatusOr<ServiceSnapshotPtr>& result) {
-  std::vector<std::shared_ptr<WatchMailbox>> mailboxes;
+void ControlPlaneClient::Core::PostLocked(Subscription& subscription,
+                                          const absl::StatusOr<ServiceSnapshotPtr>& result,
+                                          std::vector<std::shared_ptr<WatchMailbox>>* posted) {
   for (auto& entry : subscription.watchers) {
     entry.second->Post(result);
-    mailboxes.push_back(entry.second);
+    posted->push_back(entry.second);
   }
-  return mailboxes;
 }
 
 void ControlPlaneClient::Core::DeliverAll(
@@ -522,13 +513,8 @@ void ControlPlaneClient::Core::HandleAnswer(const grpc::ByteBuffer& buffer) {
             options.address.c_str(), answer.status.ToString().c_str());
     return;
   }
-  switch (answer.response.type()) {
-    case v1::DiscoverResponse::INSTANCE:
-      HandleInstances(answer);
-      return;
-    default:
-      return;  // only instances are watched so far
-  }
+  // Only instances are watched so far.
+  if (answer.response.type() == v1::DiscoverResponse::INSTANCE) HandleInstances(answer);
 }
 
 void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
@@ -563,7 +549,7 @@ void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
         return;
       }
       subscription.error = status;
-      mailboxes = PostLocked(subscription, status);
+      PostLocked(subscription, status, &mailboxes);
     }
     DeliverAll(mailboxes);
     return;
@@ -578,7 +564,7 @@ void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
     subscription.revision = snapshot->revision;
     subscription.snapshot = snapshot;
     subscription.error = absl::OkStatus();
-    mailboxes = PostLocked(subscription, snapshot);
+    PostLocked(subscription, snapshot, &mailboxes);
   }
   DeliverAll(mailboxes);
 }
@@ -631,8 +617,7 @@ void ControlPlaneClient::Core::StreamLoop() {
         // Watchers that have no snapshot yet learn why.
         if (entry.second.snapshot != nullptr) continue;
         entry.second.error = error;
-        std::vector<std::shared_ptr<WatchMailbox>> posted = PostLocked(entry.second, error);
-        mailboxes.insert(mailboxes.end(), posted.begin(), posted.end());
+        PostLocked(entry.second, error, &mailboxes);
       }
     }
     DeliverAll(mailboxes);

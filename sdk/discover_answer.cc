@@ -114,10 +114,8 @@ DiscoverAnswer DecodeDiscoverAnswer(absl::string_view bytes, size_t total_size,
     return answer;
   }
   // Keep what identifies the answer, drop the rest.
-  v1::DiscoverResponse partial = std::move(answer.response);
-  answer.response = v1::DiscoverResponse();
+  answer.response.Clear();
   DecodeHeader(bytes, &answer);
-  (void)partial;
   answer.status = absl::InvalidArgumentError(error);
   return answer;
 }

@@ -115,7 +115,8 @@ absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int
     }
     raw->stop_cv_.notify_all();
   });
-  registration->heartbeat_thread_ = std::thread([raw, next_heartbeat] { raw->HeartbeatLoop(next_heartbeat); });
+  registration->heartbeat_thread_ =
+      std::thread([raw, next_heartbeat] { raw->HeartbeatLoop(next_heartbeat); });
   return registration;
 }
 
@@ -228,13 +229,7 @@ absl::Status Registration::Deregister() {
 absl::Status Registration::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     shutdown_status_ = Deregister();
-    std::mutex mu;
-    std::condition_variable never;
-    std::unique_lock<std::mutex> lock(mu);
-    options_.clock->WaitUntil(lock, never,
-                              options_.clock->Now() + options_.deregister_propagation_delay,
-                              [] { return false; });
-    lock.unlock();
+    options_.clock->SleepFor(options_.deregister_propagation_delay);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.drain_timeout));
   });
   return shutdown_status_;
