@@ -164,7 +164,9 @@ class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlan
 
   void StreamLoop();
   void WriterLoop();
-  void ConnectivityLoop();
+  // Fires the reconnect listeners each time the channel is READY again after
+  // it was READY and lost it; `state` is where it was first seen.
+  void ConnectivityLoop(grpc_connectivity_state state);
   bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAnswer(const grpc::ByteBuffer& buffer);
   void HandleInstances(const DiscoverAnswer& answer);
@@ -434,12 +436,15 @@ ControlPlaneClient::ListenerId ControlPlaneClient::Core::AddReconnectListener(
     std::function<void()> listener) {
   auto mailbox =
       std::make_shared<ListenerMailbox>([listener = std::move(listener)](bool) { listener(); });
+  // Read here, not when the thread gets going: a connection lost in between
+  // must count as lost.
+  const grpc_connectivity_state initial = channel->GetState(false);
   std::lock_guard<std::mutex> lock(mu_);
   const ListenerId id = next_listener_id_++;
   listeners_[id] = std::move(mailbox);
   if (!connectivity_thread_.joinable() && !shutdown_) {
     std::shared_ptr<Core> self = shared_from_this();
-    connectivity_thread_ = std::thread([self] { self->ConnectivityLoop(); });
+    connectivity_thread_ = std::thread([self, initial] { self->ConnectivityLoop(initial); });
   }
   return id;
 }
@@ -456,10 +461,9 @@ void ControlPlaneClient::Core::RemoveReconnectListener(ListenerId id) {
   mailbox->Close();
 }
 
-void ControlPlaneClient::Core::ConnectivityLoop() {
+void ControlPlaneClient::Core::ConnectivityLoop(grpc_connectivity_state state) {
   bool was_ready = false;
   bool lost = false;
-  grpc_connectivity_state state = channel->GetState(false);
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
