@@ -55,42 +55,45 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
 absl::Status ControlPlane::Serve() {
   naming_service_ =
       std::make_unique<NamingService>(registry_.get(), rules_.get(), &faults_,
-                                      options_.request_log);
+                                      options_.request_log, options_.naming_limits);
   config_service_ = std::make_unique<ConfigService>(configs_.get(), &faults_, options_.request_log,
                                                     options_.config_watch_timeout);
   ratelimit_service_ =
       std::make_unique<RateLimitService>(quotas_.get(), &faults_, options_.request_log);
-  // The naming/config port is accepted by our own Acceptor (so that tests
-  // can refuse new connections); the rate-limit port by gRPC.
-  absl::StatusOr<std::unique_ptr<Acceptor>> acceptor = Acceptor::Listen(options_.host, port_);
-  if (!acceptor.ok()) {
+  // Both ports are accepted by our own Acceptors: connections that never
+  // speak HTTP/2 are closed, descriptor exhaustion backs off, and tests can
+  // refuse new connections to the naming/config port.
+  AcceptorOptions acceptor_options;
+  acceptor_options.handshake_timeout = options_.handshake_timeout;
+  acceptor_options.max_pending_handshakes = options_.max_pending_handshakes;
+  absl::StatusOr<std::unique_ptr<Acceptor>> acceptor =
+      Acceptor::Listen(options_.host, port_, acceptor_options);
+  absl::StatusOr<std::unique_ptr<Acceptor>> ratelimit_acceptor =
+      acceptor.ok() ? Acceptor::Listen(options_.host, ratelimit_port_, acceptor_options)
+                    : acceptor.status();
+  if (!ratelimit_acceptor.ok()) {
     StopLocked();
-    return acceptor.status();
+    return ratelimit_acceptor.status();
   }
   acceptor_ = std::move(*acceptor);
   port_ = acceptor_->port();
+  ratelimit_acceptor_ = std::move(*ratelimit_acceptor);
+  ratelimit_port_ = ratelimit_acceptor_->port();
   grpc::ServerBuilder naming_builder;
   ApplyServerLimits(naming_builder);
   naming_builder.RegisterService(naming_service_.get());
   naming_builder.RegisterService(config_service_.get());
   server_ = naming_builder.BuildAndStart();
-  if (server_ != nullptr) {
-    acceptor_->Start(server_.get());
-    grpc::ServerBuilder ratelimit_builder;
-    ApplyServerLimits(ratelimit_builder);
-    int bound = 0;
-    ratelimit_builder.AddListeningPort(JoinHostPort(options_.host, ratelimit_port_),
-                                       grpc::InsecureServerCredentials(), &bound);
-    ratelimit_builder.RegisterCallbackGenericService(ratelimit_service_.get());
-    ratelimit_server_ = ratelimit_builder.BuildAndStart();
-    if (ratelimit_server_ != nullptr && bound != 0) ratelimit_port_ = bound;
-  }
+  grpc::ServerBuilder ratelimit_builder;
+  ApplyServerLimits(ratelimit_builder);
+  ratelimit_builder.RegisterCallbackGenericService(ratelimit_service_.get());
+  ratelimit_server_ = ratelimit_builder.BuildAndStart();
   if (server_ == nullptr || ratelimit_server_ == nullptr) {
-    const int failed = server_ == nullptr ? port_ : ratelimit_port_;
     StopLocked();
-    return absl::UnavailableError(
-        absl::StrCat("mock control plane: cannot listen on ", JoinHostPort(options_.host, failed)));
+    return absl::InternalError("mock control plane: cannot start the gRPC servers");
   }
+  acceptor_->Start(server_.get());
+  ratelimit_acceptor_->Start(ratelimit_server_.get());
   return absl::OkStatus();
 }
 
@@ -110,8 +113,11 @@ void ControlPlane::ApplyServerLimits(grpc::ServerBuilder& builder) const {
 }
 
 void ControlPlane::StopLocked() {
-  if (acceptor_ != nullptr) acceptor_->Stop();  // the port refuses from now on
-  acceptor_.reset();
+  // The ports refuse from now on.
+  for (std::unique_ptr<Acceptor>* acceptor : {&acceptor_, &ratelimit_acceptor_}) {
+    if (*acceptor != nullptr) (*acceptor)->Stop();
+    acceptor->reset();
+  }
   // Open streams are cancelled at the deadline.
   const auto deadline = absl::ToChronoTime(absl::Now() + absl::Milliseconds(100));
   for (std::unique_ptr<grpc::Server>* server : {&server_, &ratelimit_server_}) {
@@ -169,6 +175,11 @@ void ControlPlane::BreakDiscoverStreams() {
   if (naming_service_ != nullptr) {
     naming_service_->BreakStreams(absl::UnavailableError("Discover stream broken by test"));
   }
+}
+
+DiscoverStreamStats ControlPlane::DiscoverStats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return naming_service_ != nullptr ? naming_service_->StreamStats() : DiscoverStreamStats{};
 }
 
 std::string ControlPlane::address() const { return JoinHostPort(options_.host, port_); }

@@ -85,6 +85,11 @@ struct ControlPlaneOptions {
   int max_request_bytes = 4 << 20;
   // Concurrent calls per connection (HTTP/2 MAX_CONCURRENT_STREAMS).
   uint32_t max_streams_per_connection = 1000;
+  // A new connection that has not sent the HTTP/2 preface within this time
+  // is closed; at most this many wait for theirs at once (the oldest is
+  // closed to make room).
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  size_t max_pending_handshakes = 1024;
 };
 
 class ControlPlane {
@@ -136,6 +141,8 @@ class ControlPlane {
 
   // Fault injection.
   FaultInjector& faults() { return faults_; }
+  // What the open Discover streams hold: answers waiting for slow readers.
+  DiscoverStreamStats DiscoverStats() const;
   // Ends every open Discover stream with UNAVAILABLE; clients reconnect.
   void BreakDiscoverStreams();
   // New connections to the naming/config port are refused (connect fails)
@@ -171,6 +178,7 @@ class ControlPlane {
   std::unique_ptr<grpc::Server> ratelimit_server_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<NamingService> naming_service_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Acceptor> acceptor_ ABSL_GUARDED_BY(mu_);  // naming/config port
+  std::unique_ptr<Acceptor> ratelimit_acceptor_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
 
   std::mutex stop_mu_;

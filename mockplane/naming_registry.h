@@ -55,6 +55,20 @@ struct NamingLimits {
   size_t max_instances_per_service = 200000;
   size_t max_metadata_key_length = 128;
   size_t max_metadata_value_length = 4096;
+  // Resources one Discover stream may watch (more ends the stream with
+  // RESOURCE_EXHAUSTED).
+  size_t max_watches_per_stream = 100000;
+  // Answers waiting to be written on one Discover stream (one per resource:
+  // a newer change replaces the waiting answer). At this many the stream's
+  // requests are no longer read until its client reads answers again.
+  size_t max_queued_answers_per_stream = 64;
+};
+
+// What the open Discover streams hold (see NamingLimits).
+struct DiscoverStreamStats {
+  size_t streams = 0;
+  size_t queued_answers = 0;  // waiting to be written, over all streams
+  size_t paused_streams = 0;  // not read until their clients read answers
 };
 
 class NamingRegistry {

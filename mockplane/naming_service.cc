@@ -14,68 +14,114 @@
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
-// One Discover stream: answers each request, remembers which services it
-// asked for, and receives pushes for those. Writes go out one at a time from
-// a queue, as the callback API requires. gRPC operations (StartWrite, Finish)
-// are started outside mu_: their reactions may run inline on this thread.
-class DiscoverStream final
-    : public grpc::ServerBidiReactor<v1::DiscoverRequest, v1::DiscoverResponse> {
+namespace {
+
+using WatchKey = std::pair<DiscoverType, ServiceKey>;
+
+// What a request watches: SERVICES requests a namespace, NAMESPACES the list
+// of namespaces, the others one service.
+WatchKey WatchKeyOf(const v1::DiscoverRequest& request) {
+  switch (request.type()) {
+    case v1::DiscoverRequest::NAMESPACES:
+      return {request.type(), ServiceKey{"", ""}};
+    case v1::DiscoverRequest::SERVICES:
+      return {request.type(), ServiceKey{request.service().namespace_().value(), ""}};
+    default:
+      return {request.type(), ServiceKey{request.service().namespace_().value(),
+                                         request.service().name().value()}};
+  }
+}
+
+// The request a stream answers for a watch: only what the registries read.
+v1::DiscoverRequest RequestFor(const WatchKey& key, bool only_healthy,
+                               const std::string& revision) {
+  v1::DiscoverRequest request;
+  request.set_type(key.first);
+  request.mutable_service()->mutable_namespace_()->set_value(key.second.service_namespace);
+  request.mutable_service()->mutable_name()->set_value(key.second.service);
+  if (!revision.empty()) request.mutable_service()->mutable_revision()->set_value(revision);
+  if (only_healthy) request.mutable_filter()->set_onlyhealthyinstance(true);
+  return request;
+}
+
+}  // namespace
+
+// One Discover stream: answers each request, remembers what it watches, and
+// receives pushes for those.
+//
+// Memory stays bounded whatever the client does: an answer is built only
+// when it is about to be written (one at a time, as the callback API
+// requires), and while it waits a resource is just a key, so a newer change
+// of the same resource replaces the waiting answer instead of queueing
+// another. With max_queued_answers_per_stream answers waiting, requests are
+// no longer read (HTTP/2 flow control then holds the client back) until the
+// client reads answers again. gRPC operations (StartRead, StartWrite,
+// Finish) are started outside mu_: their reactions may run inline.
+class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit DiscoverStream(NamingService* service) : service_(service) {
     service_->AddStream(this);
-    StartRead(&request_);
+    StartRead(&read_buffer_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      End(grpc::Status::OK);
+      End(grpc::Status::OK);  // the client is done sending
       return;
     }
-    LogRequest(service_->log_, "Discover", request_);
+    v1::DiscoverRequest request;
+    if (!grpc::SerializationTraits<v1::DiscoverRequest>::Deserialize(&read_buffer_, &request)
+             .ok()) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "Discover: the request is not a valid v1.DiscoverRequest"));
+      return;
+    }
+    LogRequest(service_->log_, "Discover", request);
     const Fault fault = service_->faults_->Take("Discover");
     if (!fault.status.ok()) {
       End(ToGrpc(fault.status));
       return;
     }
-    {
-      // Remember the request (with its filter) for later pushes.
-      std::lock_guard<std::mutex> lock(mu_);
-      subscriptions_[SubscriptionOf(request_)] = request_;
-    }
+    if (!Watch(request)) return;
     if (fault.delay > absl::ZeroDuration()) {
       // Answer late; the next read waits until then, keeping answers in order.
       Ref();
-      delay_.Set(absl::ToChronoTime(absl::Now() + fault.delay), [this](bool) {
-        Answer(request_);
-        ContinueReading();
-        Unref();
-      });
+      delay_.Set(absl::ToChronoTime(absl::Now() + fault.delay),
+                 [this, key = WatchKeyOf(request),
+                  revision = request.service().revision().value()](bool) {
+                   Enqueue(key, revision);
+                   ContinueReading();
+                   Unref();
+                 });
       return;
     }
-    Answer(request_);
+    Enqueue(WatchKeyOf(request), request.service().revision().value());
     ContinueReading();
   }
 
   void OnWriteDone(bool ok) override {
-    const v1::DiscoverResponse* next = nullptr;
+    grpc::ByteBuffer* next = nullptr;
+    bool read = false;
     bool finish = false;
     grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queue_.pop_front();
-      if (!ok) {
-        queue_.clear();
-        ending_ = true;  // the client is gone
+      writing_ = false;
+      if (!ok) {  // the client is gone
+        queued_.clear();
+        order_.clear();
+        ending_ = true;
       }
-      if (!queue_.empty() && !finished_) {
-        next = queue_.front().get();
-      } else {
-        writing_ = false;
-        finish = ShouldFinishLocked();
-        status = end_status_;
+      next = NextWriteLocked();
+      if (paused_ && !ending_ && queued_.size() < service_->limits_.max_queued_answers_per_stream) {
+        paused_ = false;
+        read = true;
       }
+      if (next == nullptr) finish = ShouldFinishLocked();
+      status = end_status_;
     }
     if (next != nullptr) StartWrite(next);
+    if (read) StartRead(&read_buffer_);
     if (finish) Finish(status);
   }
 
@@ -90,20 +136,17 @@ class DiscoverStream final
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  // Pushes the current state of (type, key) if this stream asked for it.
+  // Pushes the current state of (type, key) if this stream watches it.
   void OnChanged(DiscoverType type, const ServiceKey& key) {
-    v1::DiscoverRequest request;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = subscriptions_.find({type, key});
-      if (it == subscriptions_.end() || finished_) return;
-      request = it->second;
+      if (watches_.count({type, key}) == 0 || finished_) return;
     }
-    request.mutable_service()->clear_revision();
-    Answer(request);
+    Enqueue({type, key}, "");
   }
 
-  // Ends the stream with `status` once queued writes are out (at once if none).
+  // Ends the stream with `status` once the waiting answers are out (at once
+  // if none).
   void End(const grpc::Status& status) {
     bool finish;
     {
@@ -115,69 +158,111 @@ class DiscoverStream final
     if (finish) Finish(status);
   }
 
+  void AddStats(DiscoverStreamStats* stats) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats->streams;
+    stats->queued_answers += queued_.size();
+    if (paused_) ++stats->paused_streams;
+  }
+
  private:
+  // Remembers what `request` watches (with its filter) for later pushes;
+  // false if the stream ended because it watches too much.
+  bool Watch(const v1::DiscoverRequest& request) {
+    const WatchKey key = WatchKeyOf(request);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = watches_.find(key);
+      if (it != watches_.end() || watches_.size() < service_->limits_.max_watches_per_stream) {
+        watches_[key] = request.filter().onlyhealthyinstance();
+        return true;
+      }
+    }
+    End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("Discover: a stream watches at most ",
+                                  service_->limits_.max_watches_per_stream,
+                                  " resources (max_watches_per_stream)")));
+    return false;
+  }
+
   void ContinueReading() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_) return;
+      if (queued_.size() >= service_->limits_.max_queued_answers_per_stream) {
+        paused_ = true;  // OnWriteDone reads again
+        return;
+      }
     }
-    StartRead(&request_);
+    StartRead(&read_buffer_);
   }
 
-  // Reads the registry under this stream's lock, so that the responses queued
-  // on one stream never go back in revision.
-  void Answer(const v1::DiscoverRequest& request) {
-    const v1::DiscoverResponse* next = nullptr;
+  // Queues an answer for `key` (answering `revision`; empty for a push),
+  // replacing one that is still waiting.
+  void Enqueue(const WatchKey& key, const std::string& revision) {
+    grpc::ByteBuffer* next;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_) return;
-      // The front answer stays alive (and unchanged) until its write is done.
-      queue_.push_back(service_->AnswerDiscover(request));
-      if (writing_) return;
-      writing_ = true;
-      next = queue_.front().get();
+      auto inserted = queued_.insert_or_assign(key, revision);
+      if (inserted.second) order_.push_back(key);
+      next = NextWriteLocked();
     }
-    StartWrite(next);
+    if (next != nullptr) StartWrite(next);
   }
 
-  // True once, when the stream should end: ending, nothing being written.
+  // Builds the next answer into write_buffer_ if nothing is being written.
+  // The registries are read under this stream's lock, so that the answers of
+  // one stream never go back in revision.
+  grpc::ByteBuffer* NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || order_.empty()) return nullptr;
+    const WatchKey key = order_.front();
+    order_.pop_front();
+    auto it = queued_.find(key);
+    const std::string revision = std::move(it->second);
+    queued_.erase(it);
+    NamingRegistry::DiscoverResponsePtr answer =
+        service_->AnswerDiscover(RequestFor(key, watches_[key], revision));
+    bool own_buffer = false;
+    write_buffer_.Clear();  // the previous answer's
+    if (!grpc::SerializationTraits<v1::DiscoverResponse>::Serialize(*answer, &write_buffer_,
+                                                                     &own_buffer)
+             .ok()) {
+      return nullptr;  // cannot happen for a message we built
+    }
+    writing_ = true;
+    return &write_buffer_;
+  }
+
+  // True once, when the stream should end: ending, nothing left to write.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!ending_ || writing_ || finished_) return false;
+    if (!ending_ || writing_ || !order_.empty() || finished_) return false;
     finished_ = true;
     return true;
   }
 
   NamingService* const service_;
   std::atomic<int> refs_{1};  // gRPC's, dropped in OnDone
-  v1::DiscoverRequest request_;  // only touched by the read chain
-  grpc::Alarm delay_;            // injected answer delay
+  grpc::ByteBuffer read_buffer_;  // only touched by the read chain
+  grpc::Alarm delay_;             // injected answer delay
   std::mutex mu_;
-  // What a request subscribes to: SERVICES requests watch a namespace,
-  // NAMESPACES requests the list of namespaces.
-  static std::pair<DiscoverType, ServiceKey> SubscriptionOf(const v1::DiscoverRequest& request) {
-    switch (request.type()) {
-      case v1::DiscoverRequest::NAMESPACES:
-        return {request.type(), ServiceKey{"", ""}};
-      case v1::DiscoverRequest::SERVICES:
-        return {request.type(), ServiceKey{request.service().namespace_().value(), ""}};
-      default:
-        return {request.type(), ServiceKey{request.service().namespace_().value(),
-                                           request.service().name().value()}};
-    }
-  }
-
-  std::map<std::pair<DiscoverType, ServiceKey>, v1::DiscoverRequest> subscriptions_
-      ABSL_GUARDED_BY(mu_);
-  std::deque<NamingRegistry::DiscoverResponsePtr> queue_ ABSL_GUARDED_BY(mu_);
+  // Watched resources, with their onlyHealthyInstance filter.
+  std::map<WatchKey, bool> watches_ ABSL_GUARDED_BY(mu_);
+  // Answers waiting to be written: the revision to answer per resource, in
+  // the order they were first queued.
+  std::map<WatchKey, std::string> queued_ ABSL_GUARDED_BY(mu_);
+  std::deque<WatchKey> order_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer write_buffer_ ABSL_GUARDED_BY(mu_);  // the answer being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;  // not reading: too many answers waiting
   bool ending_ ABSL_GUARDED_BY(mu_) = false;  // reads over, or asked to end
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 NamingService::NamingService(NamingRegistry* registry, RuleRegistry* rules,
-                             FaultInjector* faults, RequestLog log)
-    : registry_(registry), rules_(rules), faults_(faults), log_(std::move(log)) {
+                             FaultInjector* faults, RequestLog log, NamingLimits limits)
+    : registry_(registry), rules_(rules), faults_(faults), log_(std::move(log)), limits_(limits) {
   auto on_changed = [this](DiscoverType type, const ServiceKey& key) { OnChanged(type, key); };
   registry_->SetChangeListener(on_changed);
   rules_->SetChangeListener(on_changed);
@@ -243,9 +328,15 @@ grpc::ServerUnaryReactor* NamingService::Heartbeat(grpc::CallbackServerContext* 
   });
 }
 
-grpc::ServerBidiReactor<v1::DiscoverRequest, v1::DiscoverResponse>* NamingService::Discover(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NamingService::Discover(
     grpc::CallbackServerContext* /*context*/) {
   return new DiscoverStream(this);
+}
+
+DiscoverStreamStats NamingService::StreamStats() {
+  DiscoverStreamStats stats;
+  ForEachStream([&stats](DiscoverStream* stream) { stream->AddStats(&stats); });
+  return stats;
 }
 
 void NamingService::BreakStreams(const absl::Status& status) {

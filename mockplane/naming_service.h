@@ -22,12 +22,21 @@ namespace mockplane {
 
 class DiscoverStream;
 
-class NamingService final : public v1::PolarisGRPC::CallbackService {
+// Discover is served raw, so that a request that does not parse ends the
+// stream with INVALID_ARGUMENT (the typed API cannot tell it from the
+// client's half-close).
+using NamingServiceBase = v1::PolarisGRPC::WithCallbackMethod_ReportClient<
+    v1::PolarisGRPC::WithCallbackMethod_RegisterInstance<
+        v1::PolarisGRPC::WithCallbackMethod_DeregisterInstance<
+            v1::PolarisGRPC::WithRawCallbackMethod_Discover<
+                v1::PolarisGRPC::WithCallbackMethod_Heartbeat<v1::PolarisGRPC::Service>>>>>;
+
+class NamingService final : public NamingServiceBase {
  public:
   // Registers itself as the registries' change listener. Nothing is owned;
-  // all must outlive the service.
+  // all must outlive the service. `limits` bounds each Discover stream.
   NamingService(NamingRegistry* registry, RuleRegistry* rules, FaultInjector* faults,
-                RequestLog log);
+                RequestLog log, NamingLimits limits);
   ~NamingService() override;
 
   // Ends every open Discover stream with `status`.
@@ -45,8 +54,10 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
   grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
                                       const v1::Instance* request,
                                       v1::Response* response) override;
-  grpc::ServerBidiReactor<v1::DiscoverRequest, v1::DiscoverResponse>* Discover(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Discover(
       grpc::CallbackServerContext* context) override;
+
+  DiscoverStreamStats StreamStats();
 
  private:
   friend class DiscoverStream;
@@ -62,6 +73,7 @@ class NamingService final : public v1::PolarisGRPC::CallbackService {
   RuleRegistry* const rules_;
   FaultInjector* const faults_;
   const RequestLog log_;
+  const NamingLimits limits_;
   std::mutex streams_mu_;
   std::set<DiscoverStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
