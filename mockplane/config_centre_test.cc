@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "mockplane/control_plane.h"
+#include "mockplane/wait.h"
 #include "proto/v1/code.pb.h"
 #include "proto/v1/grpc_config_api.grpc.pb.h"
 
@@ -23,9 +24,11 @@ v1::ClientConfigFileInfo FileInfo(const std::string& name, uint64_t version = 0)
 
 class ConfigCentreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ControlPlaneOptions options;
-    options.config_watch_timeout = absl::Milliseconds(500);
+  void SetUp() override { Start(ControlPlaneOptions()); }
+
+  // Watches are answered by a publish long before their (default, 30 s)
+  // timeout, or the calls below hit their 10 s deadline.
+  void Start(ControlPlaneOptions options) {
     auto plane = ControlPlane::Start(options);
     ASSERT_TRUE(plane.ok()) << plane.status();
     plane_ = std::move(*plane);
@@ -43,11 +46,26 @@ class ConfigCentreTest : public ::testing::Test {
   v1::ConfigClientResponse Watch(const std::string& name, uint64_t version) {
     v1::ClientWatchConfigFileRequest request;
     *request.add_watch_files() = FileInfo(name, version);
+    return Watch(request);
+  }
+
+  v1::ConfigClientResponse Watch(const v1::ClientWatchConfigFileRequest& request) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::ConfigClientResponse response;
-    EXPECT_TRUE(stub_->WatchConfigFiles(&context, request, &response).ok());
+    grpc::Status status = stub_->WatchConfigFiles(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
+  }
+
+  // Runs Watch(name, version) on a thread, and returns once the mock holds
+  // the watch.
+  std::thread WatchInBackground(const std::string& name, uint64_t version,
+                                v1::ConfigClientResponse* response) {
+    const size_t before = plane_->OpenConfigWatches();
+    std::thread watcher([this, name, version, response] { *response = Watch(name, version); });
+    EXPECT_TRUE(WaitUntil([&] { return plane_->OpenConfigWatches() > before; }, absl::Seconds(10)));
+    return watcher;
   }
 
   std::unique_ptr<ControlPlane> plane_;
@@ -118,35 +136,97 @@ TEST_F(ConfigCentreTest, CreateUpdatePublishOverTheWire) {
 TEST_F(ConfigCentreTest, WatchAnswersAtOnceWhenTheClientIsBehind) {
   ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 1").ok());
   ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 2").ok());
-  const absl::Time start = absl::Now();
-  v1::ConfigClientResponse response = Watch("app.yaml", 1);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));
+  v1::ConfigClientResponse response = Watch("app.yaml", 1);  // 30 s timeout, 10 s deadline
   EXPECT_EQ(response.code().value(), v1::ExecuteSuccess);
   EXPECT_EQ(response.configfile().version().value(), 2u);
+  EXPECT_EQ(response.configfile().file_name().value(), "app.yaml");
+  EXPECT_EQ(plane_->OpenConfigWatches(), 0u);
 }
 
 TEST_F(ConfigCentreTest, WatchLongPollsUntilPublished) {
   ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 1").ok());
-  std::thread publisher([&] {
-    absl::SleepFor(absl::Milliseconds(200));
-    ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 2").ok());
-  });
-  const absl::Time start = absl::Now();
-  v1::ConfigClientResponse response = Watch("app.yaml", 1);
-  const absl::Duration waited = absl::Now() - start;
-  publisher.join();
+  v1::ConfigClientResponse response;
+  std::thread watcher = WatchInBackground("app.yaml", 1, &response);
+  ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 2").ok());
+  watcher.join();
   EXPECT_EQ(response.code().value(), v1::ExecuteSuccess);
   EXPECT_EQ(response.configfile().version().value(), 2u);
-  EXPECT_GE(waited, absl::Milliseconds(150));
-  EXPECT_LT(waited, absl::Milliseconds(500));  // before the watch timeout
+}
+
+TEST_F(ConfigCentreTest, PublishWakesOnlyTheWatchersOfThatFile) {
+  for (const char* name : {"a.yaml", "b.yaml"}) {
+    ASSERT_TRUE(plane_->PublishConfigFile("default", "app", name, "1").ok());
+  }
+  v1::ConfigClientResponse a_response, b_response;
+  std::thread a_watcher = WatchInBackground("a.yaml", 1, &a_response);
+  std::thread b_watcher = WatchInBackground("b.yaml", 1, &b_response);
+  ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "a.yaml", "2").ok());
+  a_watcher.join();
+  EXPECT_EQ(a_response.configfile().file_name().value(), "a.yaml");
+  EXPECT_EQ(plane_->OpenConfigWatches(), 1u);  // b's watch is still open
+  ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "b.yaml", "2").ok());
+  b_watcher.join();
+  EXPECT_EQ(b_response.configfile().file_name().value(), "b.yaml");
+  EXPECT_EQ(b_response.configfile().version().value(), 2u);
 }
 
 TEST_F(ConfigCentreTest, WatchTimesOutWithDataNoChange) {
+  ControlPlaneOptions options;
+  options.config_watch_timeout = absl::Milliseconds(200);
+  Start(options);
   ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 1").ok());
   const absl::Time start = absl::Now();
   v1::ConfigClientResponse response = Watch("app.yaml", 1);
   EXPECT_EQ(response.code().value(), v1::DataNoChange);
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(450));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_EQ(plane_->OpenConfigWatches(), 0u);
+}
+
+// 100 watches of 10,000 files each grew an uncapped mock by 890 MB.
+TEST_F(ConfigCentreTest, WatchesAreCapped) {
+  ControlPlaneOptions options;
+  options.config_limits.max_files_per_watch = 3;
+  options.config_limits.max_watchers = 2;
+  options.config_limits.max_watched_files = 3;
+  Start(options);
+  v1::ClientWatchConfigFileRequest too_many_files;
+  for (int i = 0; i < 4; ++i) *too_many_files.add_watch_files() = FileInfo("f" + std::to_string(i));
+  v1::ConfigClientResponse response = Watch(too_many_files);
+  EXPECT_EQ(response.code().value(), v1::BadRequest);
+  EXPECT_NE(response.info().value().find("max_files_per_watch"), std::string::npos)
+      << response.info().value();
+
+  v1::ConfigClientResponse first, second;
+  std::thread first_watcher = WatchInBackground("a.yaml", 0, &first);
+  v1::ClientWatchConfigFileRequest three_files;
+  for (const char* name : {"b.yaml", "c.yaml", "d.yaml"}) *three_files.add_watch_files() = FileInfo(name);
+  response = Watch(three_files);  // 1 + 3 files would pass max_watched_files
+  EXPECT_EQ(response.code().value(), v1::MaximumCapacityExceeded);
+  EXPECT_NE(response.info().value().find("max_watched_files"), std::string::npos)
+      << response.info().value();
+  std::thread second_watcher = WatchInBackground("b.yaml", 0, &second);
+  response = Watch("c.yaml", 0);  // a third watcher
+  EXPECT_EQ(response.code().value(), v1::MaximumCapacityExceeded);
+  EXPECT_NE(response.info().value().find("max_watchers"), std::string::npos)
+      << response.info().value();
+
+  // Answered watches make room again.
+  ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "a.yaml", "1").ok());
+  ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "b.yaml", "1").ok());
+  first_watcher.join();
+  second_watcher.join();
+  EXPECT_EQ(first.code().value(), v1::ExecuteSuccess);
+  EXPECT_EQ(second.code().value(), v1::ExecuteSuccess);
+  ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "c.yaml", "1").ok());
+  EXPECT_EQ(Watch(three_files).code().value(), v1::ExecuteSuccess);  // c.yaml is newer
+}
+
+TEST_F(ConfigCentreTest, DefaultCapRejectsAHugeWatchAtOnce) {
+  v1::ClientWatchConfigFileRequest huge;
+  for (int i = 0; i < 10000; ++i) *huge.add_watch_files() = FileInfo("f" + std::to_string(i));
+  v1::ConfigClientResponse response = Watch(huge);
+  EXPECT_EQ(response.code().value(), v1::BadRequest);
+  EXPECT_EQ(plane_->OpenConfigWatches(), 0u);
 }
 
 TEST_F(ConfigCentreTest, WatchFaultsAndCancellation) {
@@ -159,12 +239,14 @@ TEST_F(ConfigCentreTest, WatchFaultsAndCancellation) {
     EXPECT_EQ(stub_->WatchConfigFiles(&context, request, &response).error_code(),
               grpc::StatusCode::UNAVAILABLE);
   }
-  // A client that gives up early does not disturb the server.
+  // A client that gives up early does not disturb the server, and its
+  // watch is forgotten.
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
   v1::ConfigClientResponse response;
   EXPECT_EQ(stub_->WatchConfigFiles(&context, request, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(WaitUntil([&] { return plane_->OpenConfigWatches() == 0; }, absl::Seconds(10)));
   ASSERT_TRUE(plane_->PublishConfigFile("default", "app", "app.yaml", "a: 1").ok());
   EXPECT_EQ(Watch("app.yaml", 0).configfile().version().value(), 1u);
   v1::ClientWatchConfigFileRequest empty;

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
 
@@ -69,7 +70,8 @@ v1::ConfigClientResponse ConfigRegistry::Publish(const v1::ConfigFileRelease& re
     if (it == files_.end()) return WithCode<v1::ConfigClientResponse>(v1::NotFoundResource);
     response = PublishLocked(key, &it->second);
   }
-  WakeWatchers();
+  WakeWatchers(FileKey{release.namespace_().value(), release.group().value(),
+                       release.file_name().value()});
   return response;
 }
 
@@ -86,7 +88,7 @@ v1::ConfigClientResponse ConfigRegistry::UpsertAndPublish(const v1::ConfigFilePu
     if (info.has_format()) record.format = info.format().value();
     response = PublishLocked(key, &record);
   }
-  WakeWatchers();
+  WakeWatchers(FileKey{info.namespace_().value(), info.group().value(), info.file_name().value()});
   return response;
 }
 
@@ -132,52 +134,101 @@ v1::ConfigClientListResponse ConfigRegistry::List(const v1::ConfigFileGroupReque
 }
 
 std::optional<v1::ConfigClientResponse> ConfigRegistry::ChangedLocked(
-    const v1::ClientWatchConfigFileRequest& request) const {
-  for (const v1::ClientConfigFileInfo& watched : request.watch_files()) {
-    auto it = files_.find(FileKey{watched.namespace_().value(), watched.group().value(),
-                                  watched.file_name().value()});
-    if (it == files_.end() || !it->second.has_release) continue;
-    if (it->second.version > watched.version().value()) {
-      v1::ConfigClientResponse response = WithCode<v1::ConfigClientResponse>(v1::ExecuteSuccess);
-      v1::ClientConfigFileInfo* info = response.mutable_configfile();
-      *info = watched;
-      info->mutable_version()->set_value(it->second.version);
-      info->mutable_md5()->set_value(it->second.md5);
-      info->clear_content();  // clients fetch the content with GetConfigFile
-      return response;
-    }
+    const WatchedFile& watched) const {
+  auto it = files_.find(watched.key);
+  if (it == files_.end() || !it->second.has_release || it->second.version <= watched.version) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  // Clients fetch the content with GetConfigFile.
+  v1::ConfigClientResponse response = WithCode<v1::ConfigClientResponse>(v1::ExecuteSuccess);
+  v1::ClientConfigFileInfo* info = response.mutable_configfile();
+  info->mutable_namespace_()->set_value(std::get<0>(watched.key));
+  info->mutable_group()->set_value(std::get<1>(watched.key));
+  info->mutable_file_name()->set_value(std::get<2>(watched.key));
+  info->mutable_version()->set_value(it->second.version);
+  info->mutable_md5()->set_value(it->second.md5);
+  return response;
 }
 
 std::optional<v1::ConfigClientResponse> ConfigRegistry::Watch(
     const v1::ClientWatchConfigFileRequest& request, WatchCallback on_change, WatchId* id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (request.watch_files_size() == 0) {
+  const size_t count = static_cast<size_t>(request.watch_files_size());
+  if (count == 0) {
     return WithCode<v1::ConfigClientResponse>(v1::BadRequest, "watch_files is empty");
   }
-  if (auto changed = ChangedLocked(request)) return changed;
+  if (count > limits_.max_files_per_watch) {
+    return WithCode<v1::ConfigClientResponse>(
+        v1::BadRequest, absl::StrCat("watch_files has ", count, " files; at most ",
+                                     limits_.max_files_per_watch, " (max_files_per_watch)"));
+  }
+  Watcher watcher;
+  watcher.files.reserve(count);
+  for (const v1::ClientConfigFileInfo& file : request.watch_files()) {
+    watcher.files.push_back(WatchedFile{
+        FileKey{file.namespace_().value(), file.group().value(), file.file_name().value()},
+        file.version().value()});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const WatchedFile& watched : watcher.files) {
+    if (auto changed = ChangedLocked(watched)) return changed;
+  }
+  if (watchers_.size() >= limits_.max_watchers) {
+    return WithCode<v1::ConfigClientResponse>(
+        v1::MaximumCapacityExceeded,
+        absl::StrCat("at most ", limits_.max_watchers, " watches at once (max_watchers)"));
+  }
+  if (watched_files_ + count > limits_.max_watched_files) {
+    return WithCode<v1::ConfigClientResponse>(
+        v1::MaximumCapacityExceeded, absl::StrCat("at most ", limits_.max_watched_files,
+                                                  " files watched at once (max_watched_files)"));
+  }
   *id = next_watch_id_++;
-  watchers_[*id] = Watcher{request, std::move(on_change)};
+  for (const WatchedFile& watched : watcher.files) watchers_by_file_[watched.key].insert(*id);
+  watched_files_ += count;
+  watcher.on_change = std::move(on_change);
+  watchers_.emplace(*id, std::move(watcher));
   return std::nullopt;
+}
+
+ConfigRegistry::WatchCallback ConfigRegistry::TakeWatcherLocked(WatchId id) {
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return nullptr;
+  for (const WatchedFile& watched : it->second.files) {
+    auto by_file = watchers_by_file_.find(watched.key);
+    if (by_file == watchers_by_file_.end()) continue;  // listed twice in one watch
+    by_file->second.erase(id);
+    if (by_file->second.empty()) watchers_by_file_.erase(by_file);
+  }
+  watched_files_ -= it->second.files.size();
+  WatchCallback callback = std::move(it->second.on_change);
+  watchers_.erase(it);
+  return callback;
 }
 
 bool ConfigRegistry::RemoveWatch(WatchId id) {
   std::lock_guard<std::mutex> lock(mu_);
-  return watchers_.erase(id) > 0;
+  return TakeWatcherLocked(id) != nullptr;
 }
 
-void ConfigRegistry::WakeWatchers() {
+size_t ConfigRegistry::OpenWatches() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watchers_.size();
+}
+
+void ConfigRegistry::WakeWatchers(const FileKey& key) {
   std::vector<std::pair<WatchCallback, v1::ConfigClientResponse>> woken;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = watchers_.begin(); it != watchers_.end();) {
-      if (auto changed = ChangedLocked(it->second.request)) {
-        woken.emplace_back(std::move(it->second.on_change), std::move(*changed));
-        it = watchers_.erase(it);
-      } else {
-        ++it;
+    auto by_file = watchers_by_file_.find(key);
+    if (by_file == watchers_by_file_.end()) return;
+    const std::vector<WatchId> ids(by_file->second.begin(), by_file->second.end());
+    for (WatchId id : ids) {
+      const Watcher& watcher = watchers_.at(id);
+      std::optional<v1::ConfigClientResponse> changed;
+      for (const WatchedFile& watched : watcher.files) {
+        if (watched.key == key && (changed = ChangedLocked(watched))) break;
       }
+      if (changed) woken.emplace_back(TakeWatcherLocked(id), std::move(*changed));
     }
   }
   for (auto& [callback, response] : woken) callback(response);

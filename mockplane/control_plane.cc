@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
     plane->registry_ =
         std::make_shared<NamingRegistry>(plane->options_.clock, plane->options_.naming_limits);
     plane->rules_ = std::make_shared<RuleRegistry>();
-    plane->configs_ = std::make_shared<ConfigRegistry>();
+    plane->configs_ = std::make_shared<ConfigRegistry>(plane->options_.config_limits);
     plane->quotas_ = std::make_shared<QuotaRegistry>(plane->options_.clock);
     if (!plane->options_.rules_file.empty()) {
       absl::Status loaded = plane->rules_->LoadFile(plane->options_.rules_file);
@@ -159,7 +159,7 @@ absl::Status ControlPlane::Restart(RestartMode mode) {
   if (mode == RestartMode::kLoseState) {
     registry_ = std::make_shared<NamingRegistry>(options_.clock, options_.naming_limits);
     rules_ = std::make_shared<RuleRegistry>();
-    configs_ = std::make_shared<ConfigRegistry>();
+    configs_ = std::make_shared<ConfigRegistry>(options_.config_limits);
     quotas_ = std::make_shared<QuotaRegistry>(options_.clock);
   }
   return Serve();
@@ -175,6 +175,11 @@ void ControlPlane::BreakDiscoverStreams() {
   if (naming_service_ != nullptr) {
     naming_service_->BreakStreams(absl::UnavailableError("Discover stream broken by test"));
   }
+}
+
+size_t ControlPlane::OpenConfigWatches() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return configs_->OpenWatches();
 }
 
 DiscoverStreamStats ControlPlane::DiscoverStats() const {

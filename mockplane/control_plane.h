@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "mockplane/config_registry.h"
 #include "mockplane/fault_injector.h"
 #include "mockplane/naming_registry.h"
 #include "sdk/clock.h"
@@ -75,8 +76,11 @@ struct ControlPlaneOptions {
   // How long a WatchConfigFiles long poll waits for a change before it is
   // answered with DataNoChange.
   absl::Duration config_watch_timeout = absl::Seconds(30);
-  // Caps on services, instances and metadata (see naming_registry.h).
+  // Caps on services, instances, metadata and Discover streams (see
+  // naming_registry.h).
   NamingLimits naming_limits;
+  // Caps on config-file long polls (see config_registry.h).
+  ConfigLimits config_limits;
   // Keepalive enforcement of the real server (grpc-go's default): clients
   // pinging more often, or while no call is open, get GOAWAY too_many_pings.
   absl::Duration min_client_ping_interval = absl::Minutes(5);
@@ -134,6 +138,9 @@ class ControlPlane {
                                              const std::string& group,
                                              const std::string& file_name,
                                              const std::string& content);
+
+  // WatchConfigFiles long polls waiting for a publish.
+  size_t OpenConfigWatches() const;
 
   // Quota a rate-limit target used in its counter's current window.
   int64_t RateLimitUsed(const std::string& name_space, const std::string& service,
