@@ -16,6 +16,7 @@
 #include "mockplane/control_plane.h"
 #include "mockplane/echo_backend.h"
 #include "mockplane/wait.h"
+#include "sdk/tsan.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "sdk/control_plane_client.h"
 
@@ -198,7 +199,10 @@ TEST_F(PolarisChannelTest, WaitForReadyCallWaitsForTheFirstInstance) {
   std::condition_variable cv;
   bool done = false;
   grpc::Status status;
+  // The callback runs on a gRPC thread; sdk/tsan.h tells TSan it follows.
+  TsanRelease(&mu);
   stub->async()->Echo(&context, &request, &response, [&](grpc::Status s) {
+    TsanAcquire(&mu);
     std::lock_guard<std::mutex> lock(mu);
     status = std::move(s);
     done = true;

@@ -10,6 +10,7 @@
 #include "mockplane/serving.h"
 #include "mockplane/wire_codes.h"
 #include "proto/v1/code.pb.h"
+#include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -26,7 +27,9 @@ class WatchReactor final : public grpc::ServerUnaryReactor {
   void Start(const v1::ClientWatchConfigFileRequest& request, absl::Duration timeout) {
     // The alarm first, so that nothing else can race with setting it.
     refs_.fetch_add(1);  // the alarm's; its callback runs even when cancelled
+    TsanRelease(this);
     alarm_.Set(absl::ToChronoTime(absl::Now() + timeout), [this](bool) {
+      TsanAcquire(this);
       Complete(Unchanged());
       Unref();
     });
@@ -42,6 +45,7 @@ class WatchReactor final : public grpc::ServerUnaryReactor {
     if (now.has_value()) {
       Unref();  // no watch was registered
       Complete(*now);
+      TsanRelease(this);  // in the handler: the call is not bound, not done
       return;
     }
     watch_id_.store(id);
@@ -51,12 +55,18 @@ class WatchReactor final : public grpc::ServerUnaryReactor {
 
   // Ends the call now with `status` (an injected failure).
   void Fail(const grpc::Status& status) {
-    if (!completed_.exchange(true)) Finish(status);
+    if (!completed_.exchange(true)) FinishWith(status);
   }
 
-  void OnCancel() override { Complete(Unchanged()); }
+  void OnCancel() override {
+    TsanAcquire(this);
+    Complete(Unchanged());
+  }
 
-  void OnDone() override { Unref(); }
+  void OnDone() override {
+    TsanAcquire(this);
+    Unref();
+  }
 
  private:
   void Complete(const v1::ConfigClientResponse& response) {
@@ -65,7 +75,14 @@ class WatchReactor final : public grpc::ServerUnaryReactor {
     if (registry_->RemoveWatch(watch_id_.load())) Unref();
     alarm_.Cancel();
     *response_ = response;
-    Finish(grpc::Status::OK);
+    FinishWith(grpc::Status::OK);
+  }
+
+  // The response is gRPC's, handed between its threads: the annotations
+  // tell ThreadSanitizer (see sdk/tsan.h).
+  void FinishWith(const grpc::Status& status) {
+    TsanRelease(this);
+    Finish(status);
   }
 
   void Unref() {
@@ -154,11 +171,13 @@ grpc::ServerUnaryReactor* ConfigService::GetConfigFileMetadataList(
 grpc::ServerUnaryReactor* ConfigService::WatchConfigFiles(
     grpc::CallbackServerContext* /*context*/, const v1::ClientWatchConfigFileRequest* request,
     v1::ConfigClientResponse* response) {
+  TsanAcquire(&tsan_services_built_key);
   LogRequest(log_, "WatchConfigFiles", *request);
   const Fault fault = faults_->Take("WatchConfigFiles");
   auto* reactor = new WatchReactor(registry_, response);
   if (!fault.status.ok()) {
     reactor->Fail(ToGrpc(fault.status));
+    TsanRelease(reactor);  // in the handler: the call is not bound, not done
     return reactor;
   }
   reactor->Start(*request, watch_timeout_ + fault.delay);

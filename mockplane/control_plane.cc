@@ -14,6 +14,7 @@
 #include "mockplane/ratelimit_service.h"
 #include "mockplane/rule_registry.h"
 #include "proto/v1/code.pb.h"
+#include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -92,6 +93,7 @@ absl::Status ControlPlane::Serve() {
     StopLocked();
     return absl::InternalError("mock control plane: cannot start the gRPC servers");
   }
+  TsanRelease(&tsan_services_built_key);  // gRPC's threads call them from now on
   acceptor_->Start(server_.get());
   ratelimit_acceptor_->Start(ratelimit_server_.get());
   return absl::OkStatus();

@@ -11,6 +11,7 @@
 #include <grpcpp/alarm.h>
 
 #include "absl/strings/str_cat.h"
+#include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -60,11 +61,13 @@ v1::DiscoverRequest RequestFor(const WatchKey& key, bool only_healthy,
 class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit DiscoverStream(NamingService* service) : service_(service) {
+    TsanAcquire(&tsan_services_built_key);
     service_->AddStream(this);
-    StartRead(&read_buffer_);
+    Read();
   }
 
   void OnReadDone(bool ok) override {
+    TsanSerialized serialized(this);
     if (!ok) {
       End(grpc::Status::OK);  // the client is done sending
       return;
@@ -85,14 +88,18 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
     if (!Watch(request)) return;
     if (fault.delay > absl::ZeroDuration()) {
       // Answer late; the next read waits until then, keeping answers in order.
+      // The alarm's closure holds only `this` (stored inside the
+      // std::function: nothing for ThreadSanitizer to see handed over).
       Ref();
-      delay_.Set(absl::ToChronoTime(absl::Now() + fault.delay),
-                 [this, key = WatchKeyOf(request),
-                  revision = request.service().revision().value()](bool) {
-                   Enqueue(key, revision);
-                   ContinueReading();
-                   Unref();
-                 });
+      delayed_key_ = WatchKeyOf(request);
+      delayed_revision_ = request.service().revision().value();
+      TsanRelease(this);
+      delay_.Set(absl::ToChronoTime(absl::Now() + fault.delay), [this](bool) {
+        TsanSerialized serialized(this);
+        Enqueue(delayed_key_, delayed_revision_);
+        ContinueReading();
+        Unref();
+      });
       return;
     }
     Enqueue(WatchKeyOf(request), request.service().revision().value());
@@ -100,6 +107,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
   void OnWriteDone(bool ok) override {
+    TsanSerialized serialized(this);
     grpc::ByteBuffer* next = nullptr;
     bool read = false;
     bool finish = false;
@@ -120,12 +128,13 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       if (next == nullptr) finish = ShouldFinishLocked();
       status = end_status_;
     }
-    if (next != nullptr) StartWrite(next);
-    if (read) StartRead(&read_buffer_);
-    if (finish) Finish(status);
+    if (next != nullptr) Write(next);
+    if (read) Read();
+    if (finish) FinishWith(status);
   }
 
   void OnDone() override {
+    TsanAcquire(this);  // after every other reaction
     service_->RemoveStream(this);
     Unref();
   }
@@ -155,7 +164,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       ending_ = true;
       finish = ShouldFinishLocked();
     }
-    if (finish) Finish(status);
+    if (finish) FinishWith(status);
   }
 
   void AddStats(DiscoverStreamStats* stats) {
@@ -166,6 +175,21 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
  private:
+  // gRPC operations. What this thread did before happens before their
+  // reactions, which gRPC may run on other threads.
+  void Read() {
+    TsanRelease(this);
+    StartRead(&read_buffer_);
+  }
+  void Write(const grpc::ByteBuffer* buffer) {
+    TsanRelease(this);
+    StartWrite(buffer);
+  }
+  void FinishWith(const grpc::Status& status) {
+    TsanRelease(this);
+    Finish(status);
+  }
+
   // Remembers what `request` watches (with its filter) for later pushes;
   // false if the stream ended because it watches too much.
   bool Watch(const v1::DiscoverRequest& request) {
@@ -194,7 +218,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
         return;
       }
     }
-    StartRead(&read_buffer_);
+    Read();
   }
 
   // Queues an answer for `key` (answering `revision`; empty for a push),
@@ -208,7 +232,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       if (inserted.second) order_.push_back(key);
       next = NextWriteLocked();
     }
-    if (next != nullptr) StartWrite(next);
+    if (next != nullptr) Write(next);
   }
 
   // Builds the next answer into write_buffer_ if nothing is being written.
@@ -245,6 +269,8 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   std::atomic<int> refs_{1};  // gRPC's, dropped in OnDone
   grpc::ByteBuffer read_buffer_;  // only touched by the read chain
   grpc::Alarm delay_;             // injected answer delay
+  WatchKey delayed_key_;          // what it answers (set by the read chain)
+  std::string delayed_revision_;
   std::mutex mu_;
   // Watched resources, with their onlyHealthyInstance filter.
   std::map<WatchKey, bool> watches_ ABSL_GUARDED_BY(mu_);
@@ -271,6 +297,8 @@ NamingService::NamingService(NamingRegistry* registry, RuleRegistry* rules,
 NamingService::~NamingService() {
   registry_->SetChangeListener(nullptr);
   rules_->SetChangeListener(nullptr);
+  // After the last stream's RemoveStream, which gRPC ran on its threads.
+  std::lock_guard<std::mutex> lock(streams_mu_);
 }
 
 void NamingService::OnChanged(DiscoverType type, const ServiceKey& key) {

@@ -3,6 +3,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include "proto/metric/v2/ratelimit_stub.h"
+#include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -21,27 +22,55 @@ grpc::ByteBuffer Encode(const Message& message) {
   return buffer;
 }
 
+// A generic bidi reactor whose gRPC operations and reactions are annotated
+// for ThreadSanitizer: gRPC runs the reactions on its own threads, ordered
+// by synchronization TSan cannot see (see sdk/tsan.h).
+class AnnotatedReactor : public grpc::ServerGenericBidiReactor {
+ protected:
+  void Read(grpc::ByteBuffer* in) {
+    TsanRelease(this);
+    StartRead(in);
+  }
+  void Write(const grpc::ByteBuffer* out) {
+    TsanRelease(this);
+    StartWrite(out);
+  }
+  void WriteAndFinish(const grpc::ByteBuffer* out) {
+    TsanRelease(this);
+    StartWriteAndFinish(out, grpc::WriteOptions(), grpc::Status::OK);
+  }
+  void FinishWith(const grpc::Status& status) {
+    TsanRelease(this);
+    Finish(status);
+  }
+  void OnDone() override {
+    TsanAcquire(this);
+    delete this;
+  }
+};
+
 }  // namespace
 
 // The quota stream: one answer per request, in order (read, answer, read...).
-class QuotaStream final : public grpc::ServerGenericBidiReactor {
+class QuotaStream final : public AnnotatedReactor {
  public:
-  explicit QuotaStream(RateLimitService* service) : service_(service) { StartRead(&in_); }
+  explicit QuotaStream(RateLimitService* service) : service_(service) { Read(&in_); }
 
   void OnReadDone(bool ok) override {
+    TsanSerialized serialized(this);
     if (!ok) {
-      Finish(grpc::Status::OK);
+      FinishWith(grpc::Status::OK);
       return;
     }
     v2::RateLimitRequest request;
     if (!Decode(&in_, &request)) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a RateLimitRequest"));
+      FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a RateLimitRequest"));
       return;
     }
     LogRequest(service_->log_, "Service", request);
     const Fault fault = service_->faults_->Take("Service");
     if (!fault.status.ok()) {
-      Finish(ToGrpc(fault.status));
+      FinishWith(ToGrpc(fault.status));
       return;
     }
     v2::RateLimitResponse response;
@@ -61,28 +90,28 @@ class QuotaStream final : public grpc::ServerGenericBidiReactor {
             service_->quotas_->Report(request.ratelimitreportrequest());
         break;
       default:
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown RateLimitCmd"));
+        FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown RateLimitCmd"));
         return;
     }
     out_ = Encode(response);
     if (response.has_ratelimitreportresponse() &&
         response.ratelimitreportresponse().code() == kLimiterInvalidCounterKey) {
       // As the real server: a report with a malformed key ends the stream.
-      StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+      WriteAndFinish(&out_);
       return;
     }
-    StartWrite(&out_);
+    Write(&out_);
   }
 
   void OnWriteDone(bool ok) override {
+    TsanSerialized serialized(this);
     if (!ok) {
-      Finish(grpc::Status::OK);
+      FinishWith(grpc::Status::OK);
       return;
     }
-    StartRead(&in_);
+    Read(&in_);
   }
 
-  void OnDone() override { delete this; }
 
  private:
   RateLimitService* const service_;
@@ -91,29 +120,29 @@ class QuotaStream final : public grpc::ServerGenericBidiReactor {
 };
 
 // TimeAdjust: a unary call carried by a generic stream.
-class TimeAdjustCall final : public grpc::ServerGenericBidiReactor {
+class TimeAdjustCall final : public AnnotatedReactor {
  public:
-  explicit TimeAdjustCall(RateLimitService* service) : service_(service) { StartRead(&in_); }
+  explicit TimeAdjustCall(RateLimitService* service) : service_(service) { Read(&in_); }
 
   void OnReadDone(bool ok) override {
+    TsanSerialized serialized(this);
     v2::TimeAdjustRequest request;
     if (!ok || !Decode(&in_, &request)) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no TimeAdjustRequest"));
+      FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no TimeAdjustRequest"));
       return;
     }
     LogRequest(service_->log_, "TimeAdjust", request);
     const Fault fault = service_->faults_->Take("TimeAdjust");
     if (!fault.status.ok()) {
-      Finish(ToGrpc(fault.status));
+      FinishWith(ToGrpc(fault.status));
       return;
     }
     v2::TimeAdjustResponse response;
     response.set_servertimestamp(service_->quotas_->NowMs());
     out_ = Encode(response);
-    StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+    WriteAndFinish(&out_);
   }
 
-  void OnDone() override { delete this; }
 
  private:
   RateLimitService* const service_;
@@ -123,14 +152,14 @@ class TimeAdjustCall final : public grpc::ServerGenericBidiReactor {
 
 grpc::ServerGenericBidiReactor* RateLimitService::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
+  TsanAcquire(&tsan_services_built_key);
   if (context->method() == v2::kRateLimitServiceMethod) return new QuotaStream(this);
   if (context->method() == v2::kTimeAdjustMethod) return new TimeAdjustCall(this);
-  class Unimplemented final : public grpc::ServerGenericBidiReactor {
+  class Unimplemented final : public AnnotatedReactor {
    public:
     explicit Unimplemented(const std::string& method) {
-      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + method));
+      FinishWith(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + method));
     }
-    void OnDone() override { delete this; }
   };
   return new Unimplemented(context->method());
 }

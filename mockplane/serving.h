@@ -16,6 +16,12 @@
 namespace grpc_cpp_polaris {
 namespace mockplane {
 
+// The mock's services and registries are built on one thread and called on
+// gRPC's, which start serving through synchronization ThreadSanitizer cannot
+// see: ControlPlane releases this key once they are built, and every handler
+// calls TsanAcquire(&tsan_services_built_key) first (see sdk/tsan.h).
+inline char tsan_services_built_key = 0;
+
 // Receives one line per request ("Heartbeat {id { value: ... }}"); may be empty.
 using RequestLog = std::function<void(const std::string&)>;
 

@@ -542,9 +542,12 @@ void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
       if (it == subscriptions_.end()) return;
       Subscription& subscription = it->second;
       // An answer that cannot be used is not asked for again until the
-      // service changes.
+      // service changes, nor reported twice (a re-ask sent before the first
+      // answer arrived is answered with the same revision).
       if (!answer.status.ok() && response.service().has_revision()) {
-        subscription.revision = response.service().revision().value();
+        const std::string& revision = response.service().revision().value();
+        if (revision == subscription.revision && !subscription.error.ok()) return;
+        subscription.revision = revision;
       }
       if (subscription.snapshot != nullptr) {
         // Keep the last good snapshot: errors only reach watchers that have none.

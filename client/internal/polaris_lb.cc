@@ -1,7 +1,8 @@
 // The `polaris` LB policy: one subchannel per address the resolver reports,
 // weighted random over the READY ones.
 //
-// Control plane (all *Locked methods, on the channel's work serializer):
+// Control plane (all *Locked methods, on the channel's work serializer, each
+// marked for ThreadSanitizer with a TsanSerialized guard, see sdk/tsan.h):
 // addresses and subchannel states are folded into an immutable Picker, which
 // is rebuilt on every change. Data plane: Picker::Pick does one binary search
 // over precomputed cumulative weights with a thread-local random number; it
@@ -24,6 +25,7 @@
 #include "client/internal/instance_attribute.h"
 #include "client/internal/weighted_picker.h"
 #include "client/polaris_client.h"
+#include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/debug_location.h"
@@ -103,6 +105,7 @@ class PolarisLb::StateWatcher final
 
   // The client channel delivers this on the work serializer.
   void OnConnectivityStateChange(grpc_connectivity_state state, absl::Status status) override {
+    TsanSerialized serialized(&tsan_work_serializer_key);
     policy_->OnStateChangeLocked(key_, generation_, state, status);
   }
   grpc_pollset_set* interested_parties() override { return policy_->interested_parties(); }
@@ -114,6 +117,7 @@ class PolarisLb::StateWatcher final
 };
 
 absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
+  TsanSerialized serialized(&tsan_work_serializer_key);
   resolution_note_ = std::move(args.resolution_note);
   if (!args.addresses.ok()) {
     // Keep serving the last good endpoints; report the error only if none.
@@ -233,14 +237,17 @@ void PolarisLb::UpdatePickerLocked() {
 }
 
 void PolarisLb::ExitIdleLocked() {
+  TsanSerialized serialized(&tsan_work_serializer_key);
   for (auto& entry : endpoints_) entry.second->subchannel->RequestConnection();
 }
 
 void PolarisLb::ResetBackoffLocked() {
+  TsanSerialized serialized(&tsan_work_serializer_key);
   for (auto& entry : endpoints_) entry.second->subchannel->ResetBackoff();
 }
 
 void PolarisLb::ShutdownLocked() {
+  TsanSerialized serialized(&tsan_work_serializer_key);
   shutdown_ = true;
   for (auto& entry : endpoints_) StopWatching(entry.second.get());
   endpoints_.clear();

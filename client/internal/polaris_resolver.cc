@@ -18,6 +18,7 @@
 #include "client/polaris_client.h"
 #include "client/target.h"
 #include "sdk/control_plane_client.h"
+#include "sdk/tsan.h"
 #include "src/core/lib/address_utils/parse_address.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/debug_location.h"
@@ -45,7 +46,10 @@ class PolarisResolver final : public grpc_core::Resolver {
         // the service config still wins.
         channel_args_(args.args.SetIfUnset(GRPC_ARG_LB_POLICY_NAME, kPolarisLbPolicyName)) {}
 
+  // Every *Locked method runs on the channel's work serializer; the
+  // TsanSerialized guards tell ThreadSanitizer so (see sdk/tsan.h).
   void StartLocked() override {
+    TsanSerialized serialized(&tsan_work_serializer_key);
     if (!key_.ok()) {
       ReportError(absl::UnavailableError(
           absl::StrCat("invalid polaris target '", target_, "': ", key_.status().message())));
@@ -79,12 +83,14 @@ class PolarisResolver final : public grpc_core::Resolver {
                 bridge->resolver->Ref(DEBUG_LOCATION, "update").release()));
           }
           std::shared_ptr<grpc_core::WorkSerializer> serializer = self->work_serializer_;
-          serializer->Run(
-              [self = std::move(self), update = std::move(update)]() mutable {
-                self->OnUpdateLocked(update);
-                self.reset();  // here, inside the serializer
-              },
-              DEBUG_LOCATION);
+          std::function<void()> hop = [self = std::move(self),
+                                       update = std::move(update)]() mutable {
+            TsanSerialized serialized(&tsan_work_serializer_key);
+            self->OnUpdateLocked(update);
+            self.reset();  // here, inside the serializer
+          };
+          TsanRelease(&tsan_work_serializer_key);  // the update is handed over
+          serializer->Run(std::move(hop), DEBUG_LOCATION);
         });
   }
 
@@ -92,6 +98,7 @@ class PolarisResolver final : public grpc_core::Resolver {
   void RequestReresolutionLocked() override {}
 
   void ShutdownLocked() override {
+    TsanSerialized serialized(&tsan_work_serializer_key);
     shutdown_ = true;
     if (bridge_ != nullptr) {
       std::lock_guard<std::mutex> lock(bridge_->mu);

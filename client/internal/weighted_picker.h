@@ -1,6 +1,7 @@
 // The polaris policy's picker: an immutable snapshot of READY subchannels
 // with precomputed cumulative weights. Pick() takes no lock and allocates
-// nothing: one thread-local random number and one binary search.
+// nothing: one thread-local random number and one binary search. (The
+// TSan annotations compile to nothing outside --config=tsan.)
 // Uses gRPC internals: channel plugins only.
 #ifndef GRPC_CPP_POLARIS_CLIENT_INTERNAL_WEIGHTED_PICKER_H_
 #define GRPC_CPP_POLARIS_CLIENT_INTERNAL_WEIGHTED_PICKER_H_
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "client/weighted_random.h"
+#include "sdk/tsan.h"
 #include "src/core/lib/gprpp/ref_counted_ptr.h"
 #include "src/core/lib/load_balancing/lb_policy.h"
 #include "src/core/lib/load_balancing/subchannel_interface.h"
@@ -22,12 +24,19 @@ class WeightedPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPi
   // subchannels[i] is picked with probability weights[i] / sum(weights).
   WeightedPicker(std::vector<grpc_core::RefCountedPtr<grpc_core::SubchannelInterface>> subchannels,
                  const std::vector<uint32_t>& weights)
-      : subchannels_(std::move(subchannels)), selector_(weights) {}
+      : subchannels_(std::move(subchannels)), selector_(weights) {
+    TsanRelease(this);  // published to the data plane by gRPC
+  }
+  ~WeightedPicker() override { TsanAcquire(this); }
 
   grpc_core::LoadBalancingPolicy::PickResult Pick(
       grpc_core::LoadBalancingPolicy::PickArgs /*args*/) override {
-    return grpc_core::LoadBalancingPolicy::PickResult::Complete(
-        subchannels_[selector_.Select(FastRandom())]);
+    TsanAcquire(this);
+    grpc_core::LoadBalancingPolicy::PickResult result =
+        grpc_core::LoadBalancingPolicy::PickResult::Complete(
+            subchannels_[selector_.Select(FastRandom())]);
+    TsanRelease(this);  // before the picker's destruction
+    return result;
   }
 
  private:
