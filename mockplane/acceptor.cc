@@ -10,13 +10,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_posix.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -111,7 +115,14 @@ constexpr int kAcceptBurst = 64;
 int PollTimeoutMs(absl::Time now, absl::Time wake_at) {
   if (wake_at == absl::InfiniteFuture()) return -1;
   if (wake_at <= now) return 0;
-  return static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(wake_at - now, absl::Milliseconds(1))));
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(wake_at - now, absl::Milliseconds(1)));
+  return static_cast<int>(std::min<int64_t>(ms, std::numeric_limits<int>::max()));
+}
+
+// Deadlines and backoffs are kept on a monotonic clock: a step of the wall
+// clock must not close every pending connection at once.
+absl::Time MonotonicNow() {
+  return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
 }
 
 }  // namespace
@@ -166,7 +177,7 @@ void Acceptor::Loop() {
       if (stopping_) break;
       listen_fd = listen_fd_;
     }
-    absl::Time now = absl::Now();
+    absl::Time now = MonotonicNow();
     while (!pending_.empty() && pending_.front().deadline <= now) {  // deadlines are in order
       Reject(pending_.front().fd);
       pending_.pop_front();
@@ -183,14 +194,19 @@ void Acceptor::Loop() {
       fds.push_back({peek ? pending.fd : -1, POLLIN, 0});
       wake_at = std::min({wake_at, pending.deadline, peek ? absl::InfiniteFuture() : pending.next_peek});
     }
-    if (poll(fds.data(), fds.size(), PollTimeoutMs(now, wake_at)) < 0) continue;  // EINTR
+    if (poll(fds.data(), fds.size(), PollTimeoutMs(now, wake_at)) < 0) {
+      // EINTR: at once. Anything else (e.g. EINVAL: more descriptors than
+      // RLIMIT_NOFILE allows) would repeat: not in a tight loop.
+      if (errno != EINTR) absl::SleepFor(absl::Milliseconds(10));
+      continue;
+    }
     if (fds[0].revents & POLLIN) {
       char drain[64];
       while (read(wake_pipe_[0], drain, sizeof(drain)) > 0) {
       }
       continue;  // re-read the state
     }
-    now = absl::Now();
+    now = MonotonicNow();
     std::deque<Pending> waiting;
     for (size_t i = 0; i < pending_.size(); ++i) {
       Pending pending = pending_[i];

@@ -67,7 +67,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
   void OnReadDone(bool ok) override {
-    TsanSerialized serialized(this);
+    TsanReaction reaction(&read_buffer_, &end_status_);
     if (!ok) {
       End(grpc::Status::OK);  // the client is done sending
       return;
@@ -90,15 +90,33 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       // Answer late; the next read waits until then, keeping answers in order.
       // The alarm's closure holds only `this` (stored inside the
       // std::function: nothing for ThreadSanitizer to see handed over).
+      // The stream does not finish meanwhile: the read chain goes on from
+      // the alarm, which is no reaction, so gRPC would not wait for it.
       Ref();
       delayed_key_ = WatchKeyOf(request);
       delayed_revision_ = request.service().revision().value();
-      TsanRelease(this);
-      delay_.Set(absl::ToChronoTime(absl::Now() + fault.delay), [this](bool) {
-        TsanSerialized serialized(this);
-        Enqueue(delayed_key_, delayed_revision_);
-        ContinueReading();
-        Unref();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        delaying_ = true;
+      }
+      TsanRelease(&read_buffer_);
+      delays_.emplace_back();  // a fresh alarm: the last one may still be running
+      delays_.back().Set(absl::ToChronoTime(absl::Now() + fault.delay), [this](bool) {
+        {
+          TsanReaction reaction(&read_buffer_, &end_status_);
+          Enqueue(delayed_key_, delayed_revision_);
+          ContinueReading();  // the read is started before the stream may finish
+          bool finish;
+          grpc::Status status;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            delaying_ = false;
+            finish = ShouldFinishLocked();
+            status = end_status_;
+          }
+          if (finish) FinishWith(status);
+        }
+        Unref();  // may delete this
       });
       return;
     }
@@ -107,7 +125,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
   void OnWriteDone(bool ok) override {
-    TsanSerialized serialized(this);
+    TsanReaction reaction(&write_buffer_, &end_status_);
     grpc::ByteBuffer* next = nullptr;
     bool read = false;
     bool finish = false;
@@ -134,7 +152,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
   void OnDone() override {
-    TsanAcquire(this);  // after every other reaction
+    TsanAcquire(&end_status_);  // after every reaction and Finish
     service_->RemoveStream(this);
     Unref();
   }
@@ -176,17 +194,18 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
 
  private:
   // gRPC operations. What this thread did before happens before their
-  // reactions, which gRPC may run on other threads.
+  // reactions, which gRPC may run on other threads (sdk/tsan.h: the read
+  // chain, the write chain and OnDone each have their own key).
   void Read() {
-    TsanRelease(this);
+    TsanRelease(&read_buffer_);
     StartRead(&read_buffer_);
   }
   void Write(const grpc::ByteBuffer* buffer) {
-    TsanRelease(this);
+    TsanRelease(&write_buffer_);
     StartWrite(buffer);
   }
   void FinishWith(const grpc::Status& status) {
-    TsanRelease(this);
+    TsanRelease(&end_status_);
     Finish(status);
   }
 
@@ -258,9 +277,10 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
     return &write_buffer_;
   }
 
-  // True once, when the stream should end: ending, nothing left to write.
+  // True once, when the stream should end: ending, nothing left to write,
+  // no read about to be started by a delay's alarm.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!ending_ || writing_ || !order_.empty() || finished_) return false;
+    if (!ending_ || writing_ || delaying_ || !order_.empty() || finished_) return false;
     finished_ = true;
     return true;
   }
@@ -268,8 +288,8 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   NamingService* const service_;
   std::atomic<int> refs_{1};  // gRPC's, dropped in OnDone
   grpc::ByteBuffer read_buffer_;  // only touched by the read chain
-  grpc::Alarm delay_;             // injected answer delay
-  WatchKey delayed_key_;          // what it answers (set by the read chain)
+  std::deque<grpc::Alarm> delays_;  // injected answer delays (read chain)
+  WatchKey delayed_key_;            // what the pending one answers
   std::string delayed_revision_;
   std::mutex mu_;
   // Watched resources, with their onlyHealthyInstance filter.
@@ -281,6 +301,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   grpc::ByteBuffer write_buffer_ ABSL_GUARDED_BY(mu_);  // the answer being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;  // not reading: too many answers waiting
+  bool delaying_ ABSL_GUARDED_BY(mu_) = false;  // the read chain waits for an alarm
   bool ending_ ABSL_GUARDED_BY(mu_) = false;  // reads over, or asked to end
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -546,7 +546,7 @@ void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
       // answer arrived is answered with the same revision).
       if (!answer.status.ok() && response.service().has_revision()) {
         const std::string& revision = response.service().revision().value();
-        if (revision == subscription.revision && !subscription.error.ok()) return;
+        if (revision == subscription.revision && subscription.error == status) return;
         subscription.revision = revision;
       }
       if (subscription.snapshot != nullptr) {

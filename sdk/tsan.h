@@ -66,6 +66,21 @@ class TsanSerialized {
   const void* key_;
 };
 
+// A reaction gRPC runs after an operation an object started (a reactor's
+// OnReadDone after StartRead): it follows what happened before the
+// operation started (TsanRelease(started) there), and what it does happens
+// before the object's OnDone (TsanAcquire(done) there).
+class TsanReaction {
+ public:
+  TsanReaction(const void* started, const void* done) : done_(done) { TsanAcquire(started); }
+  ~TsanReaction() { TsanRelease(done_); }
+  TsanReaction(const TsanReaction&) = delete;
+  TsanReaction& operator=(const TsanReaction&) = delete;
+
+ private:
+  const void* done_;
+};
+
 }  // namespace grpc_cpp_polaris
 
 #endif  // GRPC_CPP_POLARIS_SDK_TSAN_H_

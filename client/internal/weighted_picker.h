@@ -27,16 +27,12 @@ class WeightedPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPi
       : subchannels_(std::move(subchannels)), selector_(weights) {
     TsanRelease(this);  // published to the data plane by gRPC
   }
-  ~WeightedPicker() override { TsanAcquire(this); }
 
   grpc_core::LoadBalancingPolicy::PickResult Pick(
       grpc_core::LoadBalancingPolicy::PickArgs /*args*/) override {
-    TsanAcquire(this);
-    grpc_core::LoadBalancingPolicy::PickResult result =
-        grpc_core::LoadBalancingPolicy::PickResult::Complete(
-            subchannels_[selector_.Select(FastRandom())]);
-    TsanRelease(this);  // before the picker's destruction
-    return result;
+    TsanAcquire(this);  // built on the control plane's thread
+    return grpc_core::LoadBalancingPolicy::PickResult::Complete(
+        subchannels_[selector_.Select(FastRandom())]);
   }
 
  private:
