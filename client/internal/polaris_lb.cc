@@ -82,7 +82,7 @@ class PolarisLb final : public LoadBalancingPolicy {
     absl::Status last_failure;
   };
 
-  ~PolarisLb() override = default;
+  ~PolarisLb() override { TsanAcquire(this); }
   void ShutdownLocked() override;
   void OnStateChangeLocked(const std::string& key, uint64_t generation,
                            grpc_connectivity_state state, const absl::Status& status);
@@ -100,8 +100,16 @@ class PolarisLb::StateWatcher final
     : public SubchannelInterface::ConnectivityStateWatcherInterface {
  public:
   StateWatcher(RefCountedPtr<PolarisLb> policy, std::string key, uint64_t generation)
-      : policy_(std::move(policy)), key_(std::move(key)), generation_(generation) {}
-  ~StateWatcher() override { policy_.reset(DEBUG_LOCATION, "StateWatcher"); }
+      : policy_(std::move(policy)), key_(std::move(key)), generation_(generation) {
+    TsanRelease(this);
+  }
+  // gRPC destroys watchers on its own threads, and drops the policy's last
+  // reference inside libgrpc: tell TSan that this happens before ~PolarisLb.
+  ~StateWatcher() override {
+    TsanAcquire(this);
+    TsanRelease(policy_.get());
+    policy_.reset(DEBUG_LOCATION, "StateWatcher");
+  }
 
   // The client channel delivers this on the work serializer.
   void OnConnectivityStateChange(grpc_connectivity_state state, absl::Status status) override {
