@@ -103,6 +103,17 @@ class QuickstartTest : public ::testing::Test {
   std::vector<InProcessServer> servers_;
 };
 
+// A real Polaris server routes a health-checked instance once it is
+// registered (and its first heartbeat, sent by Register(), arrived): a client
+// reaches a new server within a second of Register() returning.
+TEST_F(QuickstartTest, NewServerIsRoutableWithinASecond) {
+  StartServer("new");
+  absl::StatusOr<std::string> who =
+      mockplane::CallEcho(*stub_, absl::Seconds(1), /*wait_for_ready=*/true);
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(*who, "new");
+}
+
 TEST_F(QuickstartTest, CallsSpreadOverAllInstancesByWeight) {
   StartServer("w100", 100);
   StartServer("w200", 200);
