@@ -58,16 +58,16 @@ v1::DiscoverRequest RequestFor(const WatchKey& key, bool only_healthy,
 // no longer read (HTTP/2 flow control then holds the client back) until the
 // client reads answers again. gRPC operations (StartRead, StartWrite,
 // Finish) are started outside mu_: their reactions may run inline.
-class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class DiscoverStream final : public AnnotatedBidiReactor {
  public:
   explicit DiscoverStream(NamingService* service) : service_(service) {
     TsanAcquire(&tsan_services_built_key);
     service_->AddStream(this);
-    Read();
+    Read(&read_buffer_);
   }
 
   void OnReadDone(bool ok) override {
-    TsanReaction reaction(&read_buffer_, &end_status_);
+    TsanReaction reaction(read_key(), done_key());
     if (!ok) {
       End(grpc::Status::OK);  // the client is done sending
       return;
@@ -99,11 +99,11 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
         std::lock_guard<std::mutex> lock(mu_);
         delaying_ = true;
       }
-      TsanRelease(&read_buffer_);
+      TsanRelease(read_key());
       delays_.emplace_back();  // a fresh alarm: the last one may still be running
       delays_.back().Set(absl::ToChronoTime(absl::Now() + fault.delay), [this](bool) {
         {
-          TsanReaction reaction(&read_buffer_, &end_status_);
+          TsanReaction reaction(read_key(), done_key());
           Enqueue(delayed_key_, delayed_revision_);
           ContinueReading();  // the read is started before the stream may finish
           bool finish;
@@ -125,7 +125,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
   void OnWriteDone(bool ok) override {
-    TsanReaction reaction(&write_buffer_, &end_status_);
+    TsanReaction reaction(write_key(), done_key());
     grpc::ByteBuffer* next = nullptr;
     bool read = false;
     bool finish = false;
@@ -147,12 +147,12 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       status = end_status_;
     }
     if (next != nullptr) Write(next);
-    if (read) Read();
+    if (read) Read(&read_buffer_);
     if (finish) FinishWith(status);
   }
 
   void OnDone() override {
-    TsanAcquire(&end_status_);  // after every reaction and Finish
+    TsanAcquire(done_key());  // after every reaction and Finish
     service_->RemoveStream(this);
     Unref();
   }
@@ -193,30 +193,13 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
  private:
-  // gRPC operations. What this thread did before happens before their
-  // reactions, which gRPC may run on other threads (sdk/tsan.h: the read
-  // chain, the write chain and OnDone each have their own key).
-  void Read() {
-    TsanRelease(&read_buffer_);
-    StartRead(&read_buffer_);
-  }
-  void Write(const grpc::ByteBuffer* buffer) {
-    TsanRelease(&write_buffer_);
-    StartWrite(buffer);
-  }
-  void FinishWith(const grpc::Status& status) {
-    TsanRelease(&end_status_);
-    Finish(status);
-  }
-
   // Remembers what `request` watches (with its filter) for later pushes;
   // false if the stream ended because it watches too much.
   bool Watch(const v1::DiscoverRequest& request) {
     const WatchKey key = WatchKeyOf(request);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = watches_.find(key);
-      if (it != watches_.end() || watches_.size() < service_->limits_.max_watches_per_stream) {
+      if (watches_.count(key) > 0 || watches_.size() < service_->limits_.max_watches_per_stream) {
         watches_[key] = request.filter().onlyhealthyinstance();
         return true;
       }
@@ -237,7 +220,7 @@ class DiscoverStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
         return;
       }
     }
-    Read();
+    Read(&read_buffer_);
   }
 
   // Queues an answer for `key` (answering `revision`; empty for a push),

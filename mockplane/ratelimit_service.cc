@@ -22,42 +22,15 @@ grpc::ByteBuffer Encode(const Message& message) {
   return buffer;
 }
 
-// A generic bidi reactor whose gRPC operations and reactions are annotated
-// for ThreadSanitizer: gRPC runs the reactions on its own threads, ordered
-// by synchronization TSan cannot see (see sdk/tsan.h).
-class AnnotatedReactor : public grpc::ServerGenericBidiReactor {
- protected:
-  void Read(grpc::ByteBuffer* in) {
-    TsanRelease(this);
-    StartRead(in);
-  }
-  void Write(const grpc::ByteBuffer* out) {
-    TsanRelease(this);
-    StartWrite(out);
-  }
-  void WriteAndFinish(const grpc::ByteBuffer* out) {
-    TsanRelease(this);
-    StartWriteAndFinish(out, grpc::WriteOptions(), grpc::Status::OK);
-  }
-  void FinishWith(const grpc::Status& status) {
-    TsanRelease(this);
-    Finish(status);
-  }
-  void OnDone() override {
-    TsanAcquire(this);
-    delete this;
-  }
-};
-
 }  // namespace
 
 // The quota stream: one answer per request, in order (read, answer, read...).
-class QuotaStream final : public AnnotatedReactor {
+class QuotaStream final : public AnnotatedBidiReactor {
  public:
   explicit QuotaStream(RateLimitService* service) : service_(service) { Read(&in_); }
 
   void OnReadDone(bool ok) override {
-    TsanSerialized serialized(this);
+    TsanReaction reaction(read_key(), done_key());
     if (!ok) {
       FinishWith(grpc::Status::OK);
       return;
@@ -97,14 +70,14 @@ class QuotaStream final : public AnnotatedReactor {
     if (response.has_ratelimitreportresponse() &&
         response.ratelimitreportresponse().code() == kLimiterInvalidCounterKey) {
       // As the real server: a report with a malformed key ends the stream.
-      WriteAndFinish(&out_);
+      WriteAndFinish(&out_, grpc::Status::OK);
       return;
     }
     Write(&out_);
   }
 
   void OnWriteDone(bool ok) override {
-    TsanSerialized serialized(this);
+    TsanReaction reaction(write_key(), done_key());
     if (!ok) {
       FinishWith(grpc::Status::OK);
       return;
@@ -120,12 +93,12 @@ class QuotaStream final : public AnnotatedReactor {
 };
 
 // TimeAdjust: a unary call carried by a generic stream.
-class TimeAdjustCall final : public AnnotatedReactor {
+class TimeAdjustCall final : public AnnotatedBidiReactor {
  public:
   explicit TimeAdjustCall(RateLimitService* service) : service_(service) { Read(&in_); }
 
   void OnReadDone(bool ok) override {
-    TsanSerialized serialized(this);
+    TsanReaction reaction(read_key(), done_key());
     v2::TimeAdjustRequest request;
     if (!ok || !Decode(&in_, &request)) {
       FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no TimeAdjustRequest"));
@@ -140,7 +113,7 @@ class TimeAdjustCall final : public AnnotatedReactor {
     v2::TimeAdjustResponse response;
     response.set_servertimestamp(service_->quotas_->NowMs());
     out_ = Encode(response);
-    WriteAndFinish(&out_);
+    WriteAndFinish(&out_, grpc::Status::OK);
   }
 
 
@@ -155,7 +128,7 @@ grpc::ServerGenericBidiReactor* RateLimitService::CreateReactor(
   TsanAcquire(&tsan_services_built_key);
   if (context->method() == v2::kRateLimitServiceMethod) return new QuotaStream(this);
   if (context->method() == v2::kTimeAdjustMethod) return new TimeAdjustCall(this);
-  class Unimplemented final : public AnnotatedReactor {
+  class Unimplemented final : public AnnotatedBidiReactor {
    public:
     explicit Unimplemented(const std::string& method) {
       FinishWith(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + method));

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "mockplane/fault_injector.h"
+#include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -34,6 +35,44 @@ inline grpc::Status ToGrpc(const absl::Status& status) {
 inline constexpr size_t kMaxLoggedRequestChars = 1024;
 void LogRequest(const RequestLog& log, const char* method,
                 const google::protobuf::Message& request);
+
+// A bidi stream over raw bytes (the mock's Discover and rate-limit streams)
+// whose gRPC operations tell ThreadSanitizer what they hand over to gRPC's
+// threads (sdk/tsan.h). The read chain, the write chain and OnDone each have
+// a key: a reaction starts with TsanReaction(read_key() or write_key(),
+// done_key()), and OnDone with TsanAcquire(done_key()).
+class AnnotatedBidiReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ protected:
+  void Read(grpc::ByteBuffer* in) {
+    TsanRelease(read_key());
+    StartRead(in);
+  }
+  void Write(const grpc::ByteBuffer* out) {
+    TsanRelease(write_key());
+    StartWrite(out);
+  }
+  void WriteAndFinish(const grpc::ByteBuffer* out, const grpc::Status& status) {
+    TsanRelease(write_key());
+    TsanRelease(done_key());
+    StartWriteAndFinish(out, grpc::WriteOptions(), status);
+  }
+  void FinishWith(const grpc::Status& status) {
+    TsanRelease(done_key());
+    Finish(status);
+  }
+  // A reactor that owns itself; override for other ownership.
+  void OnDone() override {
+    TsanAcquire(done_key());
+    delete this;
+  }
+  // Addresses inside this object: using one as a key reads no memory.
+  const void* read_key() const { return &keys_[0]; }
+  const void* write_key() const { return &keys_[1]; }
+  const void* done_key() const { return &keys_[2]; }
+
+ private:
+  char keys_[3] = {};
+};
 
 // Logs, takes the method's fault, and finishes the call with `serve()`'s
 // status (after the fault's delay), or with the fault's failure.

@@ -3,13 +3,13 @@
 #include <iostream>
 #include <memory>
 #include <string>
-#include <mutex>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "mockplane/control_plane.h"
 #include "mockplane/wait.h"
+#include "sdk/watch_recorder.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -29,30 +29,6 @@ InstanceRegistration Registration(uint32_t port, uint32_t weight = 100) {
   registration.ttl_seconds = 5;
   return registration;
 }
-
-// Collects what a watch delivers.
-class Recorder {
- public:
-  ControlPlaneClient::WatchCallback Callback() {
-    return [this](absl::StatusOr<ServiceSnapshotPtr> update) {
-      std::lock_guard<std::mutex> lock(mu_);
-      updates_.push_back(std::move(update));
-    };
-  }
-  std::vector<absl::StatusOr<ServiceSnapshotPtr>> Updates() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return updates_;
-  }
-  size_t InstancesInLast() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (updates_.empty() || !updates_.back().ok()) return SIZE_MAX;
-    return (*updates_.back())->instances.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<absl::StatusOr<ServiceSnapshotPtr>> updates_;
-};
 
 class ControlPlaneClientTest : public ::testing::Test {
  protected:
@@ -100,13 +76,13 @@ TEST_F(ControlPlaneClientTest, BadRegistrationNamesTheCode) {
 
 TEST_F(ControlPlaneClientTest, WatchDeliversSnapshotThenPushedChanges) {
   ASSERT_TRUE(client_->RegisterInstance(Registration(1001)).ok());
-  Recorder recorder;
+  WatchRecorder recorder;
   ControlPlaneClient::WatchId id = client_->Watch(kEcho, recorder.Callback());
   ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
   ASSERT_TRUE(client_->RegisterInstance(Registration(1002)).ok());
   ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 2; }, absl::Seconds(10)));
   // A second watcher of the same service gets the known snapshot at once.
-  Recorder second;
+  WatchRecorder second;
   ControlPlaneClient::WatchId id2 = client_->Watch(kEcho, second.Callback());
   EXPECT_EQ(second.InstancesInLast(), 2u);
   client_->Unwatch(id);
@@ -118,7 +94,7 @@ TEST_F(ControlPlaneClientTest, WatchDeliversSnapshotThenPushedChanges) {
 }
 
 TEST_F(ControlPlaneClientTest, UnknownServiceIsReportedThenRecovers) {
-  Recorder recorder;
+  WatchRecorder recorder;
   client_->Watch(ServiceKey{"default", "Missing"}, recorder.Callback());
   ASSERT_TRUE(WaitUntil([&] { return !recorder.Updates().empty(); }, absl::Seconds(10)));
   EXPECT_TRUE(absl::IsNotFound(recorder.Updates()[0].status()))
@@ -133,7 +109,7 @@ TEST_F(ControlPlaneClientTest, UnreachableControlPlaneIsReported) {
   ControlPlaneOptions options;
   options.address = "127.0.0.1:1";  // nothing listens there
   ControlPlaneClient client(options);
-  Recorder recorder;
+  WatchRecorder recorder;
   client.Watch(kEcho, recorder.Callback());
   ASSERT_TRUE(WaitUntil([&] { return !recorder.Updates().empty(); }, absl::Seconds(10)));
   EXPECT_TRUE(absl::IsUnavailable(recorder.Updates()[0].status()))
@@ -143,7 +119,7 @@ TEST_F(ControlPlaneClientTest, UnreachableControlPlaneIsReported) {
 
 TEST_F(ControlPlaneClientTest, StreamReconnectsAfterControlPlaneRestart) {
   ASSERT_TRUE(client_->RegisterInstance(Registration(1001)).ok());
-  Recorder recorder;
+  WatchRecorder recorder;
   client_->Watch(kEcho, recorder.Callback());
   ASSERT_TRUE(WaitUntil([&] { return recorder.InstancesInLast() == 1; }, absl::Seconds(10)));
   const int port = plane_->port();
@@ -193,8 +169,8 @@ class BigServiceTest : public ControlPlaneClientTest {
   }
 
   const ServiceKey kBig{"default", "Big"};
-  Recorder big_recorder_;
-  Recorder small_recorder_;
+  WatchRecorder big_recorder_;
+  WatchRecorder small_recorder_;
 };
 
 TEST_F(BigServiceTest, LargeAnswerIsServedAndOtherServicesKeepUpdating) {

@@ -17,6 +17,7 @@
 #include "proto/v1/grpcapi.grpc.pb.h"
 #include "sdk/control_plane_client.h"
 #include "sdk/tsan.h"
+#include "sdk/watch_recorder.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -143,24 +144,6 @@ class RawDiscoverService final
   int streams_opened_ = 0;
 };
 
-class Recorder {
- public:
-  ControlPlaneClient::WatchCallback Callback() {
-    return [this](absl::StatusOr<ServiceSnapshotPtr> update) {
-      std::lock_guard<std::mutex> lock(mu_);
-      updates_.push_back(std::move(update));
-    };
-  }
-  std::vector<absl::StatusOr<ServiceSnapshotPtr>> Updates() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return updates_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<absl::StatusOr<ServiceSnapshotPtr>> updates_;
-};
-
 TEST(MalformedAnswerTest, FailsOnlyTheServiceItNames) {
   RawDiscoverService service;
   grpc::ServerBuilder builder;
@@ -171,7 +154,7 @@ TEST(MalformedAnswerTest, FailsOnlyTheServiceItNames) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
 
-  Recorder good, bad;
+  WatchRecorder good, bad;
   {
     ControlPlaneOptions options;
     options.address = "127.0.0.1:" + std::to_string(port);
