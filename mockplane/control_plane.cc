@@ -29,7 +29,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ControlPlaneOp
     std::lock_guard<std::mutex> lock(plane->mu_);
     plane->registry_ =
         std::make_shared<NamingRegistry>(plane->options_.clock, plane->options_.naming_limits);
-    plane->rules_ = std::make_shared<RuleRegistry>();
+    plane->rules_ =
+        std::make_shared<RuleRegistry>(plane->options_.mainline_discover_types_only);
     plane->configs_ = std::make_shared<ConfigRegistry>(plane->options_.config_limits);
     plane->quotas_ = std::make_shared<QuotaRegistry>(plane->options_.clock);
     if (!plane->options_.rules_file.empty()) {
@@ -160,7 +161,7 @@ absl::Status ControlPlane::Restart(RestartMode mode) {
   StopLocked();
   if (mode == RestartMode::kLoseState) {
     registry_ = std::make_shared<NamingRegistry>(options_.clock, options_.naming_limits);
-    rules_ = std::make_shared<RuleRegistry>();
+    rules_ = std::make_shared<RuleRegistry>(options_.mainline_discover_types_only);
     configs_ = std::make_shared<ConfigRegistry>(options_.config_limits);
     quotas_ = std::make_shared<QuotaRegistry>(options_.clock);
   }
@@ -259,6 +260,39 @@ void ControlPlane::SetFaultDetector(const ServiceKey& key,
                                     const v1::FaultDetector& fault_detector) {
   std::lock_guard<std::mutex> lock(mu_);
   rules_->SetFaultDetector(key, fault_detector);
+}
+
+void ControlPlane::SetLossless(const ServiceKey& key, const v1::LosslessRule& rule) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetLossless(key, rule);
+}
+
+void ControlPlane::SetBlockAllowList(const ServiceKey& key,
+                                     const std::vector<v1::BlockAllowListRule>& rules) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetBlockAllowList(key, rules);
+}
+
+void ControlPlane::SetTrafficMirroring(const ServiceKey& key,
+                                       const std::vector<v1::TrafficMirroring>& rules) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetTrafficMirroring(key, rules);
+}
+
+void ControlPlane::SetFaultInjection(const ServiceKey& key,
+                                     const std::vector<v1::FaultInjection>& rules) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->SetFaultInjection(key, rules);
+}
+
+absl::Status ControlPlane::SetLaneGroup(const v1::LaneGroup& group) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rules_->SetLaneGroup(group);
+}
+
+void ControlPlane::RemoveLaneGroup(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_->RemoveLaneGroup(name);
 }
 
 absl::Status ControlPlane::LoadRulesFile(const std::string& path) {

@@ -30,6 +30,7 @@
 #include "mockplane/config_registry.h"
 #include "mockplane/fault_injector.h"
 #include "mockplane/naming_registry.h"
+#include "mockplane/rule_registry.h"
 #include "sdk/clock.h"
 #include "sdk/model.h"
 
@@ -94,6 +95,12 @@ struct ControlPlaneOptions {
   // closed to make room).
   absl::Duration handshake_timeout = absl::Seconds(10);
   size_t max_pending_handshakes = 1024;
+  // Answer Discover as upstream's mainline server does, which has handlers
+  // only for INSTANCE, ROUTING, RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR,
+  // SERVICES and NAMESPACES: the newer rule types (LANE, CUSTOM_ROUTE_RULE,
+  // NEARBY_ROUTE_RULE, LOSSLESS, ...) get InvalidDiscoverResource. For
+  // testing clients against older servers.
+  bool mainline_discover_types_only = false;
 };
 
 class ControlPlane {
@@ -121,12 +128,21 @@ class ControlPlane {
   // Runs the heartbeat expiry check now (useful after advancing a FakeClock).
   void CheckHealthNow();
 
-  // Governance rules, served through Discover (ROUTING, CIRCUIT_BREAKER,
-  // RATE_LIMIT, FAULT_DETECTOR) and pushed to the streams that asked.
+  // Governance rules, served through Discover and pushed to the streams
+  // that asked (see rule_registry.h). SetRouting serves `routing.rules` both
+  // inside ROUTING and, by policy, as CUSTOM_ROUTE_RULE / NEARBY_ROUTE_RULE.
   void SetRouting(const ServiceKey& key, const v1::Routing& routing);
   void SetCircuitBreaker(const ServiceKey& key, const v1::CircuitBreaker& circuit_breaker);
   void SetRateLimit(const ServiceKey& key, const v1::RateLimit& rate_limit);
   void SetFaultDetector(const ServiceKey& key, const v1::FaultDetector& fault_detector);
+  void SetLossless(const ServiceKey& key, const v1::LosslessRule& rule);
+  void SetBlockAllowList(const ServiceKey& key, const std::vector<v1::BlockAllowListRule>& rules);
+  void SetTrafficMirroring(const ServiceKey& key, const std::vector<v1::TrafficMirroring>& rules);
+  void SetFaultInjection(const ServiceKey& key, const std::vector<v1::FaultInjection>& rules);
+  // Adds or replaces a lane group (by name); served to every service it
+  // mentions. InvalidArgument names a bad selector.
+  absl::Status SetLaneGroup(const v1::LaneGroup& group);
+  void RemoveLaneGroup(const std::string& name);
   // Loads a JSON rules file; all or nothing, errors name the bad part.
   absl::Status LoadRulesFile(const std::string& path);
   absl::Status LoadRulesJson(const std::string& json);

@@ -394,9 +394,9 @@ TEST_F(ControlPlaneTest, BadDiscoverRequestsGetCodes) {
   ASSERT_TRUE(stream->Write(nameless));
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_EQ(response.code().value(), v1::InvalidServiceName);
-  v1::DiscoverRequest lanes = DiscoverEcho();
-  lanes.set_type(v1::DiscoverRequest::LANE);
-  ASSERT_TRUE(stream->Write(lanes));
+  v1::DiscoverRequest clusters = DiscoverEcho();
+  clusters.set_type(v1::DiscoverRequest::CLUSTER);
+  ASSERT_TRUE(stream->Write(clusters));
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_EQ(response.code().value(), v1::InvalidDiscoverResource);
   v1::DiscoverRequest unknown_service = DiscoverEcho();

@@ -9,6 +9,8 @@
 //                        v1.PolarisConfigGRPC (default 8091, the real one's)
 //   --ratelimit_port=PORT  rate-limit server, polaris.metric.v2 (default 8081)
 //   --rules=FILE         JSON rules file to preload (proto/mockplane/rules_file.proto)
+//   --mainline_types_only  answer Discover as upstream's mainline server does
+//                        (no LANE, CUSTOM_ROUTE_RULE, NEARBY_ROUTE_RULE, ...)
 //   --quiet              do not log each request to stderr
 // Stops on SIGINT or SIGTERM.
 #include <csignal>
@@ -27,7 +29,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: polaris_mock_server [--host=127.0.0.1] [--naming_port=8091] "
-    "[--ratelimit_port=8081] [--rules=FILE] [--quiet]\n";
+    "[--ratelimit_port=8081] [--rules=FILE] [--mainline_types_only] [--quiet]\n";
 
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "polaris_mock_server: %s\n", problem.c_str());
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
       }
     } else if (absl::StartsWith(arg, "--rules=")) {
       options.rules_file = arg.substr(8);
+    } else if (arg == "--mainline_types_only") {
+      options.mainline_discover_types_only = true;
     } else if (arg == "--quiet") {
       quiet = true;
     } else {

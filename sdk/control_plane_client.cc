@@ -81,9 +81,10 @@ void FillRef(const InstanceRef& ref, v1::Instance* proto) {
   if (!ref.service_token.empty()) proto->mutable_service_token()->set_value(ref.service_token);
 }
 
-v1::DiscoverRequest InstanceRequest(const ServiceKey& key, const std::string& revision) {
+v1::DiscoverRequest ResourceRequest(ResourceType type, const ServiceKey& key,
+                                    const std::string& revision) {
   v1::DiscoverRequest request;
-  request.set_type(v1::DiscoverRequest::INSTANCE);
+  request.set_type(static_cast<v1::DiscoverRequest::DiscoverRequestType>(ResourceTypeToWire(type)));
   request.mutable_service()->mutable_name()->set_value(key.service);
   request.mutable_service()->mutable_namespace_()->set_value(key.service_namespace);
   if (!revision.empty()) request.mutable_service()->mutable_revision()->set_value(revision);
@@ -136,7 +137,7 @@ class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlan
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::PolarisGRPC::Stub> naming;
 
-  WatchId Watch(const ServiceKey& key, WatchCallback callback);
+  WatchId Watch(ResourceType type, const ServiceKey& key, ResourceCallback callback);
   void Unwatch(WatchId id);
   ListenerId AddReconnectListener(std::function<void()> listener);
   void RemoveReconnectListener(ListenerId id);
@@ -144,13 +145,14 @@ class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlan
   std::vector<std::thread> Shutdown();
 
  private:
-  using WatchMailbox = Mailbox<absl::StatusOr<ServiceSnapshotPtr>>;
+  using WatchMailbox = Mailbox<absl::StatusOr<ResourceUpdatePtr>>;
   using ListenerMailbox = Mailbox<bool>;
+  using WatchKey = std::pair<ResourceType, ServiceKey>;
   struct Subscription {
     // Revision last answered (also of an answer that was rejected, so that
-    // it is not fetched again until the service changes).
+    // it is not fetched again until the resource changes).
     std::string revision;
-    ServiceSnapshotPtr snapshot;
+    ResourceUpdatePtr snapshot;
     // Why there is no snapshot yet (unknown service, unreachable, ...).
     absl::Status error = absl::OkStatus();
     std::map<WatchId, std::shared_ptr<WatchMailbox>> watchers;
@@ -169,11 +171,11 @@ class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlan
   void ConnectivityLoop(grpc_connectivity_state state);
   bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAnswer(const grpc::ByteBuffer& buffer);
-  void HandleInstances(const DiscoverAnswer& answer);
+  void HandleResource(ResourceType type, const DiscoverAnswer& answer);
   // Posts `result` to the watchers of `subscription` and adds their
   // mailboxes to `posted`, for the caller to deliver once it released mu_.
   static void PostLocked(Subscription& subscription,
-                         const absl::StatusOr<ServiceSnapshotPtr>& result,
+                         const absl::StatusOr<ResourceUpdatePtr>& result,
                          std::vector<std::shared_ptr<WatchMailbox>>* posted);
   static void DeliverAll(const std::vector<std::shared_ptr<WatchMailbox>>& mailboxes);
 
@@ -182,8 +184,8 @@ class ControlPlaneClient::Core : public std::enable_shared_from_this<ControlPlan
   std::mutex mu_;
   std::condition_variable cv_;  // any change a thread may wait for
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<ServiceKey, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
-  std::map<WatchId, ServiceKey> watch_keys_ ABSL_GUARDED_BY(mu_);
+  std::map<WatchKey, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
+  std::map<WatchId, WatchKey> watch_keys_ ABSL_GUARDED_BY(mu_);
   WatchId next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<ListenerId, std::shared_ptr<ListenerMailbox>> listeners_ ABSL_GUARDED_BY(mu_);
   ListenerId next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
@@ -359,7 +361,20 @@ absl::StatusOr<Location> ControlPlaneClient::ReportClient(const std::string& hos
 
 ControlPlaneClient::WatchId ControlPlaneClient::Watch(const ServiceKey& key,
                                                       WatchCallback callback) {
-  return core_->Watch(key, std::move(callback));
+  return core_->Watch(ResourceType::kInstance, key,
+                      [callback = std::move(callback)](absl::StatusOr<ResourceUpdatePtr> update) {
+                        if (!update.ok()) {
+                          callback(update.status());
+                        } else {
+                          callback((*update)->instances);
+                        }
+                      });
+}
+
+ControlPlaneClient::WatchId ControlPlaneClient::WatchResource(ResourceType type,
+                                                              const ServiceKey& key,
+                                                              ResourceCallback callback) {
+  return core_->Watch(type, key, std::move(callback));
 }
 
 void ControlPlaneClient::Unwatch(WatchId id) { core_->Unwatch(id); }
@@ -374,7 +389,7 @@ void ControlPlaneClient::RemoveReconnectListener(ListenerId id) {
 }
 
 void ControlPlaneClient::Core::PostLocked(Subscription& subscription,
-                                          const absl::StatusOr<ServiceSnapshotPtr>& result,
+                                          const absl::StatusOr<ResourceUpdatePtr>& result,
                                           std::vector<std::shared_ptr<WatchMailbox>>* posted) {
   for (auto& entry : subscription.watchers) {
     entry.second->Post(result);
@@ -387,15 +402,16 @@ void ControlPlaneClient::Core::DeliverAll(
   for (const auto& mailbox : mailboxes) mailbox->Deliver();
 }
 
-ControlPlaneClient::WatchId ControlPlaneClient::Core::Watch(const ServiceKey& key,
-                                                            WatchCallback callback) {
+ControlPlaneClient::WatchId ControlPlaneClient::Core::Watch(ResourceType type,
+                                                            const ServiceKey& key,
+                                                            ResourceCallback callback) {
   auto mailbox = std::make_shared<WatchMailbox>(std::move(callback));
   WatchId id;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_watch_id_++;
-    watch_keys_[id] = key;
-    Subscription& subscription = subscriptions_[key];
+    watch_keys_[id] = WatchKey(type, key);
+    Subscription& subscription = subscriptions_[WatchKey(type, key)];
     subscription.watchers[id] = mailbox;
     // Posted under mu_, so that a newer result posted later replaces it.
     if (subscription.snapshot != nullptr) {
@@ -517,28 +533,45 @@ void ControlPlaneClient::Core::HandleAnswer(const grpc::ByteBuffer& buffer) {
             options.address.c_str(), answer.status.ToString().c_str());
     return;
   }
-  // Only instances are watched so far.
-  if (answer.response.type() == v1::DiscoverResponse::INSTANCE) HandleInstances(answer);
+  if (answer.status.ok() && answer.response.code().value() == v1::InvalidDiscoverResource) {
+    // Upstream's server answers a type it has no handler for with this code,
+    // typed ROUTING (its default case): it is about one of the newer types
+    // asked for, whichever of them the server lacks.
+    for (ResourceType unknown :
+         {ResourceType::kLane, ResourceType::kCustomRouteRule, ResourceType::kNearbyRouteRule,
+          ResourceType::kLossless, ResourceType::kBlockAllowRule, ResourceType::kTrafficMirroring,
+          ResourceType::kFaultInjection}) {
+      HandleResource(unknown, answer);
+    }
+    return;
+  }
+  const std::optional<ResourceType> type = ResourceTypeFromWire(answer.response.type());
+  if (!type.has_value()) {
+    gpr_log(GPR_ERROR, "polaris: dropped a Discover answer from %s of unknown type %d",
+            options.address.c_str(), static_cast<int>(answer.response.type()));
+    return;
+  }
+  HandleResource(*type, answer);
 }
 
-void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
+void ControlPlaneClient::Core::HandleResource(ResourceType type, const DiscoverAnswer& answer) {
   const v1::DiscoverResponse& response = answer.response;
   const uint32_t code = response.code().value();
   if (answer.status.ok() && code == v1::DataNoChange) return;
   const ServiceKey key{response.service().namespace_().value(), response.service().name().value()};
+  const WatchKey watch_key(type, key);
+  const std::string what = absl::StrCat("Discover ", ResourceTypeName(type), " ", key.ToString());
   absl::Status status = answer.status;
   if (status.ok()) {
-    status = StatusFromPolarisCode(code, response.info().value(),
-                                   absl::StrCat("Discover ", key.ToString()));
+    status = StatusFromPolarisCode(code, response.info().value(), what);
   } else {
-    status = absl::Status(status.code(),
-                          absl::StrCat("Discover ", key.ToString(), ": ", status.message()));
+    status = absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
   }
   std::vector<std::shared_ptr<WatchMailbox>> mailboxes;
   if (!status.ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = subscriptions_.find(key);
+      auto it = subscriptions_.find(watch_key);
       if (it == subscriptions_.end()) return;
       Subscription& subscription = it->second;
       // An answer that cannot be used is not asked for again until the
@@ -549,10 +582,14 @@ void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
         if (revision == subscription.revision && subscription.error == status) return;
         subscription.revision = revision;
       }
+      // The same error again (e.g. a type the server does not serve, asked
+      // again each refresh) is not reported again.
+      if (subscription.snapshot == nullptr && subscription.error == status) return;
       if (subscription.snapshot != nullptr) {
         // Keep the last good snapshot: errors only reach watchers that have none.
-        gpr_log(GPR_ERROR, "polaris: keeping the last instances of %s: %s",
-                key.ToString().c_str(), status.ToString().c_str());
+        gpr_log(GPR_ERROR, "polaris: keeping the last %s of %s: %s",
+                std::string(ResourceTypeName(type)).c_str(), key.ToString().c_str(),
+                status.ToString().c_str());
         return;
       }
       subscription.error = status;
@@ -561,10 +598,19 @@ void ControlPlaneClient::Core::HandleInstances(const DiscoverAnswer& answer) {
     DeliverAll(mailboxes);
     return;
   }
-  ServiceSnapshotPtr snapshot = SnapshotFromDiscoverResponse(response);
+  auto update = std::make_shared<ResourceUpdate>();
+  update->type = type;
+  update->key = key;
+  update->revision = response.service().revision().value();
+  if (type == ResourceType::kInstance) {
+    update->instances = SnapshotFromDiscoverResponse(response);
+  } else {
+    update->answer = std::make_shared<const v1::DiscoverResponse>(response);
+  }
+  ResourceUpdatePtr snapshot = std::move(update);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = subscriptions_.find(key);
+    auto it = subscriptions_.find(watch_key);
     if (it == subscriptions_.end()) return;
     Subscription& subscription = it->second;
     if (subscription.snapshot != nullptr && subscription.revision == snapshot->revision) return;
@@ -660,7 +706,8 @@ void ControlPlaneClient::Core::WriterLoop() {
       if (stream_ == nullptr) continue;
       for (auto& entry : subscriptions_) {
         if (refresh_all_ || entry.second.request_pending) {
-          requests.push_back(InstanceRequest(entry.first, entry.second.revision));
+          requests.push_back(
+              ResourceRequest(entry.first.first, entry.first.second, entry.second.revision));
           entry.second.request_pending = false;
         }
       }

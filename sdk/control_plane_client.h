@@ -28,7 +28,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/v1/response.pb.h"
 #include "sdk/model.h"
+#include "sdk/resource.h"
 
 namespace grpc_cpp_polaris {
 
@@ -78,6 +80,19 @@ struct InstanceRef {
   uint32_t port = 0;
   std::string service_token;
 };
+
+// One received version of one (type, service) resource.
+struct ResourceUpdate {
+  ResourceType type = ResourceType::kInstance;
+  ServiceKey key;
+  std::string revision;
+  // kInstance: the instances.
+  ServiceSnapshotPtr instances;
+  // Every other type: the answer as received, unparsed (its rule fields are
+  // validated by the governance layer, see service_view.h).
+  std::shared_ptr<const v1::DiscoverResponse> answer;
+};
+using ResourceUpdatePtr = std::shared_ptr<const ResourceUpdate>;
 
 // Maps a Polaris result code (v1.Code) to a status; 200000 is OK.
 absl::Status StatusFromPolarisCode(uint32_t code, const std::string& info,
@@ -131,9 +146,15 @@ class ControlPlaneClient {
   // host runs (empty when it does not know).
   absl::StatusOr<Location> ReportClient(const std::string& host);
 
-  // Starts watching `key`. The callback gets the current snapshot at once if
-  // one is known, then every change.
+  // Starts watching the instances of `key`. The callback gets the current
+  // snapshot at once if one is known, then every change.
   WatchId Watch(const ServiceKey& key, WatchCallback callback);
+  // Starts watching one resource of `key` (instances or a kind of rule),
+  // with the same promises as Watch(). A server that does not know the type
+  // (older Polaris versions and LANE, ...) is reported as an error while no
+  // version has been received.
+  using ResourceCallback = std::function<void(absl::StatusOr<ResourceUpdatePtr>)>;
+  WatchId WatchResource(ResourceType type, const ServiceKey& key, ResourceCallback callback);
   // Stops a watch. Once this returns the callback is not running and will
   // not run again (unless called from inside that callback).
   void Unwatch(WatchId id);

@@ -1,7 +1,9 @@
 #include "sdk/control_plane_client.h"
 
 #include <iostream>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -217,6 +219,109 @@ TEST_F(ControlPlaneClientTest, ReportClientReturnsLocation) {
   absl::StatusOr<Location> location = client_->ReportClient("127.0.0.1");
   ASSERT_TRUE(location.ok()) << location.status();
   EXPECT_EQ(location->zone, "z1");
+}
+
+// Collects what a WatchResource watch delivers.
+class ResourceRecorder {
+ public:
+  ControlPlaneClient::ResourceCallback Callback() {
+    return [this](absl::StatusOr<ResourceUpdatePtr> update) {
+      std::lock_guard<std::mutex> lock(mu_);
+      updates_.push_back(std::move(update));
+    };
+  }
+  std::vector<absl::StatusOr<ResourceUpdatePtr>> Updates() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return updates_;
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return updates_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<absl::StatusOr<ResourceUpdatePtr>> updates_;
+};
+
+v1::RouteRule NearbyRule(const std::string& id) {
+  v1::RouteRule rule;
+  rule.set_id(id);
+  rule.set_enable(true);
+  rule.set_routing_policy(v1::NearbyPolicy);
+  rule.mutable_routing_config()->PackFrom(v1::NearbyRoutingConfig());
+  return rule;
+}
+
+TEST_F(ControlPlaneClientTest, WatchesEachResourceTypeApartWithItsRevision) {
+  v1::Routing routing;
+  *routing.add_rules() = NearbyRule("nearby-1");
+  plane_->SetRouting(kEcho, routing);
+  ResourceRecorder routing_updates;
+  ResourceRecorder nearby_updates;
+  client_->WatchResource(ResourceType::kRouting, kEcho, routing_updates.Callback());
+  client_->WatchResource(ResourceType::kNearbyRouteRule, kEcho, nearby_updates.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return routing_updates.size() >= 1 && nearby_updates.size() >= 1; },
+                        absl::Seconds(10)));
+  absl::StatusOr<ResourceUpdatePtr> nearby = nearby_updates.Updates()[0];
+  ASSERT_TRUE(nearby.ok()) << nearby.status();
+  EXPECT_EQ((*nearby)->type, ResourceType::kNearbyRouteRule);
+  EXPECT_EQ((*nearby)->key, kEcho);
+  ASSERT_NE((*nearby)->answer, nullptr);
+  ASSERT_EQ((*nearby)->answer->nearbyrouterules_size(), 1);
+  EXPECT_FALSE((*nearby)->revision.empty());
+  absl::StatusOr<ResourceUpdatePtr> old_shape = routing_updates.Updates()[0];
+  ASSERT_TRUE(old_shape.ok());
+  EXPECT_EQ((*old_shape)->answer->routing().rules_size(), 1);
+  EXPECT_NE((*old_shape)->revision, (*nearby)->revision);
+
+  // A change is pushed to each watch, newest revision last.
+  *routing.add_rules() = NearbyRule("nearby-2");
+  plane_->SetRouting(kEcho, routing);
+  ASSERT_TRUE(WaitUntil([&] { return nearby_updates.size() >= 2; }, absl::Seconds(10)));
+  absl::StatusOr<ResourceUpdatePtr> changed = nearby_updates.Updates()[1];
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ((*changed)->answer->nearbyrouterules_size(), 2);
+  EXPECT_NE((*changed)->revision, (*nearby)->revision);
+}
+
+TEST(ControlPlaneClientMainlineTest, TypesTheServerLacksAreReportedOnceAndRoutingStillWorks) {
+  mockplane::ControlPlaneOptions plane_options;
+  plane_options.mainline_discover_types_only = true;
+  std::atomic<int> lane_requests{0};
+  plane_options.request_log = [&lane_requests](const std::string& line) {
+    if (line.find("Discover") != std::string::npos && line.find("LANE") != std::string::npos) {
+      ++lane_requests;
+    }
+  };
+  auto plane = ControlPlane::Start(plane_options);
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  v1::Routing routing;
+  routing.add_inbounds();
+  (*plane)->SetRouting(kEcho, routing);
+  ControlPlaneOptions options;
+  options.address = (*plane)->address();
+  options.refresh_interval = absl::Milliseconds(50);  // many re-asks
+  ControlPlaneClient client(options);
+  ResourceRecorder routing_updates;
+  ResourceRecorder lane_updates;
+  client.WatchResource(ResourceType::kLane, kEcho, lane_updates.Callback());
+  client.WatchResource(ResourceType::kRouting, kEcho, routing_updates.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return routing_updates.size() >= 1 && lane_updates.size() >= 1; },
+                        absl::Seconds(10)));
+  // The server's answer is typed ROUTING, but it is LANE's error, not ROUTING's.
+  absl::StatusOr<ResourceUpdatePtr> lanes = lane_updates.Updates()[0];
+  ASSERT_FALSE(lanes.ok());
+  EXPECT_NE(lanes.status().message().find("LANE"), absl::string_view::npos) << lanes.status();
+  EXPECT_NE(lanes.status().message().find("400004"), absl::string_view::npos) << lanes.status();
+  // Ten more refreshes re-ask, and the same error is not delivered again.
+  const int asked = lane_requests.load();
+  ASSERT_TRUE(WaitUntil([&] { return lane_requests.load() >= asked + 10; }, absl::Seconds(10)));
+  EXPECT_EQ(lane_updates.size(), 1u);
+  for (const auto& update : routing_updates.Updates()) {
+    ASSERT_TRUE(update.ok()) << update.status();
+    EXPECT_EQ((*update)->answer->routing().inbounds_size(), 1);
+  }
 }
 
 // Real servers (and the mock) refuse pings closer than 5 minutes.
