@@ -67,6 +67,8 @@ cc_library(
 
 cc_library(name = "protobuf", linkopts = ["-lprotobuf", "-pthread"])
 
+cc_library(name = "re2", linkopts = ["-lre2"])
+
 cc_library(
     name = "grpc++",
     linkopts = ["-lgrpc++", "-lgrpc", "-lgpr"],

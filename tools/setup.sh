@@ -13,7 +13,7 @@ set -euo pipefail
 
 PACKAGES=(
   bazel-bootstrap bazel-rules-proto bazel-rules-java bazel-skylib
-  g++ libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  g++ libre2-dev libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-protobuf ca-certificates
 )

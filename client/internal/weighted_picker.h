@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "client/weighted_random.h"
+#include "sdk/balancer/weighted_random.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/gprpp/ref_counted_ptr.h"
 #include "src/core/lib/load_balancing/lb_policy.h"

@@ -1,4 +1,4 @@
-#include "client/weighted_random.h"
+#include "sdk/balancer/weighted_random.h"
 
 #include <chrono>
 #include <functional>
@@ -38,6 +38,34 @@ WeightedRandomSelector::WeightedRandomSelector(const std::vector<uint32_t>& weig
   // `small` would need the others to hold more than full columns).
   for (uint32_t i : large) columns_[i] = Column{UINT64_MAX, i, i};
   for (uint32_t i : small) columns_[i] = Column{UINT64_MAX, i, i};
+}
+
+namespace {
+
+class WeightedRandomBalancer final : public Balancer {
+ public:
+  explicit WeightedRandomBalancer(const std::vector<uint32_t>& weights) : selector_(weights) {}
+  size_t Pick(const BalanceInput& input) const override { return selector_.Select(input.random); }
+
+ private:
+  const WeightedRandomSelector selector_;
+};
+
+class WeightedRandomBalancerFactory final : public BalancerFactory {
+ public:
+  absl::string_view name() const override { return "weighted_random"; }
+  std::unique_ptr<Balancer> Build(const std::vector<BalanceTarget>& targets) const override {
+    std::vector<uint32_t> weights;
+    weights.reserve(targets.size());
+    for (const BalanceTarget& target : targets) weights.push_back(target.weight);
+    return std::make_unique<WeightedRandomBalancer>(weights);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<BalancerFactory> MakeWeightedRandomBalancerFactory() {
+  return std::make_unique<WeightedRandomBalancerFactory>();
 }
 
 uint64_t FastRandom() {

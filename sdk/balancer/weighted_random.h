@@ -2,12 +2,15 @@
 // precomputed once per instance set: each selection is one 128-bit multiply
 // and one table read, with no allocation and no lock, whether there are 3 or
 // 100,000 instances.
-#ifndef GRPC_CPP_POLARIS_CLIENT_WEIGHTED_RANDOM_H_
-#define GRPC_CPP_POLARIS_CLIENT_WEIGHTED_RANDOM_H_
+#ifndef GRPC_CPP_POLARIS_SDK_BALANCER_WEIGHTED_RANDOM_H_
+#define GRPC_CPP_POLARIS_SDK_BALANCER_WEIGHTED_RANDOM_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
+
+#include "sdk/balancer/balancer.h"
 
 namespace grpc_cpp_polaris {
 
@@ -40,10 +43,14 @@ class WeightedRandomSelector {
   uint64_t total_ = 0;
 };
 
+// The "weighted_random" balancer (the default): a WeightedRandomSelector
+// over the targets' weights, driven by BalanceInput::random.
+std::unique_ptr<BalancerFactory> MakeWeightedRandomBalancerFactory();
+
 // A fast per-thread pseudo-random generator (xorshift64*), seeded per thread.
 // Lock-free and allocation-free; not for cryptography.
 uint64_t FastRandom();
 
 }  // namespace grpc_cpp_polaris
 
-#endif  // GRPC_CPP_POLARIS_CLIENT_WEIGHTED_RANDOM_H_
+#endif  // GRPC_CPP_POLARIS_SDK_BALANCER_WEIGHTED_RANDOM_H_

@@ -1,9 +1,11 @@
-#include "client/weighted_random.h"
+#include "sdk/balancer/weighted_random.h"
 
 #include <cstdint>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "sdk/builtin_governance.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -85,6 +87,37 @@ TEST(FastRandomTest, LooksUniformOverBits) {
     for (int bit = 0; bit < 64; ++bit) ones[bit] += (value >> bit) & 1;
   }
   for (int bit = 0; bit < 64; ++bit) EXPECT_NEAR(ones[bit], kDraws / 2, kDraws / 20) << bit;
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
+
+namespace grpc_cpp_polaris {
+namespace {
+
+TEST(BalancerRegistryTest, WeightedRandomIsRegisteredAndFollowsWeights) {
+  RegisterBuiltinGovernance();
+  absl::StatusOr<const BalancerFactory*> factory =
+      BalancerRegistry::Global().Find(BalancerRegistry::kDefault);
+  ASSERT_TRUE(factory.ok()) << factory.status();
+  Instance a, b;
+  std::unique_ptr<Balancer> balancer = (*factory)->Build({{&a, 1}, {&b, 3}});
+  // Half of the 64-bit range picks the column of `a` or its alias: sweep it.
+  int picked_b = 0;
+  constexpr int kSteps = 1 << 12;
+  for (int i = 0; i < kSteps; ++i) {
+    BalanceInput input;
+    input.random = (UINT64_MAX / kSteps) * static_cast<uint64_t>(i);
+    picked_b += balancer->Pick(input) == 1 ? 1 : 0;
+  }
+  EXPECT_NEAR(picked_b / static_cast<double>(kSteps), 0.75, 0.01);
+}
+
+TEST(BalancerRegistryTest, UnknownNameListsTheKnownOnes) {
+  RegisterBuiltinGovernance();
+  absl::StatusOr<const BalancerFactory*> factory = BalancerRegistry::Global().Find("nope");
+  EXPECT_TRUE(absl::IsNotFound(factory.status()));
+  EXPECT_NE(factory.status().message().find("weighted_random"), absl::string_view::npos);
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+// Load balancing over one candidate set: the interface every algorithm
+// implements, and the registry that finds them by name.
+//
+// A Balancer is built once per candidate set (when the routers' result for
+// a kind of call is first needed) and then picks for every call of that
+// kind, concurrently, so Pick() must take no lock and allocate nothing.
+#ifndef GRPC_CPP_POLARIS_SDK_BALANCER_BALANCER_H_
+#define GRPC_CPP_POLARIS_SDK_BALANCER_BALANCER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sdk/model.h"
+
+namespace grpc_cpp_polaris {
+
+// What a balancer may read of one call.
+struct BalanceInput {
+  // A uniformly distributed random value for this pick.
+  uint64_t random = 0;
+  // The call's hash key, for hash balancers (0 when the call has none).
+  uint64_t hash = 0;
+};
+
+// One candidate: its instance (for metadata-aware algorithms) and its weight.
+struct BalanceTarget {
+  const Instance* instance = nullptr;
+  uint32_t weight = 0;  // > 0
+};
+
+class Balancer {
+ public:
+  virtual ~Balancer() = default;
+  // An index into the targets the balancer was built from.
+  virtual size_t Pick(const BalanceInput& input) const = 0;
+};
+
+class BalancerFactory {
+ public:
+  virtual ~BalancerFactory() = default;
+  virtual absl::string_view name() const = 0;
+  // `targets` is not empty and every weight is positive.
+  virtual std::unique_ptr<Balancer> Build(const std::vector<BalanceTarget>& targets) const = 0;
+};
+
+// The balancers known to the process, by name (the built-in ones are
+// registered by RegisterBuiltinGovernance(), sdk/builtin_governance.h).
+class BalancerRegistry {
+ public:
+  static BalancerRegistry& Global();
+  // The default balancer's name.
+  static constexpr absl::string_view kDefault = "weighted_random";
+
+  // Adds a factory; AlreadyExists if the name is taken.
+  absl::Status Register(std::unique_ptr<BalancerFactory> factory);
+  // NotFound naming the known balancers when `name` is unknown.
+  absl::StatusOr<const BalancerFactory*> Find(absl::string_view name) const;
+
+ private:
+  BalancerRegistry() = default;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<BalancerFactory>, std::less<>> factories_;
+};
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SDK_BALANCER_BALANCER_H_

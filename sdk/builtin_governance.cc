@@ -1,0 +1,34 @@
+// The algorithms every process has. Adding one: its own file (with a unit
+// test beside it) and one line here.
+#include "sdk/builtin_governance.h"
+
+#include <mutex>
+
+#include "sdk/balancer/balancer.h"
+#include "sdk/balancer/weighted_random.h"
+#include "sdk/router/metadata_router.h"
+#include "sdk/router/nearby_router.h"
+#include "sdk/router/router.h"
+#include "sdk/router/routing_rules.h"
+#include "sdk/router/rule_router.h"
+#include "sdk/service_view.h"
+
+namespace grpc_cpp_polaris {
+
+void RegisterBuiltinGovernance() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    RuleParserRegistry& parsers = RuleParserRegistry::Global();
+    (void)parsers.Register(MakeRoutingRulesParser());
+
+    RouterRegistry& routers = RouterRegistry::Global();
+    (void)routers.Register(MakeRuleRouterFactory());
+    (void)routers.Register(MakeMetadataRouterFactory());
+    (void)routers.Register(MakeNearbyRouterFactory());
+
+    BalancerRegistry& balancers = BalancerRegistry::Global();
+    (void)balancers.Register(MakeWeightedRandomBalancerFactory());
+  });
+}
+
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,97 @@
+// Options of the governance layer: who this process is (the caller's
+// identity, which rules match on), which routers run and how. Filled from
+// code now; polaris.yaml will fill the same structs. Plain data, with
+// Validate() naming the first bad field.
+#ifndef GRPC_CPP_POLARIS_SDK_GOVERNANCE_OPTIONS_H_
+#define GRPC_CPP_POLARIS_SDK_GOVERNANCE_OPTIONS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "sdk/model.h"
+
+namespace grpc_cpp_polaris {
+
+// The calling process, as routing rules see it.
+struct CallerIdentity {
+  // The caller's own service; empty `service` when it is not a Polaris
+  // service (then only rules whose source is "*" match it).
+  ServiceKey service{kDefaultNamespace, ""};
+  // The caller's metadata (v1 source metadata and CALLER_METADATA match it).
+  std::map<std::string, std::string> metadata;
+  // Where the caller runs. Fields left empty are learned from the control
+  // plane (ReportClient) when the context starts.
+  Location location;
+  // The caller's IP, for CALLER_IP arguments; empty: learned the way the
+  // control plane sees it is not possible, so set it when rules use it.
+  std::string ip;
+};
+
+// Location levels, narrowest first.
+enum class LocationLevel { kCampus, kZone, kRegion, kAll };
+
+struct RuleRouterOptions {
+  // What a call gets when the service has routing rules but none matches
+  // it: every instance (upstream's default), or an error.
+  enum class Failover { kAll, kNone };
+  Failover failover = Failover::kAll;
+};
+
+struct NearbyRouterOptions {
+  // Route by location for every service even without a nearby rule from the
+  // control plane (a NearbyPolicy rule enables it for its service anyway).
+  bool enabled = false;
+  // Prefer instances in the caller's zone...
+  LocationLevel match_level = LocationLevel::kZone;
+  // ...and degrade at most to this level (kAll: anywhere).
+  LocationLevel max_match_level = LocationLevel::kAll;
+  // A level is given up for the next wider one when this percentage or more
+  // of its instances is unavailable; 100 means only when none is available.
+  uint32_t unhealthy_percent_to_degrade = 100;
+};
+
+struct MetadataRouterOptions {
+  // When no instance carries all the call's destination metadata:
+  //   kNone: the call fails (NOT_FOUND naming the metadata);
+  //   kAll: every instance;
+  //   kNotKey: the instances that lack the requested keys;
+  //   kCustom: the instances that carry `failover_metadata`.
+  enum class Failover { kNone, kAll, kNotKey, kCustom };
+  Failover failover = Failover::kNone;
+  std::map<std::string, std::string> failover_metadata;
+};
+
+struct LaneRouterOptions {
+  // Which instances a call outside any lane goes to: those without the lane
+  // label (kOnlyUntagged), or all but those of an enabled lane
+  // (kExcludeEnabledLanes).
+  enum class Baseline { kOnlyUntagged, kExcludeEnabledLanes };
+  Baseline baseline = Baseline::kOnlyUntagged;
+};
+
+struct GovernanceOptions {
+  // The routers, by registered name, in the order they run. The final filter
+  // (unavailable, isolated and weight-0 instances out) always runs last.
+  std::vector<std::string> routers = {"rule", "metadata", "nearby"};
+  // When the filter would leave no instance, use those the routers chose
+  // anyway (upstream's recover-all).
+  bool recover_all = true;
+  // The balancer, by registered name.
+  std::string balancer = "weighted_random";
+  RuleRouterOptions rule;
+  NearbyRouterOptions nearby;
+  MetadataRouterOptions metadata;
+  LaneRouterOptions lane;
+
+  // InvalidArgument naming the first bad field ("GovernanceOptions.nearby.
+  // max_match_level ..."). Router and balancer names are checked against
+  // the registries when a context is created.
+  absl::Status Validate() const;
+};
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SDK_GOVERNANCE_OPTIONS_H_

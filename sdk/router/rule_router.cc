@@ -1,0 +1,176 @@
+#include "sdk/router/rule_router.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "sdk/router/routing_rules.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+// Weights after splitting between groups are scaled to about this total.
+constexpr double kScaledTotal = 2147483648.0;  // 2^31
+
+class RuleRouter final : public Router {
+ public:
+  RuleRouter(std::shared_ptr<const RoutingRules> rules, ServiceKey callee,
+             RuleRouterOptions options)
+      : rules_(std::move(rules)), callee_(std::move(callee)), options_(options) {}
+
+  absl::string_view name() const override { return "rule"; }
+
+  void CollectKeys(RouteKeys* keys) const override {
+    for (const RouteEntry& route : rules_->inbounds) {
+      for (const RouteSource& source : route.sources) {
+        for (const CallMatch& match : source.arguments) AddCallAttributeKey(match.key, keys);
+      }
+      for (const RouteDestination& destination : route.destinations) {
+        for (const auto& [key, matcher] : destination.metadata) {
+          if (matcher.value_type() == StringMatcher::ValueType::kParameter) {
+            AddCallAttributeKey(matcher.value(), keys);
+          }
+        }
+      }
+    }
+  }
+
+  absl::Status Route(const RouteState& state, const RouteRequest& request,
+                     Candidates* candidates) const override {
+    for (const RouteEntry& route : rules_->inbounds) {
+      if (!SourceMatches(route, state, request)) continue;
+      if (RouteTo(route, state, request, candidates)) return absl::OkStatus();
+    }
+    if (options_.failover == RuleRouterOptions::Failover::kAll) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("polaris: no routing rule of ", callee_.ToString(),
+                     " matches the call to ", request.path, " (rule failover is none)"));
+  }
+
+ private:
+  bool SourceMatches(const RouteEntry& route, const RouteState& state,
+                     const RouteRequest& request) const {
+    if (route.sources.empty()) return true;
+    const ServiceKey& caller = state.caller->service;
+    for (const RouteSource& source : route.sources) {
+      const bool any_service = source.service.empty() || source.service == "*";
+      const bool any_namespace = source.service_namespace.empty() || source.service_namespace == "*";
+      if (!any_service && (caller.service.empty() || source.service != caller.service)) continue;
+      if (!any_namespace && source.service_namespace != caller.service_namespace) continue;
+      bool all = true;
+      for (const CallMatch& match : source.arguments) {
+        if (!match.matcher.Matches(CallAttribute(state, request, match.key))) {
+          all = false;
+          break;
+        }
+      }
+      if (all) return true;
+    }
+    return false;
+  }
+
+  bool InstanceMatches(const RouteDestination& destination, const Instance& instance,
+                       const RouteState& state, const RouteRequest& request) const {
+    for (const auto& [key, matcher] : destination.metadata) {
+      auto it = instance.metadata.find(key);
+      std::optional<absl::string_view> value;
+      if (it != instance.metadata.end()) value = it->second;
+      if (matcher.value_type() == StringMatcher::ValueType::kParameter) {
+        std::optional<absl::string_view> wanted = CallAttribute(state, request, matcher.value());
+        if (!wanted.has_value() || !matcher.MatchesWith(value, *wanted)) return false;
+      } else if (!matcher.Matches(value)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Narrows `candidates` to the route's destinations; false when no group
+  // of the route has an instance.
+  bool RouteTo(const RouteEntry& route, const RouteState& state,
+               const RouteRequest& request, Candidates* candidates) const {
+    struct Group {
+      const RouteDestination* destination;
+      Candidates members;
+      bool available = false;
+    };
+    std::map<uint32_t, std::vector<Group>> by_priority;
+    for (const RouteDestination& destination : route.destinations) {
+      if (destination.weight == 0 || destination.isolate) continue;
+      const bool any_service = destination.service.empty() || destination.service == "*";
+      const bool any_namespace =
+          destination.service_namespace.empty() || destination.service_namespace == "*";
+      if (!any_service && destination.service != callee_.service) continue;
+      if (!any_namespace && destination.service_namespace != callee_.service_namespace) continue;
+      Group group{&destination, {}, false};
+      for (const Candidate& candidate : *candidates) {
+        if (!InstanceMatches(destination, state.instance(candidate.index), state, request)) {
+          continue;
+        }
+        group.members.push_back(candidate);
+        group.available = group.available || state.Available(candidate.index);
+      }
+      if (!group.members.empty()) by_priority[destination.priority].push_back(std::move(group));
+    }
+    if (by_priority.empty()) return false;
+    // The first priority with an available instance, else the first.
+    std::vector<Group>* chosen = &by_priority.begin()->second;
+    for (auto& [priority, groups] : by_priority) {
+      bool available = false;
+      for (const Group& group : groups) available = available || group.available;
+      if (available) {
+        chosen = &groups;
+        break;
+      }
+    }
+    // Within the priority, available groups share the calls by weight.
+    bool any_available = false;
+    for (const Group& group : *chosen) any_available = any_available || group.available;
+    double total_group_weight = 0;
+    for (const Group& group : *chosen) {
+      if (group.available || !any_available) total_group_weight += group.destination->weight;
+    }
+    std::map<uint32_t, double> weights;  // by instance index; an instance may be in two groups
+    for (const Group& group : *chosen) {
+      if (any_available && !group.available) continue;
+      double member_total = 0;
+      for (const Candidate& member : group.members) member_total += member.weight;
+      const double share = group.destination->weight / total_group_weight;
+      for (const Candidate& member : group.members) {
+        weights[member.index] += kScaledTotal * share * (member.weight / member_total);
+      }
+    }
+    Candidates routed;
+    routed.reserve(weights.size());
+    for (const auto& [index, weight] : weights) {
+      routed.push_back(Candidate{index, static_cast<uint32_t>(std::max(1.0, weight))});
+    }
+    *candidates = std::move(routed);
+    return true;
+  }
+
+  const std::shared_ptr<const RoutingRules> rules_;
+  const ServiceKey callee_;
+  const RuleRouterOptions options_;
+};
+
+class RuleRouterFactory final : public RouterFactory {
+ public:
+  absl::string_view name() const override { return "rule"; }
+  absl::StatusOr<std::unique_ptr<Router>> Build(const ServiceView& view,
+                                                const CallerIdentity& /*caller*/,
+                                                const GovernanceOptions& options) const override {
+    std::shared_ptr<const RoutingRules> rules = view.Rules<RoutingRules>();
+    if (rules == nullptr || rules->inbounds.empty()) return nullptr;
+    return std::make_unique<RuleRouter>(std::move(rules), view.key, options.rule);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<RouterFactory> MakeRuleRouterFactory() {
+  return std::make_unique<RuleRouterFactory>();
+}
+
+}  // namespace grpc_cpp_polaris
