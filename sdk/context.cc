@@ -1,0 +1,237 @@
+#include "sdk/context.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <thread>
+#include <map>
+#include <utility>
+
+#include <grpc/support/log.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sdk/balancer/balancer.h"
+#include "sdk/builtin_governance.h"
+#include "sdk/router/router.h"
+
+namespace grpc_cpp_polaris {
+
+absl::Status ContextOptions::Validate() const {
+  RegisterBuiltinGovernance();
+  if (absl::Status status = control_plane.Validate(); !status.ok()) return status;
+  if (absl::Status status = governance.Validate(); !status.ok()) return status;
+  for (size_t i = 0; i < governance.routers.size(); ++i) {
+    absl::StatusOr<const RouterFactory*> router =
+        RouterRegistry::Global().Find(governance.routers[i]);
+    if (!router.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("GovernanceOptions.routers[", i, "]: ",
+                                                     router.status().message()));
+    }
+  }
+  absl::StatusOr<const BalancerFactory*> balancer =
+      BalancerRegistry::Global().Find(governance.balancer);
+  if (!balancer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GovernanceOptions.balancer: ", balancer.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Identifies a configuration for Shared(): every field that changes behaviour.
+std::string OptionsKey(const ContextOptions& options) {
+  const CallerIdentity& caller = options.caller;
+  const GovernanceOptions& governance = options.governance;
+  return absl::StrCat(
+      options.control_plane.address, "|", absl::FormatDuration(options.control_plane.rpc_timeout),
+      "|", absl::FormatDuration(options.control_plane.refresh_interval), "|",
+      absl::FormatDuration(options.control_plane.reconnect_backoff_initial), "|",
+      absl::FormatDuration(options.control_plane.reconnect_backoff_max), "|",
+      absl::FormatDuration(options.control_plane.keepalive_time), "|",
+      absl::FormatDuration(options.control_plane.keepalive_timeout), "|",
+      options.control_plane.max_discover_answer_bytes, "|", caller.service.ToString(), "|",
+      absl::StrJoin(caller.metadata, ",", absl::PairFormatter("=")), "|", caller.location.region,
+      "/", caller.location.zone, "/", caller.location.campus, "|", caller.ip, "|",
+      options.learn_location, "|", absl::StrJoin(governance.routers, ","), "|",
+      governance.recover_all, "|", governance.balancer, "|",
+      static_cast<int>(governance.rule.failover), "|", governance.nearby.enabled,
+      static_cast<int>(governance.nearby.match_level),
+      static_cast<int>(governance.nearby.max_match_level),
+      governance.nearby.unhealthy_percent_to_degrade, "|",
+      static_cast<int>(governance.metadata.failover), "|",
+      absl::StrJoin(governance.metadata.failover_metadata, ",", absl::PairFormatter("=")), "|",
+      static_cast<int>(governance.lane.baseline));
+}
+
+}  // namespace
+
+std::string LocalAddressTowards(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found) != 0) return "";
+  std::string local;
+  for (addrinfo* info = found; info != nullptr && local.empty(); info = info->ai_next) {
+    const int fd = socket(info->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    // A UDP connect sends nothing: it only picks the route and source address.
+    sockaddr_storage own{};
+    socklen_t length = sizeof(own);
+    if (connect(fd, info->ai_addr, info->ai_addrlen) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&own), &length) == 0) {
+      char text[INET6_ADDRSTRLEN] = {};
+      const void* raw = own.ss_family == AF_INET6
+                            ? static_cast<const void*>(
+                                  &reinterpret_cast<sockaddr_in6*>(&own)->sin6_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&own)->sin_addr);
+      if (inet_ntop(own.ss_family, raw, text, sizeof(text)) != nullptr) local = text;
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return local;
+}
+
+struct Context::State {
+  explicit State(ContextOptions options_in)
+      : options(std::move(options_in)),
+        client(ControlPlaneClient::Shared(options.control_plane)),
+        caller(std::make_shared<const CallerIdentity>(options.caller)) {}
+
+  const ContextOptions options;
+  const std::shared_ptr<ControlPlaneClient> client;
+  std::mutex mu;
+  std::condition_variable stop_cv;
+  std::shared_ptr<const CallerIdentity> caller;             // guarded by mu
+  std::map<ListenerId, std::function<void()>> listeners;    // guarded by mu
+  ListenerId next_listener_id = 1;                          // guarded by mu
+  bool stopping = false;                                    // guarded by mu
+  std::mutex listener_run_mu;  // held while listeners run
+};
+
+absl::StatusOr<std::shared_ptr<Context>> Context::Create(const ContextOptions& options) {
+  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  auto state = std::make_shared<State>(options);
+  std::shared_ptr<Context> context(new Context(state));
+  const Location& location = options.caller.location;
+  const bool complete =
+      !location.region.empty() && !location.zone.empty() && !location.campus.empty();
+  if (options.learn_location && !complete) {
+    std::thread([state] { LearnLocation(state); }).detach();
+  }
+  return context;
+}
+
+absl::StatusOr<std::shared_ptr<Context>> Context::Shared(const ContextOptions& options) {
+  static std::mutex* const mu = new std::mutex();
+  static auto* const contexts = new std::map<std::string, std::weak_ptr<Context>>();
+  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  const std::string key = OptionsKey(options);
+  std::lock_guard<std::mutex> lock(*mu);
+  for (auto it = contexts->begin(); it != contexts->end();) {
+    it = it->second.expired() ? contexts->erase(it) : std::next(it);
+  }
+  std::shared_ptr<Context> context = (*contexts)[key].lock();
+  if (context == nullptr) {
+    absl::StatusOr<std::shared_ptr<Context>> created = Create(options);
+    if (!created.ok()) return created.status();
+    context = *std::move(created);
+    (*contexts)[key] = context;
+  }
+  return context;
+}
+
+Context::~Context() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->stopping = true;
+  }
+  state_->stop_cv.notify_all();
+}
+
+const ContextOptions& Context::options() const { return state_->options; }
+
+const std::shared_ptr<ControlPlaneClient>& Context::control_plane() const {
+  return state_->client;
+}
+
+void Context::LearnLocation(const std::shared_ptr<State>& state) {
+  // Retried with backoff until the control plane answers (it may not be up
+  // yet) or the context goes away.
+  const ContextOptions& options = state->options;
+  absl::Duration backoff = options.control_plane.reconnect_backoff_initial;
+  const std::string host =
+      options.caller.ip.empty() ? LocalAddressTowards(options.control_plane.address)
+                                : options.caller.ip;
+  while (true) {
+    absl::StatusOr<Location> learned = state->client->ReportClient(host);
+    if (learned.ok()) {
+      auto caller = std::make_shared<CallerIdentity>(options.caller);
+      Location& location = caller->location;
+      if (location.region.empty()) location.region = learned->region;
+      if (location.zone.empty()) location.zone = learned->zone;
+      if (location.campus.empty()) location.campus = learned->campus;
+      if (caller->ip.empty()) caller->ip = host;
+      std::vector<std::function<void()>> listeners;
+      std::lock_guard<std::mutex> running(state->listener_run_mu);
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        if (state->stopping) return;
+        state->caller = std::move(caller);
+        for (const auto& entry : state->listeners) listeners.push_back(entry.second);
+      }
+      gpr_log(GPR_INFO, "polaris: this host (%s) runs in region '%s' zone '%s' campus '%s'",
+              host.c_str(), learned->region.c_str(), learned->zone.c_str(),
+              learned->campus.c_str());
+      for (const auto& listener : listeners) listener();
+      return;
+    }
+    std::unique_lock<std::mutex> lock(state->mu);
+    if (state->stop_cv.wait_for(lock, absl::ToChronoNanoseconds(backoff),
+                                [&state] { return state->stopping; })) {
+      return;
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(30));
+  }
+}
+
+std::shared_ptr<const CallerIdentity> Context::caller() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->caller;
+}
+
+Context::ListenerId Context::AddCallerListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  const ListenerId id = state_->next_listener_id++;
+  state_->listeners[id] = std::move(listener);
+  return id;
+}
+
+void Context::RemoveCallerListener(ListenerId id) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->listeners.erase(id);
+  }
+  // Waits out a run of the listeners in progress (a listener must not call
+  // this from inside itself).
+  std::lock_guard<std::mutex> running(state_->listener_run_mu);
+}
+
+std::unique_ptr<ServiceViewWatch> Context::WatchService(const ServiceKey& key,
+                                                        ServiceViewWatch::Callback callback) const {
+  return std::make_unique<ServiceViewWatch>(state_->client, key, RuleParserRegistry::Global().All(),
+                                            std::move(callback));
+}
+
+}  // namespace grpc_cpp_polaris

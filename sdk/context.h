@@ -1,0 +1,86 @@
+// The process-wide governance context: one per configuration (control plane,
+// caller identity, governance options), shared by every channel and
+// registration that uses it. It owns the connection to the control plane
+// (shared in turn by contexts with the same control-plane options), knows
+// who the caller is (learning its location from the control plane when not
+// given), and hands out service views with the rules its routers need.
+//
+//   ContextOptions options;
+//   options.control_plane.address = "polaris.internal:8091";
+//   options.caller.service = {"default", "Gateway"};
+//   absl::StatusOr<std::shared_ptr<Context>> context = Context::Shared(options);
+#ifndef GRPC_CPP_POLARIS_SDK_CONTEXT_H_
+#define GRPC_CPP_POLARIS_SDK_CONTEXT_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sdk/control_plane_client.h"
+#include "sdk/governance_options.h"
+#include "sdk/service_view.h"
+
+namespace grpc_cpp_polaris {
+
+struct ContextOptions {
+  ControlPlaneOptions control_plane;
+  CallerIdentity caller;
+  GovernanceOptions governance;
+  // Ask the control plane where this host runs (ReportClient) for the
+  // location fields `caller.location` leaves empty.
+  bool learn_location = true;
+
+  // InvalidArgument naming the first bad field, including router and
+  // balancer names unknown to the registries.
+  absl::Status Validate() const;
+};
+
+class Context {
+ public:
+  // The context for `options`, created on first use and shared while anyone
+  // holds it.
+  static absl::StatusOr<std::shared_ptr<Context>> Shared(const ContextOptions& options);
+  // A context of its own (tests, or deliberately separate configurations).
+  static absl::StatusOr<std::shared_ptr<Context>> Create(const ContextOptions& options);
+  ~Context();
+
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const ContextOptions& options() const;
+  const std::shared_ptr<ControlPlaneClient>& control_plane() const;
+
+  // The caller's identity now: the options' one, with the learned location.
+  std::shared_ptr<const CallerIdentity> caller() const;
+  // Calls `listener` (on a context thread) when the caller's identity
+  // changes, e.g. once its location is learned. Returns an id for
+  // RemoveCallerListener, after which the listener is not running.
+  using ListenerId = uint64_t;
+  ListenerId AddCallerListener(std::function<void()> listener);
+  void RemoveCallerListener(ListenerId id);
+
+  // Watches `key` with every registered rule parser; see ServiceViewWatch.
+  std::unique_ptr<ServiceViewWatch> WatchService(const ServiceKey& key,
+                                                 ServiceViewWatch::Callback callback) const;
+
+ private:
+  // Shared with the thread that learns the location, which may outlive the
+  // context by one ReportClient call (it is never waited for, so that the
+  // last channel can go away on any thread without blocking it).
+  struct State;
+  explicit Context(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  static void LearnLocation(const std::shared_ptr<State>& state);
+
+  std::shared_ptr<State> state_;
+};
+
+// The IP address this host uses to reach `address` ("host:port"), as the
+// control plane sees it on a direct connection; empty if unknown.
+std::string LocalAddressTowards(const std::string& address);
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SDK_CONTEXT_H_

@@ -1,0 +1,86 @@
+#include "sdk/context.h"
+
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+#include "mockplane/control_plane.h"
+#include "mockplane/wait.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::WaitUntil;
+
+TEST(ContextTest, SharedPerConfiguration) {
+  ContextOptions options;
+  options.control_plane.address = "127.0.0.1:1";  // never reached
+  options.learn_location = false;
+  absl::StatusOr<std::shared_ptr<Context>> a = Context::Shared(options);
+  absl::StatusOr<std::shared_ptr<Context>> b = Context::Shared(options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+  options.caller.service = ServiceKey{"default", "Gateway"};
+  absl::StatusOr<std::shared_ptr<Context>> c = Context::Shared(options);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->get(), c->get());
+  // Different callers, one connection to the control plane.
+  EXPECT_EQ((*a)->control_plane(), (*c)->control_plane());
+}
+
+TEST(ContextTest, BadOptionsNameTheField) {
+  ContextOptions options;
+  options.governance.routers = {"rule", "nope"};
+  absl::StatusOr<std::shared_ptr<Context>> context = Context::Shared(options);
+  ASSERT_FALSE(context.ok());
+  EXPECT_NE(context.status().message().find("GovernanceOptions.routers[1]"), std::string::npos)
+      << context.status();
+  EXPECT_NE(context.status().message().find("unknown router 'nope'"), std::string::npos);
+  options = ContextOptions();
+  options.governance.balancer = "ring";
+  EXPECT_NE(Context::Shared(options).status().message().find("GovernanceOptions.balancer"),
+            std::string::npos);
+  options = ContextOptions();
+  options.governance.nearby.match_level = LocationLevel::kRegion;
+  options.governance.nearby.max_match_level = LocationLevel::kZone;
+  EXPECT_NE(Context::Shared(options).status().message().find("nearby.max_match_level"),
+            std::string::npos);
+  options = ContextOptions();
+  options.control_plane.address = "";
+  EXPECT_NE(Context::Shared(options).status().message().find("ControlPlaneOptions.address"),
+            std::string::npos);
+}
+
+TEST(ContextTest, LearnsTheCallersLocationAndTellsListeners) {
+  auto plane = ControlPlane::Start();
+  ASSERT_TRUE(plane.ok());
+  (*plane)->SetClientLocation("127.0.0.1", Location{"r1", "zA", "c1"});
+  ContextOptions options;
+  options.control_plane.address = (*plane)->address();
+  options.control_plane.rpc_timeout = absl::Milliseconds(100);
+  options.caller.location.campus = "given";  // a given field wins
+  // The control plane is unreachable until the listener is in place.
+  ASSERT_TRUE((*plane)->RefuseNewConnections(true).ok());
+  absl::StatusOr<std::shared_ptr<Context>> context = Context::Create(options);
+  ASSERT_TRUE(context.ok());
+  std::atomic<int> told{0};
+  (*context)->AddCallerListener([&told] { ++told; });
+  EXPECT_TRUE((*context)->caller()->location.zone.empty());
+  ASSERT_TRUE((*plane)->RefuseNewConnections(false).ok());
+  ASSERT_TRUE(WaitUntil([&] { return (*context)->caller()->location.zone == "zA"; },
+                        absl::Seconds(10)));
+  EXPECT_EQ((*context)->caller()->location.region, "r1");
+  EXPECT_EQ((*context)->caller()->location.campus, "given");
+  EXPECT_EQ((*context)->caller()->ip, "127.0.0.1");
+  ASSERT_TRUE(WaitUntil([&] { return told.load() == 1; }, absl::Seconds(10)));
+}
+
+TEST(LocalAddressTowardsTest, LoopbackBothFamilies) {
+  EXPECT_EQ(LocalAddressTowards("127.0.0.1:8091"), "127.0.0.1");
+  EXPECT_EQ(LocalAddressTowards("[::1]:8091"), "::1");
+  EXPECT_EQ(LocalAddressTowards("no-port"), "");
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
