@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "sdk/context.h"
 #include "client/internal/polaris_lb.h"
 #include "client/internal/polaris_resolver.h"
 #include "src/core/lib/config/core_configuration.h"
@@ -38,10 +39,24 @@ absl::Status Init(const ClientOptions& options) {
   if (options.max_discover_answer_bytes == 0) {
     return absl::InvalidArgumentError("ClientOptions.max_discover_answer_bytes is 0");
   }
+  if (absl::Status status = ContextOptionsFor(options, address).Validate(); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("ClientOptions: ", status.message()));
+  }
   std::lock_guard<std::mutex> lock(g_options_mu);
   delete g_options;
   g_options = new ClientOptions(options);
   return absl::OkStatus();
+}
+
+ContextOptions ContextOptionsFor(const ClientOptions& options,
+                                 const std::string& control_plane_address) {
+  ContextOptions context;
+  context.control_plane.address = control_plane_address;
+  context.control_plane.max_discover_answer_bytes = options.max_discover_answer_bytes;
+  context.caller = options.caller;
+  context.learn_location = options.learn_location;
+  context.governance = options.governance;
+  return context;
 }
 
 ClientOptions GetClientOptions() {

@@ -8,11 +8,17 @@
 // use by default. Targets: polaris://SERVICE[?namespace=NAMESPACE]
 // (namespace "default" when omitted).
 //
-// The resolver watches the service on the Polaris control plane and hands
-// the policy every routable instance (healthy, not isolated, weight > 0); the
-// policy keeps one subchannel per instance and picks among READY ones by
+// The resolver watches the service on the Polaris control plane (its
+// instances and routing rules) and hands the policy every instance that may
+// take traffic (not isolated, weight > 0) with the service's view; the policy
+// keeps one subchannel per instance, routes each kind of call once through
+// the router chain (rule, metadata and nearby routing, then a filter of
+// unavailable instances) and picks among the READY routed instances by
 // weighted random, without locks or allocation on the call path. Changes the
 // control plane pushes reach the picker without a new resolution round.
+//
+// Per-call routing input (labels, destination metadata, lane) is set with
+// the helpers of client/call_options.h.
 #ifndef GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
 #define GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
 
@@ -20,6 +26,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "sdk/governance_options.h"
 
 namespace grpc_cpp_polaris {
 
@@ -39,6 +46,13 @@ struct ClientOptions {
   // 100,000-instance service with ~2.5 KB of metadata each). A larger answer
   // fails only that service, naming this limit; other services keep updating.
   size_t max_discover_answer_bytes = size_t{256} << 20;
+  // Who this process is, as routing rules see it: its service, metadata,
+  // location (fields left empty are learned from the control plane when
+  // `learn_location`) and IP.
+  CallerIdentity caller;
+  bool learn_location = true;
+  // The routers (in order), the balancer and their options.
+  GovernanceOptions governance;
 };
 
 // Sets the process-wide options used by polaris:// channels created after
@@ -48,6 +62,11 @@ absl::Status Init(const ClientOptions& options);
 
 // The options currently in effect.
 ClientOptions GetClientOptions();
+
+struct ContextOptions;
+// The governance context options of channels to `control_plane_address`.
+ContextOptions ContextOptionsFor(const ClientOptions& options,
+                                 const std::string& control_plane_address);
 
 // True once the resolver and policy are registered with gRPC (always, when
 // this library is linked in; kept so that non-Bazel static links pull it in).

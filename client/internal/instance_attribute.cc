@@ -10,8 +10,12 @@ namespace internal {
 const char* const InstanceAttribute::kKey = "grpc_cpp_polaris.instance";
 
 int InstanceAttribute::Cmp(const AttributeInterface* other) const {
-  const Instance& a = *instance_;
-  const Instance& b = static_cast<const InstanceAttribute*>(other)->instance();
+  // Different views differ, even with equal instances: the rules may not.
+  const auto* that = static_cast<const InstanceAttribute*>(other);
+  if (view_ != that->view_) return view_ < that->view_ ? -1 : 1;
+  if (caller_ != that->caller_) return caller_ < that->caller_ ? -1 : 1;
+  const Instance& a = instance();
+  const Instance& b = that->instance();
   auto tie = [](const Instance& i) {
     return std::tie(i.id, i.weight, i.healthy, i.isolate, i.protocol, i.version, i.metadata,
                     i.location.region, i.location.zone, i.location.campus);
@@ -22,13 +26,11 @@ int InstanceAttribute::Cmp(const AttributeInterface* other) const {
 }
 
 std::string InstanceAttribute::ToString() const {
-  return absl::StrCat("{polaris instance ", instance_->id, " weight=", instance_->weight, "}");
+  return absl::StrCat("{polaris instance ", instance().id, " weight=", instance().weight, "}");
 }
 
-const Instance* InstanceAttribute::Get(const grpc_core::ServerAddress& address) {
-  const auto* attribute =
-      static_cast<const InstanceAttribute*>(address.GetAttribute(kKey));
-  return attribute == nullptr ? nullptr : &attribute->instance();
+const InstanceAttribute* InstanceAttribute::Get(const grpc_core::ServerAddress& address) {
+  return static_cast<const InstanceAttribute*>(address.GetAttribute(kKey));
 }
 
 }  // namespace internal

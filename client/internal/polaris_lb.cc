@@ -1,12 +1,15 @@
-// The `polaris` LB policy: one subchannel per address the resolver reports,
-// weighted random over the READY ones.
+// The `polaris` LB policy: one subchannel per address the resolver reports;
+// each call routed by the governance chain and balanced over the READY
+// instances it routes to.
 //
 // Control plane (all *Locked methods, on the channel's work serializer, each
 // marked for ThreadSanitizer with a TsanSerialized guard, see sdk/tsan.h):
-// addresses and subchannel states are folded into an immutable Picker, which
-// is rebuilt on every change. Data plane: Picker::Pick does one binary search
-// over precomputed cumulative weights with a thread-local random number; it
-// takes no lock and allocates nothing.
+// the resolver's service view is compiled into a RouterChain once per
+// update, and the view, the chain and the subchannel states are folded into
+// an immutable RoutingPicker, rebuilt on every change. Data plane: the
+// picker routes each kind of call once and caches the result; a pick then
+// takes no lock and allocates nothing (routing_picker.h). Addresses that come
+// without a Polaris view (another resolver) are balanced by weighted random.
 
 #include "client/internal/polaris_lb.h"
 
@@ -23,8 +26,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "client/internal/instance_attribute.h"
+#include "client/internal/routing_picker.h"
 #include "client/internal/weighted_picker.h"
 #include "client/polaris_client.h"
+#include "sdk/balancer/balancer.h"
+#include "sdk/router/router.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -73,6 +79,8 @@ class PolarisLb final : public LoadBalancingPolicy {
   struct Endpoint {
     uint64_t generation = 0;  // tells a watcher of a replaced endpoint apart
     uint32_t weight = kDefaultWeight;
+    // The instance's index in view_, or -1 when it came without a view.
+    int64_t index = -1;
     RefCountedPtr<SubchannelInterface> subchannel;
     StateWatcher* watcher = nullptr;  // owned by the subchannel
     grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
@@ -89,7 +97,19 @@ class PolarisLb final : public LoadBalancingPolicy {
   void StopWatching(Endpoint* endpoint);
   void UpdatePickerLocked();
 
+  // Compiles the routers for view_ and the caller now.
+  void BuildChainLocked();
+  void UpdateRoutingPickerLocked();
+
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // by address
+  // The resolver's view, caller and options, when it is Polaris': then calls
+  // are routed by chain_ (or fail with chain_status_).
+  ServiceViewPtr view_;
+  std::shared_ptr<const CallerIdentity> caller_;
+  std::shared_ptr<const GovernanceOptions> governance_;
+  std::shared_ptr<const RouterChain> chain_;
+  absl::Status chain_status_;
+  const BalancerFactory* balancer_ = nullptr;
   uint64_t next_generation_ = 1;
   std::string resolution_note_;
   absl::Status resolver_error_;
@@ -134,16 +154,24 @@ absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
     return absl::OkStatus();
   }
   resolver_error_ = absl::OkStatus();
+  view_ = nullptr;
   std::map<std::string, std::unique_ptr<Endpoint>> updated;
   for (const ServerAddress& address : *args.addresses) {
     absl::StatusOr<std::string> key = grpc_sockaddr_to_string(&address.address(), false);
     if (!key.ok() || updated.count(*key) > 0) continue;
-    const Instance* instance = InstanceAttribute::Get(address);
-    const uint32_t weight = instance == nullptr ? kDefaultWeight : instance->weight;
+    const InstanceAttribute* attribute = InstanceAttribute::Get(address);
+    const uint32_t weight = attribute == nullptr ? kDefaultWeight : attribute->instance().weight;
+    const int64_t index = attribute == nullptr ? -1 : attribute->index();
+    if (attribute != nullptr && view_ == nullptr) {
+      view_ = attribute->view();
+      caller_ = attribute->caller();
+      governance_ = attribute->governance();
+    }
     auto existing = endpoints_.find(*key);
     if (existing != endpoints_.end()) {
       // Same address: keep its connection, take the new weight.
       existing->second->weight = weight;
+      existing->second->index = index;
       updated[*key] = std::move(existing->second);
       endpoints_.erase(existing);
       continue;
@@ -151,6 +179,7 @@ absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
     auto endpoint = std::make_unique<Endpoint>();
     endpoint->generation = next_generation_++;
     endpoint->weight = weight;
+    endpoint->index = index;
     endpoint->subchannel = channel_control_helper()->CreateSubchannel(address, args.args);
     if (endpoint->subchannel == nullptr) continue;
     auto watcher = std::make_unique<StateWatcher>(
@@ -165,8 +194,28 @@ absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
   // What is left was removed by the resolver.
   for (auto& entry : endpoints_) StopWatching(entry.second.get());
   endpoints_ = std::move(updated);
+  BuildChainLocked();
   UpdatePickerLocked();
   return absl::OkStatus();
+}
+
+void PolarisLb::BuildChainLocked() {
+  chain_ = nullptr;
+  chain_status_ = absl::OkStatus();
+  if (view_ == nullptr) return;
+  const GovernanceOptions& governance = *governance_;
+  absl::StatusOr<std::unique_ptr<RouterChain>> chain =
+      RouterChain::Build(*view_, *caller_, governance);
+  absl::StatusOr<const BalancerFactory*> balancer =
+      BalancerRegistry::Global().Find(governance.balancer);
+  if (!chain.ok() || !balancer.ok()) {
+    chain_status_ = chain.ok() ? balancer.status() : chain.status();
+    gpr_log(GPR_ERROR, "polaris: cannot route calls to %s: %s", view_->key.ToString().c_str(),
+            chain_status_.ToString().c_str());
+    return;
+  }
+  chain_ = *std::move(chain);
+  balancer_ = *balancer;
 }
 
 void PolarisLb::StopWatching(Endpoint* endpoint) {
@@ -204,6 +253,10 @@ void PolarisLb::OnStateChangeLocked(const std::string& key, uint64_t generation,
 
 void PolarisLb::UpdatePickerLocked() {
   if (shutdown_) return;
+  if (view_ != nullptr) {
+    UpdateRoutingPickerLocked();
+    return;
+  }
   std::vector<RefCountedPtr<SubchannelInterface>> ready;
   std::vector<uint32_t> weights;
   size_t connecting = 0;
@@ -244,6 +297,61 @@ void PolarisLb::UpdatePickerLocked() {
                                         std::make_unique<TransientFailurePicker>(status));
 }
 
+void PolarisLb::UpdateRoutingPickerLocked() {
+  const std::vector<Instance>& instances = view_->instances->instances;
+  RoutingPickerInputs inputs;
+  inputs.available.assign(instances.size(), false);
+  inputs.connecting.assign(instances.size(), false);
+  inputs.ready.resize(instances.size());
+  size_t ready = 0;
+  size_t connecting = 0;
+  absl::Status last_failure;
+  for (auto& entry : endpoints_) {
+    Endpoint& endpoint = *entry.second;
+    if (endpoint.index < 0 || static_cast<size_t>(endpoint.index) >= instances.size()) continue;
+    const size_t index = static_cast<size_t>(endpoint.index);
+    if (endpoint.state == GRPC_CHANNEL_READY) {
+      ++ready;
+      inputs.ready[index] = endpoint.subchannel;
+      inputs.available[index] = instances[index].healthy;
+    } else if (!endpoint.failing) {
+      ++connecting;
+      inputs.connecting[index] = true;
+    } else {
+      last_failure = endpoint.last_failure;
+    }
+  }
+  if (ready == 0) {
+    if (connecting > 0) {
+      channel_control_helper()->UpdateState(
+          GRPC_CHANNEL_CONNECTING, absl::OkStatus(),
+          std::make_unique<QueuePicker>(Ref(DEBUG_LOCATION, "QueuePicker")));
+      return;
+    }
+    const std::string reason =
+        endpoints_.empty()
+            ? (resolution_note_.empty() ? "no routable instance" : resolution_note_)
+            : absl::StrCat("no instance reachable; last error: ", last_failure.ToString());
+    absl::Status status = absl::UnavailableError(absl::StrCat("polaris: ", reason));
+    channel_control_helper()->UpdateState(GRPC_CHANNEL_TRANSIENT_FAILURE, status,
+                                          std::make_unique<TransientFailurePicker>(status));
+    return;
+  }
+  if (chain_ == nullptr) {
+    absl::Status status = absl::UnavailableError(
+        absl::StrCat("polaris: cannot route calls: ", chain_status_.message()));
+    channel_control_helper()->UpdateState(GRPC_CHANNEL_TRANSIENT_FAILURE, status,
+                                          std::make_unique<TransientFailurePicker>(status));
+    return;
+  }
+  inputs.view = view_;
+  inputs.chain = chain_;
+  inputs.caller = caller_;
+  inputs.balancer = balancer_;
+  channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
+                                        std::make_unique<RoutingPicker>(std::move(inputs)));
+}
+
 void PolarisLb::ExitIdleLocked() {
   TsanSerialized serialized(&tsan_work_serializer_key);
   for (auto& entry : endpoints_) entry.second->subchannel->RequestConnection();
@@ -259,6 +367,8 @@ void PolarisLb::ShutdownLocked() {
   shutdown_ = true;
   for (auto& entry : endpoints_) StopWatching(entry.second.get());
   endpoints_.clear();
+  view_ = nullptr;
+  chain_ = nullptr;
 }
 
 class PolarisLbFactory final : public grpc_core::LoadBalancingPolicyFactory {

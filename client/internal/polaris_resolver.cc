@@ -1,11 +1,14 @@
-// Resolver for polaris://SERVICE[?namespace=NS]: watches the service on the
-// control plane (one shared ControlPlaneClient per control-plane address) and
-// reports the routable instances, each with its InstanceAttribute, whenever
-// the control plane reports a new revision. Push-based: re-resolution
-// requests are no-ops. The first good result is never replaced by an error.
+// Resolver for polaris://SERVICE[?namespace=NS]: watches the service's view
+// (instances and rules) through the channel's governance context (shared per
+// configuration, see sdk/context.h) and reports every instance that may take
+// traffic (not isolated, weight > 0), each with its InstanceAttribute, whenever
+// the view changes, and again when the caller's identity changes (its
+// location learned). Push-based: re-resolution requests are no-ops. The first
+// good result is never replaced by an error.
 
 #include "client/internal/polaris_resolver.h"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,7 +20,7 @@
 #include "client/internal/instance_attribute.h"
 #include "client/polaris_client.h"
 #include "client/target.h"
-#include "sdk/control_plane_client.h"
+#include "sdk/context.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/parse_address.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -56,42 +59,32 @@ class PolarisResolver final : public grpc_core::Resolver {
       return;
     }
     const ClientOptions client_options = GetClientOptions();
-    ControlPlaneOptions options;
-    options.address = channel_args_.GetOwnedString(kControlPlaneAddressArg)
-                          .value_or(client_options.control_plane_address);
-    options.max_discover_answer_bytes = client_options.max_discover_answer_bytes;
-    if (absl::Status valid = options.Validate(); !valid.ok()) {
+    const std::string address = channel_args_.GetOwnedString(kControlPlaneAddressArg)
+                                    .value_or(client_options.control_plane_address);
+    absl::StatusOr<std::shared_ptr<Context>> context =
+        Context::Shared(ContextOptionsFor(client_options, address));
+    if (!context.ok()) {
       ReportError(absl::UnavailableError(absl::StrCat("polaris target '", target_, "': ",
-                                                      valid.message())));
+                                                      context.status().message())));
       return;
     }
-    client_ = ControlPlaneClient::Shared(options);
+    context_ = *std::move(context);
+    governance_ = std::make_shared<const GovernanceOptions>(context_->options().governance);
     bridge_ = std::make_shared<Bridge>();
     bridge_->resolver = this;
-    // The watch holds only the bridge, never a reference to anything of
-    // gRPC's: the last reference to the resolver is always dropped inside the
-    // work serializer, with an ExecCtx, never on the control-plane client's
-    // threads.
-    watch_id_ = client_->Watch(
-        *key_, [bridge = bridge_](absl::StatusOr<ServiceSnapshotPtr> update) {
-          grpc_core::ExecCtx exec_ctx;
-          grpc_core::RefCountedPtr<PolarisResolver> self;
-          {
-            std::lock_guard<std::mutex> lock(bridge->mu);
-            if (bridge->resolver == nullptr) return;  // shut down
-            self.reset(static_cast<PolarisResolver*>(
-                bridge->resolver->Ref(DEBUG_LOCATION, "update").release()));
-          }
-          std::shared_ptr<grpc_core::WorkSerializer> serializer = self->work_serializer_;
-          std::function<void()> hop = [self = std::move(self),
-                                       update = std::move(update)]() mutable {
-            TsanSerialized serialized(&tsan_work_serializer_key);
+    // The watch and the listener hold only the bridge, never a reference to
+    // anything of gRPC's: the last reference to the resolver is always
+    // dropped inside the work serializer, with an ExecCtx, never on the
+    // context's threads.
+    watch_ = context_->WatchService(
+        *key_, [bridge = bridge_](absl::StatusOr<ServiceViewPtr> update) {
+          Hop(bridge, [update = std::move(update)](PolarisResolver* self) {
             self->OnUpdateLocked(update);
-            self.reset();  // here, inside the serializer
-          };
-          TsanRelease(&tsan_work_serializer_key);  // the update is handed over
-          serializer->Run(std::move(hop), DEBUG_LOCATION);
+          });
         });
+    caller_listener_ = context_->AddCallerListener([bridge = bridge_] {
+      Hop(bridge, [](PolarisResolver* self) { self->OnCallerChangedLocked(); });
+    });
   }
 
   // Push-based: the control plane tells us about every change.
@@ -104,17 +97,45 @@ class PolarisResolver final : public grpc_core::Resolver {
       std::lock_guard<std::mutex> lock(bridge_->mu);
       bridge_->resolver = nullptr;
     }
-    if (client_ != nullptr) {
-      client_->Unwatch(watch_id_);
-      client_.reset();
+    watch_.reset();  // no callback runs once this returns
+    if (context_ != nullptr) {
+      context_->RemoveCallerListener(caller_listener_);
+      context_.reset();
     }
   }
 
  private:
-  void OnUpdateLocked(const absl::StatusOr<ServiceSnapshotPtr>& update) {
+  struct Bridge;
+  // Runs `work` on the resolver's work serializer, if it is still running.
+  static void Hop(const std::shared_ptr<Bridge>& bridge,
+                  std::function<void(PolarisResolver*)> work) {
+    grpc_core::ExecCtx exec_ctx;
+    grpc_core::RefCountedPtr<PolarisResolver> self;
+    {
+      std::lock_guard<std::mutex> lock(bridge->mu);
+      if (bridge->resolver == nullptr) return;  // shut down
+      self.reset(static_cast<PolarisResolver*>(
+          bridge->resolver->Ref(DEBUG_LOCATION, "update").release()));
+    }
+    std::shared_ptr<grpc_core::WorkSerializer> serializer = self->work_serializer_;
+    std::function<void()> hop = [self = std::move(self), work = std::move(work)]() mutable {
+      TsanSerialized serialized(&tsan_work_serializer_key);
+      work(self.get());
+      self.reset();  // here, inside the serializer
+    };
+    TsanRelease(&tsan_work_serializer_key);  // the update is handed over
+    serializer->Run(std::move(hop), DEBUG_LOCATION);
+  }
+
+  void OnCallerChangedLocked() {
+    if (shutdown_ || last_view_ == nullptr) return;
+    ReportView(last_view_);  // the policy rebuilds its routers for the new caller
+  }
+
+  void OnUpdateLocked(const absl::StatusOr<ServiceViewPtr>& update) {
     if (shutdown_) return;
     if (!update.ok()) {
-      if (reported_snapshot_) {
+      if (last_view_ != nullptr) {
         gpr_log(GPR_INFO, "polaris resolver %s: keeping last instances: %s", target_.c_str(),
                 update.status().ToString().c_str());
         return;
@@ -123,40 +144,47 @@ class PolarisResolver final : public grpc_core::Resolver {
           absl::StrCat("polaris service ", key_->ToString(), ": ", update.status().message())));
       return;
     }
-    ReportSnapshot(*update);
+    ReportView(*update);
   }
 
-  void ReportSnapshot(const ServiceSnapshotPtr& snapshot) {
+  void ReportView(const ServiceViewPtr& view) {
     grpc_core::ServerAddressList addresses;
-    size_t unroutable = 0;
-    for (const Instance& instance : snapshot->instances) {
-      if (!instance.Routable()) {
-        ++unroutable;
+    size_t excluded = 0;
+    size_t unhealthy = 0;
+    const std::vector<Instance>& instances = view->instances->instances;
+    const std::shared_ptr<const CallerIdentity> caller = context_->caller();
+    for (uint32_t index = 0; index < instances.size(); ++index) {
+      const Instance& instance = instances[index];
+      // Unhealthy instances are kept: the routers see them, and recover-all
+      // may use them when nothing healthy is left.
+      if (instance.isolate || instance.weight == 0) {
+        ++excluded;
         continue;
       }
+      if (!instance.healthy) ++unhealthy;
       absl::StatusOr<grpc_resolved_address> address =
           grpc_core::StringToSockaddr(instance.Address());
       if (!address.ok()) {
         gpr_log(GPR_ERROR, "polaris resolver %s: instance %s has bad address %s: %s",
                 target_.c_str(), instance.id.c_str(), instance.Address().c_str(),
                 address.status().ToString().c_str());
-        ++unroutable;
+        ++excluded;
         continue;
       }
       std::map<const char*, std::unique_ptr<grpc_core::ServerAddress::AttributeInterface>>
           attributes;
       attributes[InstanceAttribute::kKey] =
-          std::make_unique<InstanceAttribute>(snapshot, &instance);
+          std::make_unique<InstanceAttribute>(view, index, caller, governance_);
       addresses.emplace_back(*address, grpc_core::ChannelArgs(), std::move(attributes));
     }
     Result result;
-    result.resolution_note =
-        absl::StrCat("polaris service ", key_->ToString(), " revision ", snapshot->revision, ": ",
-                     addresses.size(), " routable of ", snapshot->instances.size(),
-                     " instances (", unroutable, " unhealthy, isolated or weight 0)");
+    result.resolution_note = absl::StrCat(
+        "polaris service ", key_->ToString(), " revision ", view->instances->revision, ": ",
+        addresses.size(), " of ", instances.size(), " instances (", unhealthy, " of them unhealthy; ",
+        excluded, " isolated, weight 0 or with a bad address)");
     result.addresses = std::move(addresses);
     result.args = channel_args_;
-    reported_snapshot_ = true;
+    last_view_ = view;
     result_handler_->ReportResult(std::move(result));
   }
 
@@ -179,10 +207,14 @@ class PolarisResolver final : public grpc_core::Resolver {
   std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
   std::unique_ptr<ResultHandler> result_handler_;
   const grpc_core::ChannelArgs channel_args_;
-  std::shared_ptr<ControlPlaneClient> client_;
+  // Dropped in ShutdownLocked: the last reference to a context (and its
+  // control-plane connection) must not go with the policy, on gRPC's threads.
+  std::shared_ptr<Context> context_;
+  std::shared_ptr<const GovernanceOptions> governance_;
   std::shared_ptr<Bridge> bridge_;
-  ControlPlaneClient::WatchId watch_id_ = 0;
-  bool reported_snapshot_ = false;
+  std::unique_ptr<ServiceViewWatch> watch_;
+  Context::ListenerId caller_listener_ = 0;
+  ServiceViewPtr last_view_;
   bool shutdown_ = false;
 };
 

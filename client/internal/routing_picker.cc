@@ -1,0 +1,188 @@
+#include "client/internal/routing_picker.h"
+
+#include <utility>
+
+#include <grpc/support/log.h>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "sdk/balancer/weighted_random.h"
+#include "sdk/call_metadata.h"
+#include "sdk/tsan.h"
+
+namespace grpc_cpp_polaris {
+namespace internal {
+
+using grpc_core::LoadBalancingPolicy;
+using grpc_core::RefCountedPtr;
+using grpc_core::SubchannelInterface;
+
+struct RoutingPicker::Result {
+  enum class Kind { kPick, kQueue, kFail };
+  Kind kind = Kind::kFail;
+  // kPick: the READY candidates, their subchannels and balancer.
+  Candidates candidates;
+  std::vector<RefCountedPtr<SubchannelInterface>> subchannels;
+  std::unique_ptr<Balancer> balancer;
+  // kFail.
+  absl::StatusCode code = absl::StatusCode::kUnavailable;
+  std::string message;
+
+  bool SameAs(const Result& other) const {
+    if (kind != other.kind || code != other.code || message != other.message) return false;
+    if (candidates.size() != other.candidates.size()) return false;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (candidates[i].index != other.candidates[i].index ||
+          candidates[i].weight != other.candidates[i].weight) {
+        return false;
+      }
+    }
+    return true;
+  }
+  uint64_t Fingerprint() const {
+    uint64_t hash = static_cast<uint64_t>(kind) * 0x9E3779B97F4A7C15ULL;
+    for (const Candidate& candidate : candidates) {
+      hash = (hash ^ candidate.index) * 0x100000001b3ULL;
+      hash = (hash ^ candidate.weight) * 0x100000001b3ULL;
+    }
+    for (char c : message) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    return hash;
+  }
+};
+
+RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
+    : inputs_(std::move(inputs)),
+      header_keys_(inputs_.chain->keys().headers.begin(), inputs_.chain->keys().headers.end()),
+      keys_(inputs_.chain->keys()),
+      cache_(inputs_.max_cached_tuples),
+      pool_(inputs_.max_cached_results) {
+  tuple_size_ = (keys_.path ? 1 : 0) + header_keys_.size() + (keys_.labels ? 1 : 0) +
+                (keys_.destination_metadata ? 1 : 0) + (keys_.lane ? 1 : 0);
+  TsanRelease(this);  // published to the data plane by gRPC
+}
+
+RoutingPicker::~RoutingPicker() = default;
+
+LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result) {
+  switch (result.kind) {
+    case Result::Kind::kPick: {
+      BalanceInput input;
+      input.random = FastRandom();
+      return LoadBalancingPolicy::PickResult::Complete(
+          result.subchannels[result.balancer->Pick(input)]);
+    }
+    case Result::Kind::kQueue:
+      return LoadBalancingPolicy::PickResult::Queue();
+    case Result::Kind::kFail:
+      break;
+  }
+  // A fresh status per failed call: abseil's status reps are refcounted in
+  // uninstrumented code, so sharing one across threads confuses TSan.
+  return LoadBalancingPolicy::PickResult::Fail(absl::Status(result.code, result.message));
+}
+
+LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArgs args) {
+  TsanAcquire(this);  // built on the control plane's thread
+  // Up to 16 attributes without allocating; a string buffer is only filled
+  // when a key carries several values (joined with ',').
+  absl::InlinedVector<std::optional<absl::string_view>, 16> tuple;
+  absl::InlinedVector<std::string, 8> buffers(tuple_size_);
+  size_t next_buffer = 0;
+  auto lookup = [&](absl::string_view key) -> std::optional<absl::string_view> {
+    absl::optional<absl::string_view> value =
+        args.initial_metadata->Lookup(key, &buffers[next_buffer++]);
+    if (!value.has_value()) return std::nullopt;
+    return *value;
+  };
+  if (keys_.path) tuple.push_back(args.path);
+  for (const std::string& key : header_keys_) tuple.push_back(lookup(key));
+  if (keys_.labels) tuple.push_back(lookup(kRouteLabelsMetadataKey));
+  if (keys_.destination_metadata) tuple.push_back(lookup(kDestinationMetadataKey));
+  if (keys_.lane) tuple.push_back(lookup(kLaneMetadataKey));
+  const RouteTuple view(tuple.data(), tuple.size());
+  const uint64_t hash = HashRouteTuple(view);
+  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached);
+  std::unique_ptr<Result> one_off;
+  const Result* computed = Compute(args, view, &one_off);
+  if (computed != nullptr) cache_.Insert(hash, view, computed);
+  return Use(computed != nullptr ? *computed : *one_off);
+}
+
+const RoutingPicker::Result* RoutingPicker::Compute(LoadBalancingPolicy::PickArgs& /*args*/,
+                                                    RouteTuple tuple,
+                                                    std::unique_ptr<Result>* one_off) {
+  // The request, from the tuple (same layout as in Pick).
+  RouteRequest request;
+  size_t at = 0;
+  if (keys_.path) request.path = std::string(*tuple[at++]);
+  for (const std::string& key : header_keys_) {
+    const std::optional<absl::string_view>& value = tuple[at++];
+    if (value.has_value()) request.headers[key] = std::string(*value);
+  }
+  auto result = std::make_unique<Result>();
+  auto decode = [&](std::map<std::string, std::string>* into, const char* key) {
+    const std::optional<absl::string_view>& value = tuple[at++];
+    if (!value.has_value()) return true;
+    absl::StatusOr<std::map<std::string, std::string>> decoded = DecodeLabels(*value);
+    if (!decoded.ok()) {
+      result->kind = Result::Kind::kFail;
+      result->code = absl::StatusCode::kInvalidArgument;
+      result->message =
+          absl::StrCat("polaris: call metadata '", key, "': ", decoded.status().message());
+      return false;
+    }
+    *into = *std::move(decoded);
+    return true;
+  };
+  bool ok = true;
+  if (keys_.labels) ok = decode(&request.labels, kRouteLabelsMetadataKey) && ok;
+  if (keys_.destination_metadata) {
+    ok = ok && decode(&request.destination_metadata, kDestinationMetadataKey);
+  }
+  if (keys_.lane && tuple[at].has_value()) request.lane = std::string(*tuple[at]);
+  if (ok) {
+    RouteState state{inputs_.view.get(), inputs_.caller.get(), &inputs_.available};
+    absl::StatusOr<Candidates> routed = inputs_.chain->Route(state, request);
+    if (!routed.ok()) {
+      result->kind = Result::Kind::kFail;
+      result->code = routed.status().code();
+      result->message = std::string(routed.status().message());
+    } else {
+      std::vector<BalanceTarget> targets;
+      bool connecting = false;
+      for (const Candidate& candidate : *routed) {
+        if (inputs_.ready[candidate.index] != nullptr) {
+          result->candidates.push_back(candidate);
+          result->subchannels.push_back(inputs_.ready[candidate.index]);
+          targets.push_back(BalanceTarget{&inputs_.view->instances->instances[candidate.index],
+                                          candidate.weight});
+        } else if (inputs_.connecting[candidate.index]) {
+          connecting = true;
+        }
+      }
+      if (!targets.empty()) {
+        result->kind = Result::Kind::kPick;
+        result->balancer = inputs_.balancer->Build(targets);
+      } else if (connecting) {
+        result->kind = Result::Kind::kQueue;
+      } else {
+        result->kind = Result::Kind::kFail;
+        result->code = absl::StatusCode::kUnavailable;
+        result->message = absl::StrCat("polaris: none of the ", routed->size(), " instances of ",
+                                       inputs_.view->key.ToString(),
+                                       " routed for this call is reachable");
+      }
+    }
+  }
+  const uint64_t fingerprint = result->Fingerprint();
+  if (const Result* pooled =
+          pool_.Find(fingerprint, [&](const Result& other) { return other.SameAs(*result); })) {
+    return pooled;
+  }
+  if (const Result* pooled = pool_.Add(fingerprint, result)) return pooled;
+  *one_off = std::move(result);
+  return nullptr;
+}
+
+}  // namespace internal
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,78 @@
+// The polaris policy's picker when the resolver supplies a service view: runs
+// the router chain for each kind of call once and caches the result.
+//
+// Per pick: the call attributes the chain reads (path, some headers, the
+// route labels, destination metadata and lane metadata; see RouteKeys) are
+// looked up as string_views in the call's metadata, hashed, and found in a
+// lock-free RouteCache; the cached result's balancer picks a READY
+// subchannel. A hit takes no lock, allocates nothing and runs no regular
+// expression. A miss builds a RouteRequest, runs the chain, keeps the
+// candidates that have a READY subchannel, builds their balancer (pooled: the
+// tuples that route alike share it) and publishes it. Results that are not
+// picks are cached too: Queue (routed instances still connecting) and Fail
+// (the chain's error, or none reachable).
+//
+// Uses gRPC internals: channel plugins only.
+#ifndef GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
+#define GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sdk/balancer/balancer.h"
+#include "sdk/governance_options.h"
+#include "sdk/router/route_cache.h"
+#include "sdk/router/router.h"
+#include "sdk/service_view.h"
+#include "src/core/lib/gprpp/ref_counted_ptr.h"
+#include "src/core/lib/load_balancing/lb_policy.h"
+#include "src/core/lib/load_balancing/subchannel_interface.h"
+
+namespace grpc_cpp_polaris {
+namespace internal {
+
+// What the policy hands a new picker (built on the work serializer).
+struct RoutingPickerInputs {
+  ServiceViewPtr view;
+  std::shared_ptr<const RouterChain> chain;
+  std::shared_ptr<const CallerIdentity> caller;
+  const BalancerFactory* balancer = nullptr;
+  // Per instance of the view: whether it may take a call now (healthy per
+  // the control plane and READY), whether its connection is being made, and
+  // its subchannel when READY (null otherwise).
+  std::vector<bool> available;
+  std::vector<bool> connecting;
+  std::vector<grpc_core::RefCountedPtr<grpc_core::SubchannelInterface>> ready;
+  // Bounds of the result cache.
+  size_t max_cached_tuples = 4096;
+  size_t max_cached_results = 1024;
+};
+
+class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPicker {
+ public:
+  explicit RoutingPicker(RoutingPickerInputs inputs);
+  ~RoutingPicker() override;
+
+  grpc_core::LoadBalancingPolicy::PickResult Pick(
+      grpc_core::LoadBalancingPolicy::PickArgs args) override;
+
+ private:
+  struct Result;
+  const Result* Compute(grpc_core::LoadBalancingPolicy::PickArgs& args, RouteTuple tuple,
+                        std::unique_ptr<Result>* one_off);
+  static grpc_core::LoadBalancingPolicy::PickResult Use(const Result& result);
+
+  const RoutingPickerInputs inputs_;
+  // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].
+  std::vector<std::string> header_keys_;
+  const RouteKeys keys_;
+  size_t tuple_size_ = 0;
+  RouteCache<Result> cache_;
+  ResultPool<Result> pool_;
+};
+
+}  // namespace internal
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
