@@ -117,6 +117,7 @@ struct Context::State {
   std::map<ListenerId, std::function<void()>> listeners;    // guarded by mu
   ListenerId next_listener_id = 1;                          // guarded by mu
   bool stopping = false;                                    // guarded by mu
+  bool settled = true;                                      // guarded by mu
   std::mutex listener_run_mu;  // held while listeners run
 };
 
@@ -128,6 +129,7 @@ absl::StatusOr<std::shared_ptr<Context>> Context::Create(const ContextOptions& o
   const bool complete =
       !location.region.empty() && !location.zone.empty() && !location.campus.empty();
   if (options.learn_location && !complete) {
+    state->settled = false;
     std::thread([state] { LearnLocation(state); }).detach();
   }
   return context;
@@ -174,27 +176,48 @@ void Context::LearnLocation(const std::shared_ptr<State>& state) {
   const std::string host =
       options.caller.ip.empty() ? LocalAddressTowards(options.control_plane.address)
                                 : options.caller.ip;
+  auto notify = [&state] {
+    std::vector<std::function<void()>> listeners;
+    std::lock_guard<std::mutex> running(state->listener_run_mu);
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->stopping) return;
+      for (const auto& entry : state->listeners) listeners.push_back(entry.second);
+    }
+    for (const auto& listener : listeners) listener();
+  };
   while (true) {
     absl::StatusOr<Location> learned = state->client->ReportClient(host);
-    if (learned.ok()) {
+    if (!learned.ok()) {
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        first = !state->settled;
+        state->settled = true;
+      }
+      // Routing goes on without the location meanwhile.
+      if (first) {
+        gpr_log(GPR_INFO, "polaris: location of this host (%s) not known yet: %s", host.c_str(),
+                learned.status().ToString().c_str());
+        notify();
+      }
+    } else {
       auto caller = std::make_shared<CallerIdentity>(options.caller);
       Location& location = caller->location;
       if (location.region.empty()) location.region = learned->region;
       if (location.zone.empty()) location.zone = learned->zone;
       if (location.campus.empty()) location.campus = learned->campus;
       if (caller->ip.empty()) caller->ip = host;
-      std::vector<std::function<void()>> listeners;
-      std::lock_guard<std::mutex> running(state->listener_run_mu);
       {
         std::lock_guard<std::mutex> lock(state->mu);
         if (state->stopping) return;
         state->caller = std::move(caller);
-        for (const auto& entry : state->listeners) listeners.push_back(entry.second);
+        state->settled = true;
       }
       gpr_log(GPR_INFO, "polaris: this host (%s) runs in region '%s' zone '%s' campus '%s'",
               host.c_str(), learned->region.c_str(), learned->zone.c_str(),
               learned->campus.c_str());
-      for (const auto& listener : listeners) listener();
+      notify();
       return;
     }
     std::unique_lock<std::mutex> lock(state->mu);
@@ -204,6 +227,11 @@ void Context::LearnLocation(const std::shared_ptr<State>& state) {
     }
     backoff = std::min(backoff * 2, absl::Seconds(30));
   }
+}
+
+bool Context::caller_settled() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->settled;
 }
 
 std::shared_ptr<const CallerIdentity> Context::caller() const {

@@ -55,8 +55,12 @@ class Context {
 
   // The caller's identity now: the options' one, with the learned location.
   std::shared_ptr<const CallerIdentity> caller() const;
+  // False while the first attempt to learn the location is in flight (at
+  // most one control-plane call): channels hold their first routing until
+  // then, so that even the first calls are routed as nearby as they will be.
+  bool caller_settled() const;
   // Calls `listener` (on a context thread) when the caller's identity
-  // changes, e.g. once its location is learned. Returns an id for
+  // changes or settles, e.g. once its location is learned. Returns an id for
   // RemoveCallerListener, after which the listener is not running.
   using ListenerId = uint64_t;
   ListenerId AddCallerListener(std::function<void()> listener);

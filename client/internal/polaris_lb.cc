@@ -317,6 +317,7 @@ void PolarisLb::UpdateRoutingPickerLocked() {
     } else if (!endpoint.failing) {
       ++connecting;
       inputs.connecting[index] = true;
+      inputs.available[index] = instances[index].healthy;
     } else {
       last_failure = endpoint.last_failure;
     }

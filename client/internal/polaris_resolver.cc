@@ -76,15 +76,15 @@ class PolarisResolver final : public grpc_core::Resolver {
     // anything of gRPC's: the last reference to the resolver is always
     // dropped inside the work serializer, with an ExecCtx, never on the
     // context's threads.
+    caller_listener_ = context_->AddCallerListener([bridge = bridge_] {
+      Hop(bridge, [](PolarisResolver* self) { self->OnCallerChangedLocked(); });
+    });
     watch_ = context_->WatchService(
         *key_, [bridge = bridge_](absl::StatusOr<ServiceViewPtr> update) {
           Hop(bridge, [update = std::move(update)](PolarisResolver* self) {
             self->OnUpdateLocked(update);
           });
         });
-    caller_listener_ = context_->AddCallerListener([bridge = bridge_] {
-      Hop(bridge, [](PolarisResolver* self) { self->OnCallerChangedLocked(); });
-    });
   }
 
   // Push-based: the control plane tells us about every change.
@@ -128,8 +128,12 @@ class PolarisResolver final : public grpc_core::Resolver {
   }
 
   void OnCallerChangedLocked() {
-    if (shutdown_ || last_view_ == nullptr) return;
-    ReportView(last_view_);  // the policy rebuilds its routers for the new caller
+    if (shutdown_) return;
+    if (pending_view_ != nullptr) {
+      ReportView(std::move(pending_view_));
+    } else if (last_view_ != nullptr) {
+      ReportView(last_view_);  // the policy rebuilds its routers for the new caller
+    }
   }
 
   void OnUpdateLocked(const absl::StatusOr<ServiceViewPtr>& update) {
@@ -144,6 +148,13 @@ class PolarisResolver final : public grpc_core::Resolver {
           absl::StrCat("polaris service ", key_->ToString(), ": ", update.status().message())));
       return;
     }
+    if (!context_->caller_settled()) {
+      // Held until the caller's location is known (one control-plane call
+      // at most), so that the first calls are routed by it too.
+      pending_view_ = *update;
+      return;
+    }
+    pending_view_ = nullptr;
     ReportView(*update);
   }
 
@@ -215,6 +226,7 @@ class PolarisResolver final : public grpc_core::Resolver {
   std::unique_ptr<ServiceViewWatch> watch_;
   Context::ListenerId caller_listener_ = 0;
   ServiceViewPtr last_view_;
+  ServiceViewPtr pending_view_;
   bool shutdown_ = false;
 };
 

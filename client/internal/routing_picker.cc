@@ -18,7 +18,10 @@ using grpc_core::RefCountedPtr;
 using grpc_core::SubchannelInterface;
 
 struct RoutingPicker::Result {
-  enum class Kind { kPick, kQueue, kFail };
+  // kDrop: the routers refused the call (e.g. no instance has the asked
+  // metadata): it fails at once, even wait_for_ready, and is not retried.
+  // kFail: nothing routed is reachable now: wait_for_ready calls wait.
+  enum class Kind { kPick, kQueue, kDrop, kFail };
   Kind kind = Kind::kFail;
   // kPick: the READY candidates, their subchannels and balancer.
   Candidates candidates;
@@ -73,11 +76,13 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result) {
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();
+    case Result::Kind::kDrop:
+      // A fresh status per call: abseil's status reps are refcounted in
+      // uninstrumented code, so sharing one across threads confuses TSan.
+      return LoadBalancingPolicy::PickResult::Drop(absl::Status(result.code, result.message));
     case Result::Kind::kFail:
       break;
   }
-  // A fresh status per failed call: abseil's status reps are refcounted in
-  // uninstrumented code, so sharing one across threads confuses TSan.
   return LoadBalancingPolicy::PickResult::Fail(absl::Status(result.code, result.message));
 }
 
@@ -125,7 +130,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(LoadBalancingPolicy::PickArg
     if (!value.has_value()) return true;
     absl::StatusOr<std::map<std::string, std::string>> decoded = DecodeLabels(*value);
     if (!decoded.ok()) {
-      result->kind = Result::Kind::kFail;
+      result->kind = Result::Kind::kDrop;
       result->code = absl::StatusCode::kInvalidArgument;
       result->message =
           absl::StrCat("polaris: call metadata '", key, "': ", decoded.status().message());
@@ -144,7 +149,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(LoadBalancingPolicy::PickArg
     RouteState state{inputs_.view.get(), inputs_.caller.get(), &inputs_.available};
     absl::StatusOr<Candidates> routed = inputs_.chain->Route(state, request);
     if (!routed.ok()) {
-      result->kind = Result::Kind::kFail;
+      result->kind = Result::Kind::kDrop;
       result->code = routed.status().code();
       result->message = std::string(routed.status().message());
     } else {

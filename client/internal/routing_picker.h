@@ -9,8 +9,9 @@
 // expression. A miss builds a RouteRequest, runs the chain, keeps the
 // candidates that have a READY subchannel, builds their balancer (pooled: the
 // tuples that route alike share it) and publishes it. Results that are not
-// picks are cached too: Queue (routed instances still connecting) and Fail
-// (the chain's error, or none reachable).
+// picks are cached too: Queue (routed instances still connecting), Drop (the
+// chain refused the call: it fails at once, even wait_for_ready) and Fail
+// (none of the routed instances is reachable).
 //
 // Uses gRPC internals: channel plugins only.
 #ifndef GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
@@ -38,9 +39,11 @@ struct RoutingPickerInputs {
   std::shared_ptr<const RouterChain> chain;
   std::shared_ptr<const CallerIdentity> caller;
   const BalancerFactory* balancer = nullptr;
-  // Per instance of the view: whether it may take a call now (healthy per
-  // the control plane and READY), whether its connection is being made, and
-  // its subchannel when READY (null otherwise).
+  // Per instance of the view: whether routers may send calls to it (healthy
+  // per the control plane, and READY or connecting without having failed:
+  // calls routed to an instance still connecting wait for it rather than
+  // go elsewhere), whether its connection is being made, and its subchannel
+  // when READY (null otherwise).
   std::vector<bool> available;
   std::vector<bool> connecting;
   std::vector<grpc_core::RefCountedPtr<grpc_core::SubchannelInterface>> ready;

@@ -73,8 +73,9 @@ using Candidates = std::vector<Candidate>;
 struct RouteState {
   const ServiceView* view = nullptr;
   const CallerIdentity* caller = nullptr;
-  // available[i]: instance i can take a call now (healthy, not isolated,
-  // weight > 0 and reachable from this channel).
+  // available[i]: calls may be routed to instance i now: healthy, and
+  // connected or connecting without having failed (a call routed to an
+  // instance still connecting waits for it).
   const std::vector<bool>* available = nullptr;
 
   bool Available(uint32_t index) const { return (*available)[index]; }

@@ -1,0 +1,343 @@
+// Routing through the public API: polaris:// channels against the mockplane
+// and real echo backends, with rules pushed by the control plane and
+// per-call input from client/call_options.h. Each test counts where calls
+// land.
+#include <functional>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/call_options.h"
+#include "client/polaris_client.h"
+#include "mockplane/control_plane.h"
+#include "mockplane/echo_backend.h"
+#include "mockplane/wait.h"
+#include "proto/echo/echo.grpc.pb.h"
+#include "proto/v1/routing.pb.h"
+#include "sdk/context.h"
+#include "sdk/router/routing_rules.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::EchoBackend;
+using mockplane::WaitUntil;
+
+const ServiceKey kEcho{"default", "Echo"};
+
+struct Tally {
+  std::map<std::string, int> by_backend;
+  int failed = 0;
+  std::string last_error;
+  int total() const {
+    int sum = failed;
+    for (const auto& entry : by_backend) sum += entry.second;
+    return sum;
+  }
+};
+
+v1::MatchString Exact(const std::string& value,
+                      v1::MatchString::MatchStringType type = v1::MatchString::EXACT) {
+  v1::MatchString match;
+  match.set_type(type);
+  match.mutable_value()->set_value(value);
+  return match;
+}
+
+v1::DestinationGroup Group(const std::string& env, uint32_t weight, uint32_t priority = 0) {
+  v1::DestinationGroup group;
+  group.set_service(kEcho.service);
+  group.set_namespace_(kEcho.service_namespace);
+  group.set_name(env);
+  (*group.mutable_labels())["env"] = Exact(env);
+  group.set_weight(weight);
+  group.set_priority(priority);
+  return group;
+}
+
+v1::SourceMatch Argument(v1::SourceMatch::Type type, const std::string& key,
+                         v1::MatchString value) {
+  v1::SourceMatch argument;
+  argument.set_type(type);
+  argument.set_key(key);
+  *argument.mutable_value() = std::move(value);
+  return argument;
+}
+
+v1::RouteRule RuleRule(const std::string& id, uint32_t priority,
+                       std::vector<v1::SourceMatch> arguments,
+                       std::vector<v1::DestinationGroup> destinations) {
+  v1::RuleRoutingConfig config;
+  v1::SubRuleRouting* sub = config.add_rules();
+  sub->set_name(id);
+  v1::SourceService* source = sub->add_sources();
+  source->set_service("*");
+  source->set_namespace_("*");
+  for (v1::SourceMatch& argument : arguments) *source->add_arguments() = argument;
+  for (v1::DestinationGroup& destination : destinations) *sub->add_destinations() = destination;
+  v1::RouteRule rule;
+  rule.set_id(id);
+  rule.set_name(id);
+  rule.set_enable(true);
+  rule.set_priority(priority);
+  rule.set_routing_policy(v1::RulePolicy);
+  rule.mutable_routing_config()->PackFrom(config);
+  return rule;
+}
+
+class RoutingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto plane = ControlPlane::Start();
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+    ControlPlaneOptions options;
+    options.address = plane_->address();
+    registrar_ = std::make_unique<ControlPlaneClient>(options);
+    ASSERT_TRUE(Init(ClientOptions()).ok());
+  }
+  void TearDown() override { ASSERT_TRUE(Init(ClientOptions()).ok()); }
+
+  // Starts a backend named `name` and registers it with `metadata`.
+  void AddBackend(const std::string& name, std::map<std::string, std::string> metadata,
+                  Location location = {}) {
+    auto backend = EchoBackend::Start({name});
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    InstanceRegistration registration;
+    registration.key = kEcho;
+    registration.instance.host = "127.0.0.1";
+    registration.instance.port = static_cast<uint32_t>((*backend)->port());
+    registration.instance.metadata = std::move(metadata);
+    registration.instance.location = std::move(location);
+    registration.ttl_seconds = 0;
+    absl::StatusOr<std::string> id = registrar_->RegisterInstance(registration);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids_[name] = *id;
+    backends_[name] = std::move(*backend);
+  }
+
+  std::unique_ptr<echo::EchoServer::Stub> NewStub() {
+    grpc::ChannelArguments args;
+    args.SetString(kControlPlaneAddressArg, plane_->address());
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return echo::EchoServer::NewStub(
+        grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args));
+  }
+
+  // `calls` sequential calls, each prepared by `prepare`.
+  Tally Count(echo::EchoServer::Stub& stub, int calls,
+              const std::function<void(grpc::ClientContext*)>& prepare = nullptr) {
+    Tally tally;
+    for (int i = 0; i < calls; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      context.set_wait_for_ready(true);
+      if (prepare) prepare(&context);
+      echo::EchoRequest request;
+      echo::EchoResponse response;
+      grpc::Status status = stub.Echo(&context, request, &response);
+      if (status.ok()) {
+        ++tally.by_backend[response.instance().substr(0, response.instance().find('@'))];
+      } else {
+        ++tally.failed;
+        tally.last_error = status.error_message();
+      }
+    }
+    return tally;
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  std::unique_ptr<ControlPlaneClient> registrar_;
+  std::map<std::string, std::unique_ptr<EchoBackend>> backends_;
+  std::map<std::string, std::string> ids_;
+};
+
+TEST_F(RoutingTest, HeaderAndMethodMatchedCallsReachTheirGroup) {
+  AddBackend("blue", {{"env", "blue"}});
+  AddBackend("green", {{"env", "green"}});
+  AddBackend("gray", {{"env", "gray"}});
+  v1::Routing routing;
+  *routing.add_rules() = RuleRule(
+      "vip", 0,
+      {Argument(v1::SourceMatch::HEADER, "x-user", Exact("^vip-", v1::MatchString::REGEX))},
+      {Group("green", 100)});
+  *routing.add_rules() =
+      RuleRule("echo", 1, {Argument(v1::SourceMatch::METHOD, "", Exact("Echo"))},
+               {Group("blue", 100)});
+  plane_->SetRouting(kEcho, routing);
+  auto stub = NewStub();
+  Tally vip = Count(*stub, 100, [](grpc::ClientContext* context) {
+    context->AddMetadata("x-user", "vip-42");
+  });
+  EXPECT_EQ(vip.by_backend["green"], 100) << vip.last_error;
+  Tally plain = Count(*stub, 100, [](grpc::ClientContext* context) {
+    context->AddMetadata("x-user", "bob");
+  });
+  EXPECT_EQ(plain.by_backend["blue"], 100) << plain.last_error;
+  EXPECT_EQ(plain.failed + vip.failed, 0);
+}
+
+TEST_F(RoutingTest, GroupWeightsHoldWithinThreePercent) {
+  AddBackend("blue-1", {{"env", "blue"}});
+  AddBackend("blue-2", {{"env", "blue"}});
+  AddBackend("green", {{"env", "green"}});
+  v1::Routing routing;
+  *routing.add_rules() = RuleRule("split", 0, {}, {Group("blue", 70), Group("green", 30)});
+  plane_->SetRouting(kEcho, routing);
+  auto stub = NewStub();
+  constexpr int kCalls = 3000;
+  Tally tally = Count(*stub, kCalls);
+  ASSERT_EQ(tally.failed, 0) << tally.last_error;
+  const double blue = (tally.by_backend["blue-1"] + tally.by_backend["blue-2"]) / double{kCalls};
+  const double green = tally.by_backend["green"] / double{kCalls};
+  EXPECT_NEAR(blue, 0.70, 0.03);
+  EXPECT_NEAR(green, 0.30, 0.03);
+  // Within the blue group, its instances share by their own weights (equal).
+  EXPECT_NEAR(tally.by_backend["blue-1"] / double{kCalls}, 0.35, 0.03);
+}
+
+TEST_F(RoutingTest, PushedRuleTakesEffectAndABadOneLeavesItInForce) {
+  AddBackend("blue", {{"env", "blue"}});
+  AddBackend("green", {{"env", "green"}});
+  auto stub = NewStub();
+  Tally before = Count(*stub, 200);
+  EXPECT_GT(before.by_backend["blue"], 0);
+  EXPECT_GT(before.by_backend["green"], 0);
+
+  v1::Routing routing;
+  *routing.add_rules() = RuleRule("all-green", 0, {}, {Group("green", 100)});
+  plane_->SetRouting(kEcho, routing);
+  // Wait for the push itself: calls land on green only from then on.
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 20).by_backend["green"] == 20; },
+                        absl::Seconds(10)));
+  Tally after = Count(*stub, 200);
+  EXPECT_EQ(after.by_backend["green"], 200);
+
+  // A malformed rule (a regex that does not compile): rejected, naming the
+  // field; the last good rules stay in force.
+  v1::Routing bad = routing;
+  *bad.add_rules() = RuleRule(
+      "broken", 1,
+      {Argument(v1::SourceMatch::HEADER, "x-user", Exact("([", v1::MatchString::REGEX))},
+      {Group("blue", 100)});
+  ContextOptions observer_options;
+  observer_options.control_plane.address = plane_->address();
+  observer_options.learn_location = false;
+  auto observer = Context::Create(observer_options);
+  ASSERT_TRUE(observer.ok());
+  std::mutex mu;
+  std::string rejected;
+  auto watch = (*observer)->WatchService(kEcho, [&](absl::StatusOr<ServiceViewPtr> view) {
+    if (!view.ok()) return;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = (*view)->rejected.find(RoutingRules::kParserName);
+    if (it != (*view)->rejected.end()) rejected = std::string(it->second.message());
+  });
+  plane_->SetRouting(kEcho, bad);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return !rejected.empty();
+      },
+      absl::Seconds(10)));
+  EXPECT_NE(rejected.find("(broken).routing_config.rules[0].sources[0].arguments[0].value"),
+            std::string::npos)
+      << rejected;
+  Tally kept = Count(*stub, 200);
+  EXPECT_EQ(kept.by_backend["green"], 200);
+}
+
+TEST_F(RoutingTest, DestinationMetadataInEachFailoverMode) {
+  AddBackend("v1", {{"version", "1"}});
+  AddBackend("v2", {{"version", "2"}, {"stable", "yes"}});
+  AddBackend("plain", {});
+  auto want = [](std::map<std::string, std::string> metadata) {
+    return [metadata](grpc::ClientContext* context) {
+      SetDestinationMetadata(context, metadata);
+    };
+  };
+  {
+    auto stub = NewStub();
+    EXPECT_EQ(Count(*stub, 50, want({{"version", "2"}})).by_backend["v2"], 50);
+    Tally none = Count(*stub, 10, want({{"version", "3"}}));
+    EXPECT_EQ(none.failed, 10);
+    EXPECT_NE(none.last_error.find("version=3"), std::string::npos) << none.last_error;
+  }
+  const std::vector<std::pair<MetadataRouterOptions::Failover, std::vector<std::string>>> modes = {
+      {MetadataRouterOptions::Failover::kAll, {"plain", "v1", "v2"}},
+      {MetadataRouterOptions::Failover::kNotKey, {"plain"}},
+      {MetadataRouterOptions::Failover::kCustom, {"v2"}},
+  };
+  for (const auto& [mode, expected] : modes) {
+    ClientOptions options;
+    options.governance.metadata.failover = mode;
+    options.governance.metadata.failover_metadata = {{"stable", "yes"}};
+    ASSERT_TRUE(Init(options).ok());
+    auto stub = NewStub();  // channels take the options in force when created
+    Tally tally = Count(*stub, 150, want({{"version", "3"}}));
+    ASSERT_EQ(tally.failed, 0) << tally.last_error;
+    std::vector<std::string> reached;
+    for (const auto& entry : tally.by_backend) reached.push_back(entry.first);
+    EXPECT_EQ(reached, expected) << static_cast<int>(mode);
+  }
+}
+
+TEST_F(RoutingTest, NearbyStaysInTheZoneAndFailsOverWithoutFailedCalls) {
+  plane_->SetClientLocation("127.0.0.1", Location{"r1", "zA", ""});
+  AddBackend("a-1", {}, Location{"r1", "zA", "c1"});
+  AddBackend("a-2", {}, Location{"r1", "zA", "c2"});
+  AddBackend("b-1", {}, Location{"r1", "zB", "c3"});
+  AddBackend("b-2", {}, Location{"r1", "zB", "c4"});
+  ClientOptions options;
+  options.governance.nearby.enabled = true;
+  ASSERT_TRUE(Init(options).ok());
+  auto stub = NewStub();
+  // From the very first call: the channel waits for the caller's location.
+  Tally healthy = Count(*stub, 200);
+  EXPECT_EQ(healthy.by_backend["a-1"] + healthy.by_backend["a-2"], 200) << healthy.last_error;
+
+  // Zone A goes down: calls fail over to zone B, none fails.
+  backends_["a-1"]->Shutdown(absl::ZeroDuration());
+  backends_["a-2"]->Shutdown(absl::ZeroDuration());
+  Tally degraded = Count(*stub, 200);
+  EXPECT_EQ(degraded.failed, 0) << degraded.last_error;
+  EXPECT_EQ(degraded.by_backend["b-1"] + degraded.by_backend["b-2"], 200);
+
+  // A healthy instance appears in zone A again: calls return to it.
+  AddBackend("a-3", {}, Location{"r1", "zA", "c1"});
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 10).by_backend["a-3"] == 10; },
+                        absl::Seconds(10)));
+  Tally recovered = Count(*stub, 200);
+  EXPECT_EQ(recovered.by_backend["a-3"], 200);
+  EXPECT_EQ(recovered.failed, 0);
+}
+
+TEST_F(RoutingTest, RouteLabelsMatchCustomArguments) {
+  AddBackend("gold", {{"tier", "gold"}});
+  AddBackend("basic", {{"tier", "basic"}});
+  v1::Routing routing;
+  v1::DestinationGroup gold;
+  gold.set_service("Echo");
+  (*gold.mutable_labels())["tier"] = Exact("gold");
+  gold.set_weight(100);
+  *routing.add_rules() = RuleRule(
+      "gold-users", 0,
+      {Argument(v1::SourceMatch::CUSTOM, "user-tier", Exact("gold,platinum", v1::MatchString::IN))},
+      {gold});
+  plane_->SetRouting(kEcho, routing);
+  auto stub = NewStub();
+  Tally tally = Count(*stub, 100, [](grpc::ClientContext* context) {
+    SetRouteLabels(context, {{"user-tier", "platinum"}});
+  });
+  EXPECT_EQ(tally.by_backend["gold"], 100) << tally.last_error;
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
