@@ -1,6 +1,8 @@
-// The pick path alone: the polaris policy's real picker over 3, 100 and
-// 10,000 READY subchannels, next to a round_robin-style picker measured in the
-// same run as the baseline.
+// The pick path alone: the polaris policy's real pickers over 3 to 100,000
+// READY subchannels, next to a round_robin-style picker measured in the same
+// run as the baseline. BM_RoutedPick has the rule (header REGEX), metadata
+// and nearby routers active, with the call's kind cached (the steady state);
+// compare it with BM_PolarisPick, the plain weighted-random pick.
 //
 //   tools/bazel run //benchmarks:picker_benchmark
 #include <benchmark/benchmark.h>
@@ -23,7 +25,13 @@ void BM_RoundRobinPick(benchmark::State& state) {
   RunPicks(state, PickerBenchmarkHarness::Kind::kRoundRobin);
 }
 
-BENCHMARK(BM_PolarisPick)->Arg(3)->Arg(100)->Arg(10000)->Arg(100000);
+void BM_RoutedPick(benchmark::State& state) {
+  RunPicks(state, PickerBenchmarkHarness::Kind::kRouted);
+}
+
+BENCHMARK(BM_PolarisPick)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_RoutedPick)->Arg(10)->Arg(1000)->Arg(100000);
+BENCHMARK(BM_RoutedPick)->Arg(1000)->Threads(2);
 BENCHMARK(BM_RoundRobinPick)->Arg(3)->Arg(100)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_PolarisPick)->Arg(10000)->Threads(2);
 

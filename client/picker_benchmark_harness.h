@@ -12,8 +12,13 @@ namespace grpc_cpp_polaris {
 class PickerBenchmarkHarness {
  public:
   enum class Kind {
-    kPolaris,     // the polaris policy's weighted random picker
+    kPolaris,     // the polaris policy's weighted random picker (no routing)
     kRoundRobin,  // baseline: rotate over READY subchannels, like round_robin
+    // The routing picker with the rule, metadata and nearby routers active:
+    // a header rule (REGEX) splitting calls 80/20 between two groups, the
+    // call's destination metadata, and the caller's zone (a quarter of the
+    // instances); every call carries the header and the metadata.
+    kRouted,
   };
 
   // `instances` READY subchannels with weights 1..100 (varied).

@@ -7,7 +7,14 @@
 #include <vector>
 
 #include "absl/types/variant.h"
+#include "client/internal/routing_picker.h"
 #include "client/internal/weighted_picker.h"
+#include "proto/v1/response.pb.h"
+#include "proto/v1/routing.pb.h"
+#include "sdk/balancer/balancer.h"
+#include "sdk/builtin_governance.h"
+#include "sdk/call_metadata.h"
+#include "sdk/router/routing_rules.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -45,14 +52,91 @@ class RoundRobinPicker final : public LoadBalancingPolicy::SubchannelPicker {
   std::atomic<size_t> next_{0};
 };
 
-class NoMetadata final : public LoadBalancingPolicy::MetadataInterface {
+// A call's metadata: a few entries, looked up by a linear scan as gRPC's
+// metadata batch does for keys it does not know.
+class FakeMetadata final : public LoadBalancingPolicy::MetadataInterface {
  public:
+  std::vector<std::pair<std::string, std::string>> entries;
+
   void Add(absl::string_view, absl::string_view) override {}
-  std::vector<std::pair<std::string, std::string>> TestOnlyCopyToVector() override { return {}; }
-  absl::optional<absl::string_view> Lookup(absl::string_view, std::string*) const override {
+  std::vector<std::pair<std::string, std::string>> TestOnlyCopyToVector() override {
+    return entries;
+  }
+  absl::optional<absl::string_view> Lookup(absl::string_view key, std::string*) const override {
+    for (const auto& entry : entries) {
+      if (entry.first == key) return absl::string_view(entry.second);
+    }
     return absl::nullopt;
   }
 };
+
+// The routed kind's service: instances in four zones (the caller's is
+// "zone-0"), alternately env=blue and env=green, all version=1; one rule
+// sending "vip-" users 80/20 to blue and green.
+std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
+    std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
+    const std::vector<uint32_t>& weights) {
+  RegisterBuiltinGovernance();
+  auto view = std::make_shared<ServiceView>();
+  view->key = ServiceKey{"default", "Bench"};
+  auto snapshot = std::make_shared<ServiceSnapshot>();
+  snapshot->key = view->key;
+  for (size_t i = 0; i < subchannels.size(); ++i) {
+    Instance instance;
+    instance.id = std::to_string(i);
+    instance.host = "127.0.0.1";
+    instance.port = static_cast<uint32_t>(1000 + i);
+    instance.weight = weights[i];
+    instance.metadata = {{"env", i % 2 == 0 ? "blue" : "green"}, {"version", "1"}};
+    instance.location = Location{"region", "zone-" + std::to_string(i % 4), ""};
+    snapshot->instances.push_back(std::move(instance));
+  }
+  view->instances = snapshot;
+  v1::RuleRoutingConfig config;
+  v1::SubRuleRouting* sub = config.add_rules();
+  v1::SourceService* source = sub->add_sources();
+  source->set_service("*");
+  v1::SourceMatch* argument = source->add_arguments();
+  argument->set_type(v1::SourceMatch::HEADER);
+  argument->set_key("x-user");
+  argument->mutable_value()->set_type(v1::MatchString::REGEX);
+  argument->mutable_value()->mutable_value()->set_value("^vip-[0-9]+$");
+  for (const auto& [env, weight] : {std::pair<const char*, uint32_t>{"blue", 80}, {"green", 20}}) {
+    v1::DestinationGroup* group = sub->add_destinations();
+    group->set_service("Bench");
+    (*group->mutable_labels())["env"].mutable_value()->set_value(env);
+    group->set_weight(weight);
+  }
+  v1::RouteRule rule;
+  rule.set_id("bench");
+  rule.set_enable(true);
+  rule.set_routing_policy(v1::RulePolicy);
+  rule.mutable_routing_config()->PackFrom(config);
+  auto update = std::make_shared<ResourceUpdate>();
+  update->type = ResourceType::kCustomRouteRule;
+  update->key = view->key;
+  auto answer = std::make_shared<v1::DiscoverResponse>();
+  *answer->add_customrouterules() = rule;
+  update->answer = answer;
+  ResourceAnswers answers;
+  answers[ResourceIndex(ResourceType::kCustomRouteRule)] = update;
+  view->rules[std::string(RoutingRules::kParserName)] =
+      *RuleParserRegistry::Global().Find(RoutingRules::kParserName)->Parse(view->key, answers);
+
+  auto caller = std::make_shared<CallerIdentity>();
+  caller->location = Location{"region", "zone-0", ""};
+  GovernanceOptions options;
+  options.nearby.enabled = true;
+  internal::RoutingPickerInputs inputs;
+  inputs.view = view;
+  inputs.caller = caller;
+  inputs.chain = *RouterChain::Build(*view, *caller, options);
+  inputs.balancer = *BalancerRegistry::Global().Find(options.balancer);
+  inputs.available.assign(subchannels.size(), true);
+  inputs.connecting.assign(subchannels.size(), false);
+  inputs.ready = std::move(subchannels);
+  return std::make_unique<internal::RoutingPicker>(std::move(inputs));
+}
 
 class NoCallState final : public LoadBalancingPolicy::CallState {
  public:
@@ -63,7 +147,7 @@ class NoCallState final : public LoadBalancingPolicy::CallState {
 
 struct PickerBenchmarkHarness::Impl {
   std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> picker;
-  NoMetadata metadata;
+  FakeMetadata metadata;
   NoCallState call_state;
 };
 
@@ -77,6 +161,11 @@ PickerBenchmarkHarness::PickerBenchmarkHarness(Kind kind, int instances)
   }
   if (kind == Kind::kPolaris) {
     impl_->picker = std::make_unique<internal::WeightedPicker>(std::move(subchannels), weights);
+  } else if (kind == Kind::kRouted) {
+    impl_->picker = MakeRoutedPicker(std::move(subchannels), weights);
+    impl_->metadata.entries = {{"user-agent", "grpc-c++/1.51.1"},
+                               {"x-user", "vip-7"},
+                               {kDestinationMetadataKey, EncodeLabels({{"version", "1"}})}};
   } else {
     impl_->picker = std::make_unique<RoundRobinPicker>(std::move(subchannels));
   }

@@ -4,7 +4,6 @@
 
 #include <grpc/support/log.h>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/call_metadata.h"
@@ -88,18 +87,49 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result) {
 
 LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArgs args) {
   TsanAcquire(this);  // built on the control plane's thread
-  // Up to 16 attributes without allocating; a string buffer is only filled
-  // when a key carries several values (joined with ',').
-  absl::InlinedVector<std::optional<absl::string_view>, 16> tuple;
-  absl::InlinedVector<std::string, 8> buffers(tuple_size_);
-  size_t next_buffer = 0;
-  auto lookup = [&](absl::string_view key) -> std::optional<absl::string_view> {
-    absl::optional<absl::string_view> value =
-        args.initial_metadata->Lookup(key, &buffers[next_buffer++]);
-    if (!value.has_value()) return std::nullopt;
-    return *value;
+  if (tuple_size_ > kMaxInlineTuple) return SlowPick(args);
+  // The call's attributes, as views into its metadata. gRPC fills `scratch`
+  // only when it must build a value (a key sent several times, joined with
+  // ','): then the views cannot share it, and the slow path gives each its
+  // own buffer.
+  RouteAttr tuple[kMaxInlineTuple];  // plain data: not initialised
+  std::string scratch;
+  size_t size = 0;
+  bool built = false;
+  auto lookup = [&](absl::string_view key) {
+    absl::optional<absl::string_view> value = args.initial_metadata->Lookup(key, &scratch);
+    if (!scratch.empty()) built = true;
+    return value.has_value() ? RouteAttr::Of(*value) : RouteAttr::Absent();
   };
-  if (keys_.path) tuple.push_back(args.path);
+  if (keys_.path) tuple[size++] = RouteAttr::Of(args.path);
+  for (const std::string& key : header_keys_) tuple[size++] = lookup(key);
+  if (keys_.labels) tuple[size++] = lookup(kRouteLabelsMetadataKey);
+  if (keys_.destination_metadata) tuple[size++] = lookup(kDestinationMetadataKey);
+  if (keys_.lane) tuple[size++] = lookup(kLaneMetadataKey);
+  if (built) return SlowPick(args);
+  const RouteTuple view(tuple, size);
+  const uint64_t hash = HashRouteTuple(view);
+  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached);
+  return Miss(hash, view);
+}
+
+LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tuple) {
+  std::unique_ptr<Result> one_off;
+  const Result* computed = Compute(tuple, &one_off);
+  if (computed != nullptr) cache_.Insert(hash, tuple, computed);
+  return Use(computed != nullptr ? *computed : *one_off);
+}
+
+LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::PickArgs& args) {
+  std::vector<RouteAttr> tuple;
+  std::vector<std::unique_ptr<std::string>> buffers;
+  auto lookup = [&](absl::string_view key) {
+    buffers.push_back(std::make_unique<std::string>());
+    absl::optional<absl::string_view> value =
+        args.initial_metadata->Lookup(key, buffers.back().get());
+    return value.has_value() ? RouteAttr::Of(*value) : RouteAttr::Absent();
+  };
+  if (keys_.path) tuple.push_back(RouteAttr::Of(args.path));
   for (const std::string& key : header_keys_) tuple.push_back(lookup(key));
   if (keys_.labels) tuple.push_back(lookup(kRouteLabelsMetadataKey));
   if (keys_.destination_metadata) tuple.push_back(lookup(kDestinationMetadataKey));
@@ -107,28 +137,24 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
   const RouteTuple view(tuple.data(), tuple.size());
   const uint64_t hash = HashRouteTuple(view);
   if (const Result* cached = cache_.Find(hash, view)) return Use(*cached);
-  std::unique_ptr<Result> one_off;
-  const Result* computed = Compute(args, view, &one_off);
-  if (computed != nullptr) cache_.Insert(hash, view, computed);
-  return Use(computed != nullptr ? *computed : *one_off);
+  return Miss(hash, view);
 }
 
-const RoutingPicker::Result* RoutingPicker::Compute(LoadBalancingPolicy::PickArgs& /*args*/,
-                                                    RouteTuple tuple,
+const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
                                                     std::unique_ptr<Result>* one_off) {
   // The request, from the tuple (same layout as in Pick).
   RouteRequest request;
   size_t at = 0;
-  if (keys_.path) request.path = std::string(*tuple[at++]);
+  if (keys_.path) request.path = std::string(tuple[at++].view());
   for (const std::string& key : header_keys_) {
-    const std::optional<absl::string_view>& value = tuple[at++];
-    if (value.has_value()) request.headers[key] = std::string(*value);
+    const RouteAttr& value = tuple[at++];
+    if (value.present) request.headers[key] = std::string(value.view());
   }
   auto result = std::make_unique<Result>();
   auto decode = [&](std::map<std::string, std::string>* into, const char* key) {
-    const std::optional<absl::string_view>& value = tuple[at++];
-    if (!value.has_value()) return true;
-    absl::StatusOr<std::map<std::string, std::string>> decoded = DecodeLabels(*value);
+    const RouteAttr& value = tuple[at++];
+    if (!value.present) return true;
+    absl::StatusOr<std::map<std::string, std::string>> decoded = DecodeLabels(value.view());
     if (!decoded.ok()) {
       result->kind = Result::Kind::kDrop;
       result->code = absl::StatusCode::kInvalidArgument;
@@ -144,7 +170,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(LoadBalancingPolicy::PickArg
   if (keys_.destination_metadata) {
     ok = ok && decode(&request.destination_metadata, kDestinationMetadataKey);
   }
-  if (keys_.lane && tuple[at].has_value()) request.lane = std::string(*tuple[at]);
+  if (keys_.lane && tuple[at].present) request.lane = std::string(tuple[at].view());
   if (ok) {
     RouteState state{inputs_.view.get(), inputs_.caller.get(), &inputs_.available};
     absl::StatusOr<Candidates> routed = inputs_.chain->Route(state, request);

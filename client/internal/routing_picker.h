@@ -62,8 +62,14 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
 
  private:
   struct Result;
-  const Result* Compute(grpc_core::LoadBalancingPolicy::PickArgs& args, RouteTuple tuple,
-                        std::unique_ptr<Result>* one_off);
+  // Calls whose chain reads more attributes than this take a slower path
+  // that allocates.
+  static constexpr size_t kMaxInlineTuple = 16;
+
+  grpc_core::LoadBalancingPolicy::PickResult SlowPick(
+      grpc_core::LoadBalancingPolicy::PickArgs& args);
+  grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple);
+  const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
   static grpc_core::LoadBalancingPolicy::PickResult Use(const Result& result);
 
   const RoutingPickerInputs inputs_;

@@ -20,36 +20,87 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace grpc_cpp_polaris {
 
-// One call's attributes, in RouteKeys order; nullopt where absent.
-using RouteTuple = absl::Span<const std::optional<absl::string_view>>;
+// One call attribute: a view of its value, or absent. Plain data, so that an
+// array of them on the pick path costs nothing to set up.
+struct RouteAttr {
+  const char* data;
+  uint32_t size;
+  bool present;
 
-inline uint64_t HashRouteTuple(RouteTuple tuple) {
-  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over (presence, length, bytes)
-  auto mix = [&hash](uint64_t byte) { hash = (hash ^ byte) * 0x100000001b3ULL; };
-  for (const std::optional<absl::string_view>& value : tuple) {
-    mix(value.has_value() ? 1 : 0);
-    if (!value.has_value()) continue;
-    mix(value->size() & 0xff);
-    mix(value->size() >> 8);
-    for (unsigned char c : *value) mix(c);
+  static RouteAttr Absent() { return RouteAttr{nullptr, 0, false}; }
+  static RouteAttr Of(absl::string_view value) {
+    return RouteAttr{value.data(), static_cast<uint32_t>(value.size()), true};
   }
-  // Final avalanche (splitmix64), so low bits index slots well.
-  hash ^= hash >> 30;
-  hash *= 0xbf58476d1ce4e5b9ULL;
-  hash ^= hash >> 27;
-  hash *= 0x94d049bb133111ebULL;
-  return hash ^ (hash >> 31);
+  absl::string_view view() const { return absl::string_view(data, size); }
+};
+
+// One call's attributes, in RouteKeys order.
+using RouteTuple = absl::Span<const RouteAttr>;
+
+// Hashes a tuple 16 bytes per multiply, reading short values with a few
+// overlapping loads rather than byte by byte (wyhash's scheme); presence and
+// length are mixed in, so absent, empty and "a"+"b" vs "ab" all differ.
+inline uint64_t HashRouteTuple(RouteTuple tuple) {
+  auto mix = [](uint64_t a, uint64_t b) {
+    const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
+  };
+  auto read8 = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  auto read4 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return static_cast<uint64_t>(v);
+  };
+  constexpr uint64_t kSecret0 = 0xa0761d6478bd642fULL;
+  constexpr uint64_t kSecret1 = 0xe7037ed1a0b428dbULL;
+  constexpr uint64_t kSecret2 = 0x8ebc6af09c88c6e3ULL;
+  uint64_t hash = 0x589965cc75374cc3ULL;
+  for (const RouteAttr& value : tuple) {
+    if (!value.present) {
+      hash = mix(hash ^ kSecret0, kSecret2);
+      continue;
+    }
+    const char* p = value.data;
+    const size_t size = value.size;
+    uint64_t a = 0, b = 0;
+    if (size <= 16) {
+      if (size >= 4) {
+        const size_t step = (size >> 3) << 2;
+        a = (read4(p) << 32) | read4(p + step);
+        b = (read4(p + size - 4) << 32) | read4(p + size - 4 - step);
+      } else if (size > 0) {
+        a = (static_cast<uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
+            (static_cast<uint64_t>(static_cast<unsigned char>(p[size >> 1])) << 8) |
+            static_cast<unsigned char>(p[size - 1]);
+      }
+    } else {
+      size_t left = size;
+      for (; left > 16; p += 16, left -= 16) {
+        hash = mix(read8(p) ^ kSecret1, read8(p + 8) ^ hash);
+      }
+      a = read8(p + left - 16);
+      b = read8(p + left - 8);
+    }
+    hash = mix(a ^ kSecret1 ^ size, b ^ hash ^ kSecret2);
+  }
+  return mix(hash ^ kSecret0, kSecret1);
 }
 
 template <typename Result>
@@ -86,10 +137,9 @@ class RouteCache {
     auto entry = std::make_unique<Entry>();
     entry->hash = hash;
     entry->result = result;
-    entry->values.reserve(tuple.size());
-    for (const auto& value : tuple) {
-      entry->values.push_back(value.has_value() ? std::optional<std::string>(std::string(*value))
-                                                : std::nullopt);
+    for (const RouteAttr& value : tuple) {
+      entry->lengths.push_back(value.present ? value.size : kAbsent);
+      if (value.present) entry->blob.append(value.data, value.size);
     }
     for (size_t probe = 0; probe < max_probes_; ++probe) {
       std::atomic<const Entry*>& slot = slots_[(hash + probe) & mask_];
@@ -110,16 +160,47 @@ class RouteCache {
   size_t size() const { return entries_.load(std::memory_order_relaxed); }
 
  private:
+  static constexpr uint32_t kAbsent = UINT32_MAX;
+
+  // memcmp, without a library call for the short values calls usually carry.
+  static bool Equal(const char* a, const char* b, size_t size) {
+    if (size <= 16 && size >= 8) {
+      uint64_t a0, a1, b0, b1;
+      std::memcpy(&a0, a, 8);
+      std::memcpy(&b0, b, 8);
+      std::memcpy(&a1, a + size - 8, 8);
+      std::memcpy(&b1, b + size - 8, 8);
+      return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (size < 8 && size >= 4) {
+      uint32_t a0, a1, b0, b1;
+      std::memcpy(&a0, a, 4);
+      std::memcpy(&b0, b, 4);
+      std::memcpy(&a1, a + size - 4, 4);
+      std::memcpy(&b1, b + size - 4, 4);
+      return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return std::memcmp(a, b, size) == 0;
+  }
+
+  // The tuple's values back to back in `blob`, with their lengths.
   struct Entry {
     uint64_t hash = 0;
-    std::vector<std::optional<std::string>> values;
     const Result* result = nullptr;
+    absl::InlinedVector<uint32_t, 4> lengths;
+    std::string blob;
 
     bool Matches(RouteTuple tuple) const {
-      if (tuple.size() != values.size()) return false;
+      if (tuple.size() != lengths.size()) return false;
+      const char* at = blob.data();
       for (size_t i = 0; i < tuple.size(); ++i) {
-        if (tuple[i].has_value() != values[i].has_value()) return false;
-        if (tuple[i].has_value() && *tuple[i] != absl::string_view(*values[i])) return false;
+        if (!tuple[i].present) {
+          if (lengths[i] != kAbsent) return false;
+          continue;
+        }
+        if (lengths[i] != tuple[i].size) return false;
+        if (!Equal(at, tuple[i].data, tuple[i].size)) return false;
+        at += tuple[i].size;
       }
       return true;
     }

@@ -10,14 +10,18 @@
 namespace grpc_cpp_polaris {
 namespace {
 
-using Tuple = std::vector<std::optional<absl::string_view>>;
+using Tuple = std::vector<RouteAttr>;
+const RouteAttr kAbsent = RouteAttr::Absent();
+RouteAttr Of(absl::string_view value) { return RouteAttr::Of(value); }
 
 TEST(RouteCacheTest, FindsWhatWasInsertedAndTellsAbsentFromEmpty) {
   RouteCache<int> cache(8);
   const int a = 1, b = 2;
-  const Tuple present = {absl::string_view("x"), std::nullopt};
-  const Tuple empty = {absl::string_view(""), std::nullopt};
-  const Tuple absent = {std::nullopt, std::nullopt};
+  const Tuple present = {Of("x"), kAbsent};
+  const Tuple empty = {Of(""), kAbsent};
+  const Tuple absent = {kAbsent, kAbsent};
+  const Tuple split = {Of("a"), Of("bc")};
+  const Tuple joined = {Of("ab"), Of("c")};
   EXPECT_EQ(cache.Find(HashRouteTuple(present), present), nullptr);
   ASSERT_TRUE(cache.Insert(HashRouteTuple(present), present, &a));
   ASSERT_TRUE(cache.Insert(HashRouteTuple(empty), empty, &b));
@@ -25,6 +29,9 @@ TEST(RouteCacheTest, FindsWhatWasInsertedAndTellsAbsentFromEmpty) {
   EXPECT_EQ(cache.Find(HashRouteTuple(empty), empty), &b);
   EXPECT_EQ(cache.Find(HashRouteTuple(absent), absent), nullptr);
   EXPECT_NE(HashRouteTuple(empty), HashRouteTuple(absent));
+  ASSERT_TRUE(cache.Insert(HashRouteTuple(split), split, &a));
+  EXPECT_EQ(cache.Find(HashRouteTuple(split), split), &a);
+  EXPECT_EQ(cache.Find(HashRouteTuple(joined), joined), nullptr);
 }
 
 TEST(RouteCacheTest, StaysBounded) {
@@ -34,12 +41,12 @@ TEST(RouteCacheTest, StaysBounded) {
   for (int i = 0; i < 1000; ++i) values.push_back("user-" + std::to_string(i));
   int stored = 0;
   for (const std::string& value : values) {
-    const Tuple tuple = {absl::string_view(value)};
+    const Tuple tuple = {Of(value)};
     stored += cache.Insert(HashRouteTuple(tuple), tuple, &result) ? 1 : 0;
   }
   EXPECT_EQ(stored, 100);
   EXPECT_EQ(cache.size(), 100u);
-  const Tuple first = {absl::string_view(values[0])};
+  const Tuple first = {Of(values[0])};
   EXPECT_EQ(cache.Find(HashRouteTuple(first), first), &result);
 }
 
@@ -52,7 +59,7 @@ TEST(RouteCacheTest, ConcurrentReadersAndWriters) {
   auto worker = [&](int seed) {
     for (int round = 0; round < 3; ++round) {
       for (size_t i = seed; i < values.size(); i += 3) {
-        const Tuple tuple = {absl::string_view(values[i])};
+        const Tuple tuple = {Of(values[i])};
         const uint64_t hash = HashRouteTuple(tuple);
         const int* found = cache.Find(hash, tuple);
         if (found == nullptr) {
