@@ -339,5 +339,149 @@ TEST_F(RoutingTest, RouteLabelsMatchCustomArguments) {
   EXPECT_EQ(tally.by_backend["gold"], 100) << tally.last_error;
 }
 
+// A middle tier: answers Echo and Chat by calling polaris://Echo itself,
+// passing the lane on (PropagateLane), and reports "its name>downstream's".
+class Relay final : public echo::EchoServer::Service {
+ public:
+  Relay(std::string name, const std::string& control_plane) : name_(std::move(name)) {
+    grpc::ChannelArguments args;
+    args.SetString(kControlPlaneAddressArg, control_plane);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    downstream_ = echo::EchoServer::NewStub(
+        grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args));
+  }
+
+  grpc::Status Echo(grpc::ServerContext* context, const echo::EchoRequest* /*request*/,
+                    echo::EchoResponse* response) override {
+    absl::StatusOr<std::string> next = CallDownstream(*context);
+    if (!next.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, next.status().ToString());
+    response->set_instance(absl::StrCat(name_, ">", *next));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Chat(grpc::ServerContext* context,
+                    grpc::ServerReaderWriter<echo::EchoResponse, echo::EchoRequest>* stream) override {
+    echo::EchoRequest request;
+    while (stream->Read(&request)) {
+      absl::StatusOr<std::string> next = CallDownstream(*context);
+      if (!next.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, next.status().ToString());
+      echo::EchoResponse response;
+      response.set_instance(absl::StrCat(name_, ">", *next));
+      if (!stream->Write(response)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  absl::StatusOr<std::string> CallDownstream(const grpc::ServerContextBase& incoming) {
+    grpc::ClientContext outgoing;
+    outgoing.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    outgoing.set_wait_for_ready(true);
+    PropagateLane(incoming, &outgoing);
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    grpc::Status status = downstream_->Echo(&outgoing, request, &response);
+    if (!status.ok()) return absl::UnavailableError(status.error_message());
+    return response.instance().substr(0, response.instance().find('@'));
+  }
+
+  const std::string name_;
+  std::unique_ptr<echo::EchoServer::Stub> downstream_;
+};
+
+class LaneTest : public RoutingTest {
+ protected:
+  // Starts a relay named `name` registered as Middle with `metadata`.
+  void AddRelay(const std::string& name, std::map<std::string, std::string> metadata) {
+    auto relay = std::make_unique<Relay>(name, plane_->address());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(relay.get());
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    InstanceRegistration registration;
+    registration.key = ServiceKey{"default", "Middle"};
+    registration.instance.host = "127.0.0.1";
+    registration.instance.port = static_cast<uint32_t>(port);
+    registration.instance.metadata = std::move(metadata);
+    registration.ttl_seconds = 0;
+    ASSERT_TRUE(registrar_->RegisterInstance(registration).ok());
+    relays_.push_back(std::move(relay));
+    servers_.push_back(std::move(server));
+  }
+  void TearDown() override {
+    for (auto& server : servers_) server->Shutdown();
+    RoutingTest::TearDown();
+  }
+
+  std::unique_ptr<echo::EchoServer::Stub> MiddleStub() {
+    grpc::ChannelArguments args;
+    args.SetString(kControlPlaneAddressArg, plane_->address());
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return echo::EchoServer::NewStub(
+        grpc::CreateCustomChannel("polaris://Middle", grpc::InsecureChannelCredentials(), args));
+  }
+
+  std::vector<std::unique_ptr<Relay>> relays_;
+  std::vector<std::unique_ptr<grpc::Server>> servers_;
+};
+
+TEST_F(LaneTest, ATaggedCallStaysInTheLaneAcrossTwoHopsUnaryAndStreaming) {
+  ClientOptions options;
+  options.caller.service = ServiceKey{"default", "Gateway"};  // the lane's entry
+  ASSERT_TRUE(Init(options).ok());
+  v1::LaneGroup group;
+  group.set_name("release");
+  v1::TrafficEntry* entry = group.add_entries();
+  entry->set_type("polarismesh.cn/service");
+  v1::ServiceSelector selector;
+  selector.set_namespace_("default");
+  selector.set_service("Gateway");
+  entry->mutable_selector()->PackFrom(selector);
+  for (const char* service : {"Middle", "Echo"}) {
+    v1::DestinationGroup* destination = group.add_destinations();
+    destination->set_namespace_("default");
+    destination->set_service(service);
+  }
+  v1::LaneRule* rule = group.add_rules();
+  rule->set_name("gray");
+  rule->set_enable(true);
+  rule->set_default_label_value("gray");
+  *rule->mutable_traffic_match_rule()->add_arguments() =
+      Argument(v1::SourceMatch::HEADER, "x-env", Exact("gray"));
+  ASSERT_TRUE(plane_->SetLaneGroup(group).ok());
+  AddBackend("echo-base", {});
+  AddBackend("echo-gray", {{"lane", "gray"}});
+  AddRelay("mid-base", {});
+  AddRelay("mid-gray", {{"lane", "gray"}});
+
+  auto stub = MiddleStub();
+  Tally gray = Count(*stub, 100, [](grpc::ClientContext* context) {
+    context->AddMetadata("x-env", "gray");
+  });
+  EXPECT_EQ(gray.by_backend["mid-gray>echo-gray"], 100) << gray.last_error;
+  Tally plain = Count(*stub, 100);
+  EXPECT_EQ(plain.by_backend["mid-base>echo-base"], 100) << plain.last_error;
+
+  // A stream: every message's downstream call stays in the lane.
+  grpc::ClientContext context;
+  context.AddMetadata("x-env", "gray");
+  context.set_wait_for_ready(true);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->Chat(&context);
+  int in_lane = 0;
+  for (int i = 0; i < 20; ++i) {
+    echo::EchoRequest request;
+    ASSERT_TRUE(stream->Write(request));
+    echo::EchoResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    in_lane += response.instance() == "mid-gray>echo-gray" ? 1 : 0;
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(in_lane, 20);
+}
+
 }  // namespace
 }  // namespace grpc_cpp_polaris

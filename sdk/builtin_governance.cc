@@ -6,6 +6,7 @@
 
 #include "sdk/balancer/balancer.h"
 #include "sdk/balancer/weighted_random.h"
+#include "sdk/router/lane_router.h"
 #include "sdk/router/metadata_router.h"
 #include "sdk/router/nearby_router.h"
 #include "sdk/router/router.h"
@@ -20,8 +21,10 @@ void RegisterBuiltinGovernance() {
   std::call_once(once, [] {
     RuleParserRegistry& parsers = RuleParserRegistry::Global();
     (void)parsers.Register(MakeRoutingRulesParser());
+    (void)parsers.Register(MakeLaneRulesParser());
 
     RouterRegistry& routers = RouterRegistry::Global();
+    (void)routers.Register(MakeLaneRouterFactory());
     (void)routers.Register(MakeRuleRouterFactory());
     (void)routers.Register(MakeMetadataRouterFactory());
     (void)routers.Register(MakeNearbyRouterFactory());

@@ -75,7 +75,7 @@ struct LaneRouterOptions {
 struct GovernanceOptions {
   // The routers, by registered name, in the order they run. The final filter
   // (unavailable, isolated and weight-0 instances out) always runs last.
-  std::vector<std::string> routers = {"rule", "metadata", "nearby"};
+  std::vector<std::string> routers = {"lane", "rule", "metadata", "nearby"};
   // When the filter would leave no instance, use those the routers chose
   // anyway (upstream's recover-all).
   bool recover_all = true;

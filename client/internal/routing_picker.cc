@@ -1,5 +1,6 @@
 #include "client/internal/routing_picker.h"
 
+#include <cstring>
 #include <utility>
 
 #include <grpc/support/log.h>
@@ -26,16 +27,22 @@ struct RoutingPicker::Result {
   Candidates candidates;
   std::vector<RefCountedPtr<SubchannelInterface>> subchannels;
   std::unique_ptr<Balancer> balancer;
+  // kPick: the tag of the candidates that enter a lane.
+  std::string lane_tag;
   // kFail.
   absl::StatusCode code = absl::StatusCode::kUnavailable;
   std::string message;
 
   bool SameAs(const Result& other) const {
-    if (kind != other.kind || code != other.code || message != other.message) return false;
+    if (kind != other.kind || code != other.code || message != other.message ||
+        lane_tag != other.lane_tag) {
+      return false;
+    }
     if (candidates.size() != other.candidates.size()) return false;
     for (size_t i = 0; i < candidates.size(); ++i) {
       if (candidates[i].index != other.candidates[i].index ||
-          candidates[i].weight != other.candidates[i].weight) {
+          candidates[i].weight != other.candidates[i].weight ||
+          candidates[i].enters_lane != other.candidates[i].enters_lane) {
         return false;
       }
     }
@@ -45,7 +52,7 @@ struct RoutingPicker::Result {
     uint64_t hash = static_cast<uint64_t>(kind) * 0x9E3779B97F4A7C15ULL;
     for (const Candidate& candidate : candidates) {
       hash = (hash ^ candidate.index) * 0x100000001b3ULL;
-      hash = (hash ^ candidate.weight) * 0x100000001b3ULL;
+      hash = (hash ^ candidate.weight ^ (uint64_t{candidate.enters_lane} << 40)) * 0x100000001b3ULL;
     }
     for (char c : message) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
     return hash;
@@ -65,13 +72,22 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
 
 RoutingPicker::~RoutingPicker() = default;
 
-LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result) {
+LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result,
+                                                   LoadBalancingPolicy::PickArgs& args) {
   switch (result.kind) {
     case Result::Kind::kPick: {
       BalanceInput input;
       input.random = FastRandom();
-      return LoadBalancingPolicy::PickResult::Complete(
-          result.subchannels[result.balancer->Pick(input)]);
+      const size_t picked = result.balancer->Pick(input);
+      if (result.candidates[picked].enters_lane) {
+        // The call enters a lane here: it carries the tag on to the server.
+        // The value must live as long as the call: a copy in its arena.
+        char* tag = static_cast<char*>(args.call_state->Alloc(result.lane_tag.size()));
+        std::memcpy(tag, result.lane_tag.data(), result.lane_tag.size());
+        args.initial_metadata->Add(kLaneMetadataKey,
+                                   absl::string_view(tag, result.lane_tag.size()));
+      }
+      return LoadBalancingPolicy::PickResult::Complete(result.subchannels[picked]);
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();
@@ -109,15 +125,16 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
   if (built) return SlowPick(args);
   const RouteTuple view(tuple, size);
   const uint64_t hash = HashRouteTuple(view);
-  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached);
-  return Miss(hash, view);
+  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached, args);
+  return Miss(hash, view, args);
 }
 
-LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tuple) {
+LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tuple,
+                                                    LoadBalancingPolicy::PickArgs& args) {
   std::unique_ptr<Result> one_off;
   const Result* computed = Compute(tuple, &one_off);
   if (computed != nullptr) cache_.Insert(hash, tuple, computed);
-  return Use(computed != nullptr ? *computed : *one_off);
+  return Use(computed != nullptr ? *computed : *one_off, args);
 }
 
 LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::PickArgs& args) {
@@ -136,8 +153,8 @@ LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::Pic
   if (keys_.lane) tuple.push_back(lookup(kLaneMetadataKey));
   const RouteTuple view(tuple.data(), tuple.size());
   const uint64_t hash = HashRouteTuple(view);
-  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached);
-  return Miss(hash, view);
+  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached, args);
+  return Miss(hash, view, args);
 }
 
 const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
@@ -173,12 +190,14 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
   if (keys_.lane && tuple[at].present) request.lane = std::string(tuple[at].view());
   if (ok) {
     RouteState state{inputs_.view.get(), inputs_.caller.get(), &inputs_.available};
-    absl::StatusOr<Candidates> routed = inputs_.chain->Route(state, request);
-    if (!routed.ok()) {
+    absl::StatusOr<RouteOutcome> outcome = inputs_.chain->Route(state, request);
+    if (!outcome.ok()) {
       result->kind = Result::Kind::kDrop;
-      result->code = routed.status().code();
-      result->message = std::string(routed.status().message());
+      result->code = outcome.status().code();
+      result->message = std::string(outcome.status().message());
     } else {
+      const Candidates* routed = &outcome->candidates;
+      result->lane_tag = outcome->lane_tag;
       std::vector<BalanceTarget> targets;
       bool connecting = false;
       for (const Candidate& candidate : *routed) {

@@ -11,7 +11,8 @@
 // tuples that route alike share it) and publishes it. Results that are not
 // picks are cached too: Queue (routed instances still connecting), Drop (the
 // chain refused the call: it fails at once, even wait_for_ready) and Fail
-// (none of the routed instances is reachable).
+// (none of the routed instances is reachable). A call that enters a lane here
+// gets the lane's tag added to its metadata (copied into the call's arena).
 //
 // Uses gRPC internals: channel plugins only.
 #ifndef GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
@@ -68,9 +69,11 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
 
   grpc_core::LoadBalancingPolicy::PickResult SlowPick(
       grpc_core::LoadBalancingPolicy::PickArgs& args);
-  grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple);
+  grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple,
+                                                  grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
-  static grpc_core::LoadBalancingPolicy::PickResult Use(const Result& result);
+  static grpc_core::LoadBalancingPolicy::PickResult Use(
+      const Result& result, grpc_core::LoadBalancingPolicy::PickArgs& args);
 
   const RoutingPickerInputs inputs_;
   // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].

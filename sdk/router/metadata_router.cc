@@ -25,7 +25,8 @@ class MetadataRouter final : public Router {
   void CollectKeys(RouteKeys* keys) const override { keys->destination_metadata = true; }
 
   absl::Status Route(const RouteState& state, const RouteRequest& request,
-                     Candidates* candidates) const override {
+                     RouteOutcome* outcome) const override {
+    Candidates* candidates = &outcome->candidates;
     const std::map<std::string, std::string>& wanted = request.destination_metadata;
     if (wanted.empty()) return absl::OkStatus();
     Candidates matched = Select(state, *candidates, [&](const Instance& instance) {

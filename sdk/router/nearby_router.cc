@@ -39,7 +39,8 @@ class NearbyRouter final : public Router {
   void CollectKeys(RouteKeys* /*keys*/) const override {}  // the caller's location only
 
   absl::Status Route(const RouteState& state, const RouteRequest& /*request*/,
-                     Candidates* candidates) const override {
+                     RouteOutcome* outcome) const override {
+    Candidates* candidates = &outcome->candidates;
     const Location& here = state.caller->location;
     if (here.region.empty() && here.zone.empty() && here.campus.empty()) return absl::OkStatus();
     Candidates fallback;

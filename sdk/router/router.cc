@@ -102,19 +102,20 @@ absl::StatusOr<std::unique_ptr<RouterChain>> RouterChain::Build(const ServiceVie
   return chain;
 }
 
-absl::StatusOr<Candidates> RouterChain::Route(const RouteState& state,
-                                              const RouteRequest& request) const {
+absl::StatusOr<RouteOutcome> RouterChain::Route(const RouteState& state,
+                                                const RouteRequest& request) const {
   const std::vector<Instance>& instances = state.view->instances->instances;
-  Candidates candidates;
+  RouteOutcome outcome;
+  Candidates& candidates = outcome.candidates;
   candidates.reserve(instances.size());
   // Isolated and weight-0 instances never take traffic, whatever the rules.
   for (uint32_t i = 0; i < instances.size(); ++i) {
     if (!instances[i].isolate && instances[i].weight > 0) {
-      candidates.push_back(Candidate{i, instances[i].weight});
+      candidates.push_back(Candidate{i, instances[i].weight, false});
     }
   }
   for (const auto& router : routers_) {
-    absl::Status status = router->Route(state, request, &candidates);
+    absl::Status status = router->Route(state, request, &outcome);
     if (!status.ok()) return status;
   }
   // The final filter.
@@ -123,8 +124,8 @@ absl::StatusOr<Candidates> RouterChain::Route(const RouteState& state,
   for (const Candidate& candidate : candidates) {
     if (state.Available(candidate.index)) available.push_back(candidate);
   }
-  if (available.empty() && recover_all_) return candidates;
-  return available;
+  if (!available.empty() || !recover_all_) candidates = std::move(available);
+  return outcome;
 }
 
 }  // namespace grpc_cpp_polaris

@@ -66,6 +66,9 @@ struct RouteKeys {
 struct Candidate {
   uint32_t index = 0;
   uint32_t weight = 0;
+  // A call sent to this candidate enters a lane: it carries the lane tag the
+  // chain reports (RouteOutcome::lane_tag) to the server, which passes it on.
+  bool enters_lane = false;
 };
 using Candidates = std::vector<Candidate>;
 
@@ -82,6 +85,14 @@ struct RouteState {
   const Instance& instance(uint32_t index) const { return view->instances->instances[index]; }
 };
 
+// What a chain decides for one kind of call.
+struct RouteOutcome {
+  Candidates candidates;
+  // When some candidates enter a lane: the tag ("group/rule") those calls
+  // must carry in the service-lane metadata.
+  std::string lane_tag;
+};
+
 // The value of a flattened call attribute ("$method", "$header.x-user",
 // "$caller_ip", a custom label, ...; see routing_rules.h), or nullopt.
 std::optional<absl::string_view> CallAttribute(const RouteState& state,
@@ -95,10 +106,11 @@ class Router {
   virtual absl::string_view name() const = 0;
   // Adds the call attributes Route() reads.
   virtual void CollectKeys(RouteKeys* keys) const = 0;
-  // Narrows `candidates` for `request`. An error fails the call with that
+  // Narrows `outcome->candidates` for `request` (keeping the enters_lane
+  // flag of the candidates it keeps). An error fails the call with that
   // status (e.g. a rule with failover "none" that no group satisfies).
   virtual absl::Status Route(const RouteState& state, const RouteRequest& request,
-                             Candidates* candidates) const = 0;
+                             RouteOutcome* outcome) const = 0;
 };
 
 class RouterFactory {
@@ -139,7 +151,7 @@ class RouterChain {
 
   const RouteKeys& keys() const { return keys_; }
   // Candidates for one call: starts from every instance with its weight.
-  absl::StatusOr<Candidates> Route(const RouteState& state, const RouteRequest& request) const;
+  absl::StatusOr<RouteOutcome> Route(const RouteState& state, const RouteRequest& request) const;
 
  private:
   std::vector<std::unique_ptr<Router>> routers_;

@@ -79,6 +79,11 @@ class RouterFixture {
     return RouterChain::Build(view_, caller_, options_);
   }
   absl::StatusOr<Candidates> Route(const RouteRequest& request) const {
+    absl::StatusOr<RouteOutcome> outcome = RouteFully(request);
+    if (!outcome.ok()) return outcome.status();
+    return outcome->candidates;
+  }
+  absl::StatusOr<RouteOutcome> RouteFully(const RouteRequest& request) const {
     absl::StatusOr<std::unique_ptr<RouterChain>> chain = Chain();
     if (!chain.ok()) return chain.status();
     RouteState state{&view_, &caller_, &available_};
@@ -93,6 +98,9 @@ class RouterFixture {
       shares[view_.instances->instances[candidate.index].id] += candidate.weight / total;
     }
     return shares;
+  }
+  std::vector<std::string> Ids(const Candidates& candidates) const {
+    return Ids(absl::StatusOr<Candidates>(candidates));
   }
   std::vector<std::string> Ids(const absl::StatusOr<Candidates>& candidates) const {
     std::vector<std::string> ids;

@@ -22,7 +22,10 @@ std::string NormaliseKey(const std::string& key) {
   return key;
 }
 
-absl::StatusOr<std::string> ArgumentKey(const v1::SourceMatch& match, const std::string& field) {
+}  // namespace
+
+absl::StatusOr<std::string> CallAttributeKey(const v1::SourceMatch& match,
+                                             const std::string& field) {
   switch (match.type()) {
     case v1::SourceMatch::CUSTOM: return match.key();
     case v1::SourceMatch::METHOD: return std::string("$method");
@@ -37,6 +40,8 @@ absl::StatusOr<std::string> ArgumentKey(const v1::SourceMatch& match, const std:
                                                      static_cast<int>(match.type())));
   }
 }
+
+namespace {
 
 absl::Status ParseMetadataMatchers(
     const google::protobuf::Map<std::string, v1::MatchString>& metadata, const std::string& field,
@@ -103,7 +108,7 @@ absl::StatusOr<RouteSource> SourceFromV2(const v1::SourceService& proto, const s
   source.service_namespace = proto.namespace_();
   for (int i = 0; i < proto.arguments_size(); ++i) {
     const std::string argument_field = absl::StrCat(field, ".arguments[", i, "]");
-    absl::StatusOr<std::string> key = ArgumentKey(proto.arguments(i), argument_field);
+    absl::StatusOr<std::string> key = CallAttributeKey(proto.arguments(i), argument_field);
     if (!key.ok()) return key.status();
     absl::StatusOr<StringMatcher> matcher =
         StringMatcher::FromProto(proto.arguments(i).value(), argument_field);

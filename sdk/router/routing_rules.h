@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "proto/v1/routing.pb.h"
 #include "sdk/governance_options.h"
 #include "sdk/rule/string_matcher.h"
 #include "sdk/service_view.h"
@@ -70,6 +71,11 @@ struct RoutingRules : ParsedRules {
   // Enabled NearbyPolicy rules of this service (the first one applies).
   std::vector<NearbyRule> nearby;
 };
+
+// The flattened call attribute a SourceMatch reads ("$header.x-user", ...);
+// InvalidArgument naming `field` for an unknown type.
+absl::StatusOr<std::string> CallAttributeKey(const v1::SourceMatch& match,
+                                             const std::string& field);
 
 // The "routing" parser: reads ROUTING, CUSTOM_ROUTE_RULE and
 // NEARBY_ROUTE_RULE.

@@ -37,7 +37,8 @@ class RuleRouter final : public Router {
   }
 
   absl::Status Route(const RouteState& state, const RouteRequest& request,
-                     Candidates* candidates) const override {
+                     RouteOutcome* outcome) const override {
+    Candidates* candidates = &outcome->candidates;
     for (const RouteEntry& route : rules_->inbounds) {
       if (!SourceMatches(route, state, request)) continue;
       if (RouteTo(route, state, request, candidates)) return absl::OkStatus();
@@ -92,7 +93,7 @@ class RuleRouter final : public Router {
                const RouteRequest& request, Candidates* candidates) const {
     struct Group {
       const RouteDestination* destination;
-      Candidates members;
+      std::vector<size_t> members;  // positions in `candidates`
       bool available = false;
     };
     std::map<uint32_t, std::vector<Group>> by_priority;
@@ -104,11 +105,12 @@ class RuleRouter final : public Router {
       if (!any_service && destination.service != callee_.service) continue;
       if (!any_namespace && destination.service_namespace != callee_.service_namespace) continue;
       Group group{&destination, {}, false};
-      for (const Candidate& candidate : *candidates) {
+      for (size_t position = 0; position < candidates->size(); ++position) {
+        const Candidate& candidate = (*candidates)[position];
         if (!InstanceMatches(destination, state.instance(candidate.index), state, request)) {
           continue;
         }
-        group.members.push_back(candidate);
+        group.members.push_back(position);
         group.available = group.available || state.Available(candidate.index);
       }
       if (!group.members.empty()) by_priority[destination.priority].push_back(std::move(group));
@@ -131,20 +133,24 @@ class RuleRouter final : public Router {
     for (const Group& group : *chosen) {
       if (group.available || !any_available) total_group_weight += group.destination->weight;
     }
-    std::map<uint32_t, double> weights;  // by instance index; an instance may be in two groups
+    // By position in `candidates` (an instance may be in two groups, and a
+    // lane may list one instance twice, entering the lane or not).
+    std::map<size_t, double> weights;
     for (const Group& group : *chosen) {
       if (any_available && !group.available) continue;
       double member_total = 0;
-      for (const Candidate& member : group.members) member_total += member.weight;
+      for (const auto& member : group.members) member_total += (*candidates)[member].weight;
       const double share = group.destination->weight / total_group_weight;
-      for (const Candidate& member : group.members) {
-        weights[member.index] += kScaledTotal * share * (member.weight / member_total);
+      for (const auto& member : group.members) {
+        weights[member] += kScaledTotal * share * ((*candidates)[member].weight / member_total);
       }
     }
     Candidates routed;
     routed.reserve(weights.size());
-    for (const auto& [index, weight] : weights) {
-      routed.push_back(Candidate{index, static_cast<uint32_t>(std::max(1.0, weight))});
+    for (const auto& [position, weight] : weights) {
+      Candidate candidate = (*candidates)[position];
+      candidate.weight = static_cast<uint32_t>(std::max(1.0, weight));
+      routed.push_back(candidate);
     }
     *candidates = std::move(routed);
     return true;
