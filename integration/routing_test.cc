@@ -339,6 +339,35 @@ TEST_F(RoutingTest, RouteLabelsMatchCustomArguments) {
   EXPECT_EQ(tally.by_backend["gold"], 100) << tally.last_error;
 }
 
+TEST_F(RoutingTest, TheCallersOutboundRoutesApplyWhenTheCalleeHasNone) {
+  AddBackend("blue", {{"env", "blue"}});
+  AddBackend("green", {{"env", "green"}});
+  // A v1 outbound route of the caller, Gateway: its calls to Echo go to green.
+  v1::Routing routing;
+  v1::Route* route = routing.add_outbounds();
+  v1::Source* source = route->add_sources();
+  source->mutable_service()->set_value("Gateway");
+  source->mutable_namespace_()->set_value("default");
+  v1::Destination* destination = route->add_destinations();
+  destination->mutable_service()->set_value("Echo");
+  destination->mutable_namespace_()->set_value("default");
+  (*destination->mutable_metadata())["env"] = Exact("green");
+  plane_->SetRouting(ServiceKey{"default", "Gateway"}, routing);
+  ClientOptions options;
+  options.caller.service = ServiceKey{"default", "Gateway"};
+  ASSERT_TRUE(Init(options).ok());
+  auto stub = NewStub();
+  // From the first call: the channel waits for the caller's rules too.
+  Tally tally = Count(*stub, 100);
+  EXPECT_EQ(tally.by_backend["green"], 100) << tally.last_error;
+  // An inbound rule of the callee takes precedence.
+  v1::Routing inbound;
+  *inbound.add_rules() = RuleRule("to-blue", 0, {}, {Group("blue", 100)});
+  plane_->SetRouting(kEcho, inbound);
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 20).by_backend["blue"] == 20; },
+                        absl::Seconds(10)));
+}
+
 // A middle tier: answers Echo and Chat by calling polaris://Echo itself,
 // passing the lane on (PropagateLane), and reports "its name>downstream's".
 class Relay final : public echo::EchoServer::Service {

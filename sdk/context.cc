@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <condition_variable>
 #include <thread>
 #include <map>
@@ -17,6 +18,7 @@
 #include "sdk/balancer/balancer.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
+#include "sdk/router/routing_rules.h"
 
 namespace grpc_cpp_polaris {
 
@@ -117,7 +119,13 @@ struct Context::State {
   std::map<ListenerId, std::function<void()>> listeners;    // guarded by mu
   ListenerId next_listener_id = 1;                          // guarded by mu
   bool stopping = false;                                    // guarded by mu
-  bool settled = true;                                      // guarded by mu
+  // Things the first routing waits for: the location's first answer, and
+  // the first answer of each of the caller's rule types.
+  int pending = 0;                                          // guarded by mu
+  bool location_pending = false;                            // guarded by mu
+  ResourceAnswers caller_answers;                           // guarded by mu
+  std::array<bool, kResourceTypeCount> caller_answered{};   // guarded by mu
+  std::vector<ControlPlaneClient::WatchId> caller_watches;  // guarded by mu
   std::mutex listener_run_mu;  // held while listeners run
 };
 
@@ -129,10 +137,72 @@ absl::StatusOr<std::shared_ptr<Context>> Context::Create(const ContextOptions& o
   const bool complete =
       !location.region.empty() && !location.zone.empty() && !location.campus.empty();
   if (options.learn_location && !complete) {
-    state->settled = false;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->location_pending = true;
+      ++state->pending;
+    }
     std::thread([state] { LearnLocation(state); }).detach();
   }
+  if (!options.caller.service.service.empty()) WatchCallerRules(state);
   return context;
+}
+
+void Context::WatchCallerRules(const std::shared_ptr<State>& state) {
+  const RuleParser* parser = RuleParserRegistry::Global().Find(RoutingRules::kParserName);
+  const std::vector<ResourceType> types = parser->sources();
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->pending += static_cast<int>(types.size());
+  }
+  std::weak_ptr<State> weak = state;
+  for (ResourceType type : types) {
+    const ControlPlaneClient::WatchId id = state->client->WatchResource(
+        type, state->options.caller.service,
+        [weak, type, parser](absl::StatusOr<ResourceUpdatePtr> update) {
+          std::shared_ptr<State> state = weak.lock();
+          if (state != nullptr) OnCallerRules(state, parser, type, update);
+        });
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->caller_watches.push_back(id);
+  }
+}
+
+void Context::OnCallerRules(const std::shared_ptr<State>& state, const RuleParser* parser,
+                            ResourceType type, const absl::StatusOr<ResourceUpdatePtr>& update) {
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->stopping) return;
+    const size_t index = ResourceIndex(type);
+    if (!state->caller_answered[index]) {
+      state->caller_answered[index] = true;
+      --state->pending;
+    }
+    if (update.ok()) state->caller_answers[index] = *update;
+    absl::StatusOr<std::shared_ptr<const ParsedRules>> parsed =
+        parser->Parse(state->options.caller.service, state->caller_answers);
+    if (!parsed.ok()) {
+      gpr_log(GPR_ERROR, "polaris: rejected the rules of this caller (%s), the last good ones "
+              "stay: %s", state->options.caller.service.ToString().c_str(),
+              parsed.status().ToString().c_str());
+    } else {
+      auto caller = std::make_shared<CallerIdentity>(*state->caller);
+      caller->rules[std::string(parser->name())] = *std::move(parsed);
+      state->caller = std::move(caller);
+    }
+  }
+  Notify(state);
+}
+
+void Context::Notify(const std::shared_ptr<State>& state) {
+  std::vector<std::function<void()>> listeners;
+  std::lock_guard<std::mutex> running(state->listener_run_mu);
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->stopping) return;
+    for (const auto& entry : state->listeners) listeners.push_back(entry.second);
+  }
+  for (const auto& listener : listeners) listener();
 }
 
 absl::StatusOr<std::shared_ptr<Context>> Context::Shared(const ContextOptions& options) {
@@ -155,11 +225,14 @@ absl::StatusOr<std::shared_ptr<Context>> Context::Shared(const ContextOptions& o
 }
 
 Context::~Context() {
+  std::vector<ControlPlaneClient::WatchId> watches;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->stopping = true;
+    watches.swap(state_->caller_watches);
   }
   state_->stop_cv.notify_all();
+  for (ControlPlaneClient::WatchId id : watches) state_->client->Unwatch(id);
 }
 
 const ContextOptions& Context::options() const { return state_->options; }
@@ -176,33 +249,28 @@ void Context::LearnLocation(const std::shared_ptr<State>& state) {
   const std::string host =
       options.caller.ip.empty() ? LocalAddressTowards(options.control_plane.address)
                                 : options.caller.ip;
-  auto notify = [&state] {
-    std::vector<std::function<void()>> listeners;
-    std::lock_guard<std::mutex> running(state->listener_run_mu);
-    {
-      std::lock_guard<std::mutex> lock(state->mu);
-      if (state->stopping) return;
-      for (const auto& entry : state->listeners) listeners.push_back(entry.second);
-    }
-    for (const auto& listener : listeners) listener();
-  };
   while (true) {
     absl::StatusOr<Location> learned = state->client->ReportClient(host);
     if (!learned.ok()) {
       bool first = false;
       {
         std::lock_guard<std::mutex> lock(state->mu);
-        first = !state->settled;
-        state->settled = true;
+        first = state->location_pending;
+        if (first) --state->pending;
+        state->location_pending = false;
       }
       // Routing goes on without the location meanwhile.
       if (first) {
         gpr_log(GPR_INFO, "polaris: location of this host (%s) not known yet: %s", host.c_str(),
                 learned.status().ToString().c_str());
-        notify();
+        Notify(state);
       }
     } else {
-      auto caller = std::make_shared<CallerIdentity>(options.caller);
+      std::shared_ptr<CallerIdentity> caller;
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        caller = std::make_shared<CallerIdentity>(*state->caller);
+      }
       Location& location = caller->location;
       if (location.region.empty()) location.region = learned->region;
       if (location.zone.empty()) location.zone = learned->zone;
@@ -211,13 +279,16 @@ void Context::LearnLocation(const std::shared_ptr<State>& state) {
       {
         std::lock_guard<std::mutex> lock(state->mu);
         if (state->stopping) return;
+        // Rules may have arrived meanwhile: keep them.
+        caller->rules = state->caller->rules;
         state->caller = std::move(caller);
-        state->settled = true;
+        if (state->location_pending) --state->pending;
+        state->location_pending = false;
       }
       gpr_log(GPR_INFO, "polaris: this host (%s) runs in region '%s' zone '%s' campus '%s'",
               host.c_str(), learned->region.c_str(), learned->zone.c_str(),
               learned->campus.c_str());
-      notify();
+      Notify(state);
       return;
     }
     std::unique_lock<std::mutex> lock(state->mu);
@@ -231,7 +302,7 @@ void Context::LearnLocation(const std::shared_ptr<State>& state) {
 
 bool Context::caller_settled() const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->settled;
+  return state_->pending == 0;
 }
 
 std::shared_ptr<const CallerIdentity> Context::caller() const {

@@ -3,7 +3,8 @@
 // registration that uses it. It owns the connection to the control plane
 // (shared in turn by contexts with the same control-plane options), knows
 // who the caller is (learning its location from the control plane when not
-// given), and hands out service views with the rules its routers need.
+// given, and watching its own service's rules: its outbound routes), and
+// hands out service views with the rules its routers need.
 //
 //   ContextOptions options;
 //   options.control_plane.address = "polaris.internal:8091";
@@ -55,9 +56,10 @@ class Context {
 
   // The caller's identity now: the options' one, with the learned location.
   std::shared_ptr<const CallerIdentity> caller() const;
-  // False while the first attempt to learn the location is in flight (at
-  // most one control-plane call): channels hold their first routing until
-  // then, so that even the first calls are routed as nearby as they will be.
+  // False while the first attempt to learn the location, or the first
+  // answers about the caller's own rules, are in flight (one control-plane
+  // round trip): channels hold their first routing until then, so that even
+  // the first calls are routed as they will be.
   bool caller_settled() const;
   // Calls `listener` (on a context thread) when the caller's identity
   // changes or settles, e.g. once its location is learned. Returns an id for
@@ -77,6 +79,12 @@ class Context {
   struct State;
   explicit Context(std::shared_ptr<State> state) : state_(std::move(state)) {}
   static void LearnLocation(const std::shared_ptr<State>& state);
+  // Watches the caller service's own routing rules (its outbound routes)
+  // into CallerIdentity::rules.
+  static void WatchCallerRules(const std::shared_ptr<State>& state);
+  static void OnCallerRules(const std::shared_ptr<State>& state, const RuleParser* parser,
+                            ResourceType type, const absl::StatusOr<ResourceUpdatePtr>& update);
+  static void Notify(const std::shared_ptr<State>& state);
 
   std::shared_ptr<State> state_;
 };

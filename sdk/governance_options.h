@@ -6,7 +6,9 @@
 #define GRPC_CPP_POLARIS_SDK_GOVERNANCE_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,8 @@
 #include "sdk/model.h"
 
 namespace grpc_cpp_polaris {
+
+class ParsedRules;  // sdk/service_view.h
 
 // The calling process, as routing rules see it.
 struct CallerIdentity {
@@ -25,9 +29,14 @@ struct CallerIdentity {
   // Where the caller runs. Fields left empty are learned from the control
   // plane (ReportClient) when the context starts.
   Location location;
-  // The caller's IP, for CALLER_IP arguments; empty: learned the way the
-  // control plane sees it is not possible, so set it when rules use it.
+  // The caller's IP, for CALLER_IP arguments; empty: the local address this
+  // host uses to reach the control plane.
   std::string ip;
+
+  // Learned, never set: the caller service's own rules (e.g. its outbound
+  // routes), by parser name as in ServiceView::rules. The context watches
+  // them when `service` is set.
+  std::map<std::string, std::shared_ptr<const ParsedRules>, std::less<>> rules;
 };
 
 // Location levels, narrowest first.

@@ -15,14 +15,21 @@ constexpr double kScaledTotal = 2147483648.0;  // 2^31
 
 class RuleRouter final : public Router {
  public:
-  RuleRouter(std::shared_ptr<const RoutingRules> rules, ServiceKey callee,
+  // `routes`: the callee's inbound routes, or else the caller's outbound
+  // routes; `keep` holds the rules they point into.
+  RuleRouter(std::vector<const RouteEntry*> routes,
+             std::vector<std::shared_ptr<const RoutingRules>> keep, ServiceKey callee,
              RuleRouterOptions options)
-      : rules_(std::move(rules)), callee_(std::move(callee)), options_(options) {}
+      : routes_(std::move(routes)),
+        keep_(std::move(keep)),
+        callee_(std::move(callee)),
+        options_(options) {}
 
   absl::string_view name() const override { return "rule"; }
 
   void CollectKeys(RouteKeys* keys) const override {
-    for (const RouteEntry& route : rules_->inbounds) {
+    for (const RouteEntry* entry : routes_) {
+      const RouteEntry& route = *entry;
       for (const RouteSource& source : route.sources) {
         for (const CallMatch& match : source.arguments) AddCallAttributeKey(match.key, keys);
       }
@@ -39,7 +46,8 @@ class RuleRouter final : public Router {
   absl::Status Route(const RouteState& state, const RouteRequest& request,
                      RouteOutcome* outcome) const override {
     Candidates* candidates = &outcome->candidates;
-    for (const RouteEntry& route : rules_->inbounds) {
+    for (const RouteEntry* entry : routes_) {
+      const RouteEntry& route = *entry;
       if (!SourceMatches(route, state, request)) continue;
       if (RouteTo(route, state, request, candidates)) return absl::OkStatus();
     }
@@ -156,7 +164,8 @@ class RuleRouter final : public Router {
     return true;
   }
 
-  const std::shared_ptr<const RoutingRules> rules_;
+  const std::vector<const RouteEntry*> routes_;
+  const std::vector<std::shared_ptr<const RoutingRules>> keep_;
   const ServiceKey callee_;
   const RuleRouterOptions options_;
 };
@@ -165,11 +174,38 @@ class RuleRouterFactory final : public RouterFactory {
  public:
   absl::string_view name() const override { return "rule"; }
   absl::StatusOr<std::unique_ptr<Router>> Build(const ServiceView& view,
-                                                const CallerIdentity& /*caller*/,
+                                                const CallerIdentity& caller,
                                                 const GovernanceOptions& options) const override {
-    std::shared_ptr<const RoutingRules> rules = view.Rules<RoutingRules>();
-    if (rules == nullptr || rules->inbounds.empty()) return nullptr;
-    return std::make_unique<RuleRouter>(std::move(rules), view.key, options.rule);
+    // As upstream: the callee's inbound routes when it has any, else the
+    // caller's outbound routes that lead to the callee.
+    std::shared_ptr<const RoutingRules> inbound = view.Rules<RoutingRules>();
+    if (inbound != nullptr && !inbound->inbounds.empty()) {
+      std::vector<const RouteEntry*> routes;
+      for (const RouteEntry& route : inbound->inbounds) routes.push_back(&route);
+      return std::make_unique<RuleRouter>(std::move(routes),
+                                          std::vector<std::shared_ptr<const RoutingRules>>{inbound},
+                                          view.key, options.rule);
+    }
+    auto it = caller.rules.find(RoutingRules::kParserName);
+    if (it == caller.rules.end() || it->second == nullptr) return nullptr;
+    auto outbound = std::static_pointer_cast<const RoutingRules>(it->second);
+    std::vector<const RouteEntry*> routes;
+    for (const RouteEntry& route : outbound->outbounds) {
+      for (const RouteDestination& destination : route.destinations) {
+        const bool any_service = destination.service.empty() || destination.service == "*";
+        const bool any_namespace =
+            destination.service_namespace.empty() || destination.service_namespace == "*";
+        if ((any_service || destination.service == view.key.service) &&
+            (any_namespace || destination.service_namespace == view.key.service_namespace)) {
+          routes.push_back(&route);
+          break;
+        }
+      }
+    }
+    if (routes.empty()) return nullptr;
+    return std::make_unique<RuleRouter>(std::move(routes),
+                                        std::vector<std::shared_ptr<const RoutingRules>>{outbound},
+                                        view.key, options.rule);
   }
 };
 

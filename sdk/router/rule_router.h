@@ -1,5 +1,7 @@
-// The "rule" router: upstream's rule routing. The first of the callee's
-// routes whose source matches the call (caller service and namespace, "*"
+// The "rule" router: upstream's rule routing. The routes are the callee's
+// inbound routes, or, when it has none, the caller's outbound routes that
+// lead to the callee (the context watches the caller service's rules). The
+// first route whose source matches the call (caller service and namespace, "*"
 // for any; every argument: method, headers, labels, caller metadata and IP)
 // and that has instances in a destination group decides: its destination
 // groups are taken by priority (lower first; the first priority with an
