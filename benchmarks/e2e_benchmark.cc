@@ -7,6 +7,12 @@
 // BM_Interleaved alternates batches of calls on the two channels and reports
 // their per-call times and ratio as counters, which is robust to the machine
 // getting faster or slower during the run.
+//
+// BM_RulePushToPicker measures how long a routing rule set on the control
+// plane takes to govern calls: from SetRouting to the first call that lands
+// where the new rule says (calls are made back to back meanwhile; goal:
+// 100 ms). Each iteration flips the rule between two groups.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +27,7 @@
 #include "mockplane/control_plane.h"
 #include "mockplane/echo_backend.h"
 #include "proto/echo/echo.grpc.pb.h"
+#include "proto/v1/routing.pb.h"
 #include "server/registration.h"
 
 namespace grpc_cpp_polaris {
@@ -112,9 +119,82 @@ void BM_Interleaved(benchmark::State& state) {
                             absl::ToDoubleMicroseconds(round_robin);
 }
 
+// Two backends, env=blue and env=green, behind one polaris:// channel.
+class PushFixture {
+ public:
+  static PushFixture& Get() {
+    static PushFixture* fixture = new PushFixture();
+    return *fixture;
+  }
+
+  // Routes every call to `env` and returns the time until a call lands there.
+  absl::Duration Push(const std::string& env) {
+    v1::RuleRoutingConfig config;
+    v1::SubRuleRouting* sub = config.add_rules();
+    sub->add_sources()->set_service("*");
+    v1::DestinationGroup* group = sub->add_destinations();
+    group->set_service("PushEcho");
+    (*group->mutable_labels())["env"].mutable_value()->set_value(env);
+    group->set_weight(100);
+    v1::Routing routing;
+    v1::RouteRule* rule = routing.add_rules();
+    rule->set_id(absl::StrCat("to-", env, "-", ++pushes_));
+    rule->set_enable(true);
+    rule->set_routing_policy(v1::RulePolicy);
+    rule->mutable_routing_config()->PackFrom(config);
+    const absl::Time start = absl::Now();
+    plane_->SetRouting(ServiceKey{"default", "PushEcho"}, routing);
+    const absl::Time deadline = start + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      absl::StatusOr<std::string> who = mockplane::CallEcho(*stub_, absl::Seconds(10), true);
+      if (who.ok() && who->rfind(env, 0) == 0) return absl::Now() - start;
+    }
+    std::abort();  // the rule never took effect
+  }
+
+ private:
+  PushFixture() {
+    plane_ = std::move(ControlPlane::Start().value());
+    for (const char* env : {"blue", "green"}) {
+      backends_.push_back(std::move(EchoBackend::Start({env}).value()));
+      RegisterOptions options;
+      options.service = "PushEcho";
+      options.control_plane_address = plane_->address();
+      options.metadata = {{"env", env}};
+      registrations_.push_back(std::move(
+          Register(*backends_.back()->server(), backends_.back()->port(), options).value()));
+    }
+    grpc::ChannelArguments args;
+    args.SetString(kControlPlaneAddressArg, plane_->address());
+    stub_ = echo::EchoServer::NewStub(
+        grpc::CreateCustomChannel("polaris://PushEcho", grpc::InsecureChannelCredentials(), args));
+    for (int i = 0; i < 100; ++i) Fixture::Call(*stub_);
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  std::vector<std::unique_ptr<EchoBackend>> backends_;
+  std::vector<std::unique_ptr<Registration>> registrations_;
+  std::unique_ptr<echo::EchoServer::Stub> stub_;
+  int pushes_ = 0;
+};
+
+void BM_RulePushToPicker(benchmark::State& state) {
+  PushFixture& fixture = PushFixture::Get();
+  bool green = false;
+  absl::Duration worst;
+  for (auto _ : state) {
+    green = !green;
+    const absl::Duration took = fixture.Push(green ? "green" : "blue");
+    worst = std::max(worst, took);
+    state.SetIterationTime(absl::ToDoubleSeconds(took));
+  }
+  state.counters["worst_ms"] = absl::ToDoubleMilliseconds(worst);
+}
+
 BENCHMARK(BM_UnaryRoundRobin)->UseRealTime();
 BENCHMARK(BM_UnaryPolaris)->UseRealTime();
 BENCHMARK(BM_Interleaved)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_RulePushToPicker)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(50);
 
 }  // namespace
 }  // namespace grpc_cpp_polaris

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <thread>
 #include <map>
+#include <set>
 #include <utility>
 
 #include <grpc/support/log.h>
@@ -126,7 +127,12 @@ struct Context::State {
   ResourceAnswers caller_answers;                           // guarded by mu
   std::array<bool, kResourceTypeCount> caller_answered{};   // guarded by mu
   std::vector<ControlPlaneClient::WatchId> caller_watches;  // guarded by mu
-  std::mutex listener_run_mu;  // held while listeners run
+  // Notifications in progress, and the threads running them: removing a
+  // listener waits for them, except from inside one (a listener may run the
+  // channel's work serializer inline, and so the resolver's shutdown).
+  int notifying = 0;                                        // guarded by mu
+  std::multiset<std::thread::id> notifiers;                 // guarded by mu
+  std::condition_variable notified_cv;
 };
 
 absl::StatusOr<std::shared_ptr<Context>> Context::Create(const ContextOptions& options) {
@@ -196,13 +202,21 @@ void Context::OnCallerRules(const std::shared_ptr<State>& state, const RuleParse
 
 void Context::Notify(const std::shared_ptr<State>& state) {
   std::vector<std::function<void()>> listeners;
-  std::lock_guard<std::mutex> running(state->listener_run_mu);
+  const std::thread::id self = std::this_thread::get_id();
   {
     std::lock_guard<std::mutex> lock(state->mu);
     if (state->stopping) return;
     for (const auto& entry : state->listeners) listeners.push_back(entry.second);
+    ++state->notifying;
+    state->notifiers.insert(self);
   }
   for (const auto& listener : listeners) listener();
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    --state->notifying;
+    state->notifiers.erase(state->notifiers.find(self));
+  }
+  state->notified_cv.notify_all();
 }
 
 absl::StatusOr<std::shared_ptr<Context>> Context::Shared(const ContextOptions& options) {
@@ -318,13 +332,12 @@ Context::ListenerId Context::AddCallerListener(std::function<void()> listener) {
 }
 
 void Context::RemoveCallerListener(ListenerId id) {
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->listeners.erase(id);
-  }
-  // Waits out a run of the listeners in progress (a listener must not call
-  // this from inside itself).
-  std::lock_guard<std::mutex> running(state_->listener_run_mu);
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->listeners.erase(id);
+  // From inside a notification: it may still call the listener (its copy of
+  // the list), so listeners must tolerate that; waiting here would deadlock.
+  if (state_->notifiers.count(std::this_thread::get_id()) > 0) return;
+  state_->notified_cv.wait(lock, [this] { return state_->notifying == 0; });
 }
 
 std::unique_ptr<ServiceViewWatch> Context::WatchService(const ServiceKey& key,

@@ -61,9 +61,11 @@ class Context {
   // round trip): channels hold their first routing until then, so that even
   // the first calls are routed as they will be.
   bool caller_settled() const;
-  // Calls `listener` (on a context thread) when the caller's identity
-  // changes or settles, e.g. once its location is learned. Returns an id for
-  // RemoveCallerListener, after which the listener is not running.
+  // Calls `listener` (on a context or control-plane client thread) when the
+  // caller's identity changes or settles, e.g. once its location is learned.
+  // Returns an id for RemoveCallerListener, after which the listener is not
+  // running, unless RemoveCallerListener was called from inside a listener:
+  // then the notification in progress may still call it once.
   using ListenerId = uint64_t;
   ListenerId AddCallerListener(std::function<void()> listener);
   void RemoveCallerListener(ListenerId id);
