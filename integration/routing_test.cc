@@ -22,6 +22,7 @@
 #include "proto/v1/routing.pb.h"
 #include "sdk/context.h"
 #include "sdk/router/routing_rules.h"
+#include "sdk/router/rule_builders.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -45,51 +46,19 @@ struct Tally {
 
 v1::MatchString Exact(const std::string& value,
                       v1::MatchString::MatchStringType type = v1::MatchString::EXACT) {
-  v1::MatchString match;
-  match.set_type(type);
-  match.mutable_value()->set_value(value);
-  return match;
+  return testing::Match(value, type);
 }
 
 v1::DestinationGroup Group(const std::string& env, uint32_t weight, uint32_t priority = 0) {
-  v1::DestinationGroup group;
-  group.set_service(kEcho.service);
-  group.set_namespace_(kEcho.service_namespace);
-  group.set_name(env);
-  (*group.mutable_labels())["env"] = Exact(env);
-  group.set_weight(weight);
-  group.set_priority(priority);
-  return group;
+  return testing::Group(kEcho.service, "env", env, weight, priority);
 }
 
-v1::SourceMatch Argument(v1::SourceMatch::Type type, const std::string& key,
-                         v1::MatchString value) {
-  v1::SourceMatch argument;
-  argument.set_type(type);
-  argument.set_key(key);
-  *argument.mutable_value() = std::move(value);
-  return argument;
-}
+using testing::Argument;
 
 v1::RouteRule RuleRule(const std::string& id, uint32_t priority,
                        std::vector<v1::SourceMatch> arguments,
                        std::vector<v1::DestinationGroup> destinations) {
-  v1::RuleRoutingConfig config;
-  v1::SubRuleRouting* sub = config.add_rules();
-  sub->set_name(id);
-  v1::SourceService* source = sub->add_sources();
-  source->set_service("*");
-  source->set_namespace_("*");
-  for (v1::SourceMatch& argument : arguments) *source->add_arguments() = argument;
-  for (v1::DestinationGroup& destination : destinations) *sub->add_destinations() = destination;
-  v1::RouteRule rule;
-  rule.set_id(id);
-  rule.set_name(id);
-  rule.set_enable(true);
-  rule.set_priority(priority);
-  rule.set_routing_policy(v1::RulePolicy);
-  rule.mutable_routing_config()->PackFrom(config);
-  return rule;
+  return testing::RulePolicyRule(id, priority, std::move(arguments), std::move(destinations));
 }
 
 class RoutingTest : public ::testing::Test {

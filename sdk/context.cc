@@ -155,7 +155,7 @@ absl::StatusOr<std::shared_ptr<Context>> Context::Create(const ContextOptions& o
 }
 
 void Context::WatchCallerRules(const std::shared_ptr<State>& state) {
-  const RuleParser* parser = RuleParserRegistry::Global().Find(RoutingRules::kParserName);
+  const RuleParser* parser = *RuleParserRegistry::Global().Find(RoutingRules::kParserName);
   const std::vector<ResourceType> types = parser->sources();
   {
     std::lock_guard<std::mutex> lock(state->mu);

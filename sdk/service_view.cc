@@ -14,28 +14,6 @@ RuleParserRegistry& RuleParserRegistry::Global() {
   return *registry;
 }
 
-absl::Status RuleParserRegistry::Register(std::unique_ptr<RuleParser> parser) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::string name(parser->name());
-  if (!parsers_.emplace(name, std::move(parser)).second) {
-    return absl::AlreadyExistsError(absl::StrCat("rule parser '", name, "' is already registered"));
-  }
-  return absl::OkStatus();
-}
-
-std::vector<const RuleParser*> RuleParserRegistry::All() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<const RuleParser*> all;
-  for (const auto& entry : parsers_) all.push_back(entry.second.get());
-  return all;
-}
-
-const RuleParser* RuleParserRegistry::Find(absl::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = parsers_.find(name);
-  return it == parsers_.end() ? nullptr : it->second.get();
-}
-
 class ServiceViewWatch::State {
  public:
   State(ServiceKey key, std::vector<const RuleParser*> parsers, Callback callback)

@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "sdk/control_plane_client.h"
 #include "sdk/model.h"
+#include "sdk/registry.h"
 #include "sdk/resource.h"
 
 namespace grpc_cpp_polaris {
@@ -53,17 +54,12 @@ class RuleParser {
 
 // The parsers known to the process, by name (the built-in ones are
 // registered by RegisterBuiltinGovernance(), sdk/builtin_governance.h).
-class RuleParserRegistry {
+class RuleParserRegistry : public NamedRegistry<RuleParser> {
  public:
   static RuleParserRegistry& Global();
-  absl::Status Register(std::unique_ptr<RuleParser> parser);
-  std::vector<const RuleParser*> All() const;
-  const RuleParser* Find(absl::string_view name) const;
 
  private:
-  RuleParserRegistry() = default;
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<RuleParser>, std::less<>> parsers_;
+  RuleParserRegistry() : NamedRegistry("rule parser") {}
 };
 
 struct ServiceView {

@@ -11,6 +11,7 @@
 #include "mockplane/wait.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/router/routing_rules.h"
+#include "sdk/router/rule_builders.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -43,25 +44,10 @@ class ViewRecorder {
 };
 
 v1::RouteRule HeaderRule(const std::string& id, const std::string& regex) {
-  v1::RuleRoutingConfig config;
-  v1::SubRuleRouting* sub = config.add_rules();
-  v1::SourceService* source = sub->add_sources();
-  source->set_service("*");
-  v1::SourceMatch* argument = source->add_arguments();
-  argument->set_type(v1::SourceMatch::HEADER);
-  argument->set_key("x-user");
-  argument->mutable_value()->set_type(v1::MatchString::REGEX);
-  argument->mutable_value()->mutable_value()->set_value(regex);
-  v1::DestinationGroup* group = sub->add_destinations();
-  group->set_service("Echo");
-  group->set_weight(100);
-  v1::RouteRule rule;
-  rule.set_id(id);
-  rule.set_name(id);
-  rule.set_enable(true);
-  rule.set_routing_policy(v1::RulePolicy);
-  rule.mutable_routing_config()->PackFrom(config);
-  return rule;
+  return testing::RulePolicyRule(id, 0,
+                                 {testing::Argument(v1::SourceMatch::HEADER, "x-user",
+                                                    testing::Match(regex, v1::MatchString::REGEX))},
+                                 {testing::Group("Echo", "env", "any", 100)});
 }
 
 class ServiceViewTest : public ::testing::TestWithParam<bool> {
@@ -86,7 +72,7 @@ class ServiceViewTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<ServiceViewWatch> Watch(ViewRecorder* recorder) {
     return std::make_unique<ServiceViewWatch>(
         client_, kEcho,
-        std::vector<const RuleParser*>{RuleParserRegistry::Global().Find(RoutingRules::kParserName)},
+        std::vector<const RuleParser*>{*RuleParserRegistry::Global().Find(RoutingRules::kParserName)},
         recorder->Callback());
   }
 
@@ -152,7 +138,7 @@ TEST_P(ServiceViewTest, UnknownServiceIsAnError) {
   ViewRecorder recorder;
   auto watch = std::make_unique<ServiceViewWatch>(
       client_, ServiceKey{"default", "Nope"},
-      std::vector<const RuleParser*>{RuleParserRegistry::Global().Find(RoutingRules::kParserName)},
+      std::vector<const RuleParser*>{*RuleParserRegistry::Global().Find(RoutingRules::kParserName)},
       recorder.Callback());
   ASSERT_TRUE(WaitUntil([&] { return recorder.size() >= 1; }, absl::Seconds(10)));
   EXPECT_TRUE(absl::IsNotFound(recorder.Views()[0].status())) << recorder.Views()[0].status();

@@ -121,7 +121,7 @@ std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
   ResourceAnswers answers;
   answers[ResourceIndex(ResourceType::kCustomRouteRule)] = update;
   view->rules[std::string(RoutingRules::kParserName)] =
-      *RuleParserRegistry::Global().Find(RoutingRules::kParserName)->Parse(view->key, answers);
+      (*RuleParserRegistry::Global().Find(RoutingRules::kParserName))->Parse(view->key, answers).value();
 
   auto caller = std::make_shared<CallerIdentity>();
   caller->location = Location{"region", "zone-0", ""};

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "sdk/model.h"
+#include "sdk/registry.h"
 
 namespace grpc_cpp_polaris {
 
@@ -52,21 +53,14 @@ class BalancerFactory {
 
 // The balancers known to the process, by name (the built-in ones are
 // registered by RegisterBuiltinGovernance(), sdk/builtin_governance.h).
-class BalancerRegistry {
+class BalancerRegistry : public NamedRegistry<BalancerFactory> {
  public:
   static BalancerRegistry& Global();
   // The default balancer's name.
   static constexpr absl::string_view kDefault = "weighted_random";
 
-  // Adds a factory; AlreadyExists if the name is taken.
-  absl::Status Register(std::unique_ptr<BalancerFactory> factory);
-  // NotFound naming the known balancers when `name` is unknown.
-  absl::StatusOr<const BalancerFactory*> Find(absl::string_view name) const;
-
  private:
-  BalancerRegistry() = default;
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<BalancerFactory>, std::less<>> factories_;
+  BalancerRegistry() : NamedRegistry("balancer") {}
 };
 
 }  // namespace grpc_cpp_polaris

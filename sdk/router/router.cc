@@ -64,27 +64,6 @@ RouterRegistry& RouterRegistry::Global() {
   return *registry;
 }
 
-absl::Status RouterRegistry::Register(std::unique_ptr<RouterFactory> factory) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::string name(factory->name());
-  if (!factories_.emplace(name, std::move(factory)).second) {
-    return absl::AlreadyExistsError(absl::StrCat("router '", name, "' is already registered"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<const RouterFactory*> RouterRegistry::Find(absl::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = factories_.find(name);
-  if (it == factories_.end()) {
-    std::vector<std::string> known;
-    for (const auto& entry : factories_) known.push_back(entry.first);
-    return absl::NotFoundError(absl::StrCat("unknown router '", name, "' (known: ",
-                                            absl::StrJoin(known, ", "), ")"));
-  }
-  return it->second.get();
-}
-
 absl::StatusOr<std::unique_ptr<RouterChain>> RouterChain::Build(const ServiceView& view,
                                                                const CallerIdentity& caller,
                                                                const GovernanceOptions& options) {

@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "sdk/governance_options.h"
 #include "sdk/model.h"
+#include "sdk/registry.h"
 #include "sdk/service_view.h"
 
 namespace grpc_cpp_polaris {
@@ -127,17 +128,12 @@ class RouterFactory {
 
 // The routers known to the process, by name (the built-in ones are
 // registered by RegisterBuiltinGovernance(), sdk/builtin_governance.h).
-class RouterRegistry {
+class RouterRegistry : public NamedRegistry<RouterFactory> {
  public:
   static RouterRegistry& Global();
-  absl::Status Register(std::unique_ptr<RouterFactory> factory);
-  // NotFound naming the known routers.
-  absl::StatusOr<const RouterFactory*> Find(absl::string_view name) const;
 
  private:
-  RouterRegistry() = default;
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<RouterFactory>, std::less<>> factories_;
+  RouterRegistry() : NamedRegistry("router") {}
 };
 
 // The routers of GovernanceOptions::routers built for one view, in order,

@@ -12,6 +12,7 @@
 #include "proto/v1/response.pb.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
+#include "sdk/router/rule_builders.h"
 #include "sdk/router/routing_rules.h"
 
 namespace grpc_cpp_polaris {
@@ -59,7 +60,7 @@ class RouterFixture {
     update->key = view_.key;
     update->answer = std::make_shared<const v1::DiscoverResponse>(answer);
     answers_[ResourceIndex(type)] = std::move(update);
-    const RuleParser* parser = RuleParserRegistry::Global().Find(parser_name);
+    const RuleParser* parser = *RuleParserRegistry::Global().Find(parser_name);
     absl::StatusOr<std::shared_ptr<const ParsedRules>> parsed = parser->Parse(view_.key, answers_);
     if (!parsed.ok()) return parsed.status();
     view_.rules[std::string(parser_name)] = *parsed;
@@ -118,14 +119,6 @@ class RouterFixture {
   GovernanceOptions options_;
   std::vector<bool> available_;
 };
-
-inline v1::MatchString Match(const std::string& value,
-                             v1::MatchString::MatchStringType type = v1::MatchString::EXACT) {
-  v1::MatchString match;
-  match.set_type(type);
-  match.mutable_value()->set_value(value);
-  return match;
-}
 
 }  // namespace testing
 }  // namespace grpc_cpp_polaris

@@ -13,40 +13,16 @@ using ::grpc_cpp_polaris::testing::RouterFixture;
 
 v1::RouteRule NearbyRouteRule(const std::string& id, v1::NearbyRoutingConfig::LocationLevel level,
                               uint32_t priority = 0) {
-  v1::NearbyRoutingConfig config;
-  config.set_service("Echo");
-  config.set_namespace_("default");
-  config.set_match_level(level);
-  v1::RouteRule rule;
-  rule.set_id(id);
-  rule.set_name(id);
-  rule.set_enable(true);
+  v1::RouteRule rule = testing::NearbyPolicyRule(id, level, "Echo");
   rule.set_priority(priority);
-  rule.set_routing_policy(v1::NearbyPolicy);
-  rule.mutable_routing_config()->PackFrom(config);
   return rule;
 }
 
 v1::RouteRule HeaderRule(const std::string& id, const std::string& regex, uint32_t priority = 0) {
-  v1::RuleRoutingConfig config;
-  v1::SubRuleRouting* sub = config.add_rules();
-  v1::SourceService* source = sub->add_sources();
-  source->set_service("*");
-  v1::SourceMatch* argument = source->add_arguments();
-  argument->set_type(v1::SourceMatch::HEADER);
-  argument->set_key("X-User");
-  *argument->mutable_value() = Match(regex, v1::MatchString::REGEX);
-  v1::DestinationGroup* group = sub->add_destinations();
-  group->set_service("Echo");
-  group->set_weight(100);
-  v1::RouteRule rule;
-  rule.set_id(id);
-  rule.set_name(id);
-  rule.set_enable(true);
-  rule.set_priority(priority);
-  rule.set_routing_policy(v1::RulePolicy);
-  rule.mutable_routing_config()->PackFrom(config);
-  return rule;
+  return testing::RulePolicyRule(
+      id, priority,
+      {testing::Argument(v1::SourceMatch::HEADER, "X-User", Match(regex, v1::MatchString::REGEX))},
+      {testing::Group("Echo", "env", "any", 100)});
 }
 
 std::shared_ptr<const RoutingRules> Rules(const RouterFixture& fixture) {

@@ -14,47 +14,20 @@ using ::grpc_cpp_polaris::testing::RouterFixture;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
-// A RulePolicy RouteRule for Echo with one sub-rule.
-v1::RouteRule RuleRule(const std::string& id, uint32_t priority,
-                       std::vector<v1::SourceMatch> arguments,
-                       std::vector<v1::DestinationGroup> destinations) {
-  v1::RuleRoutingConfig config;
-  v1::SubRuleRouting* sub = config.add_rules();
-  sub->set_name(id);
-  v1::SourceService* source = sub->add_sources();
-  source->set_service("*");
-  source->set_namespace_("*");
-  for (v1::SourceMatch& argument : arguments) *source->add_arguments() = argument;
-  for (v1::DestinationGroup& destination : destinations) *sub->add_destinations() = destination;
-  v1::RouteRule rule;
-  rule.set_id(id);
-  rule.set_name(id);
-  rule.set_enable(true);
-  rule.set_priority(priority);
-  rule.set_routing_policy(v1::RulePolicy);
-  rule.mutable_routing_config()->PackFrom(config);
-  return rule;
-}
-
 v1::SourceMatch Argument(v1::SourceMatch::Type type, const std::string& key,
                          const std::string& value,
                          v1::MatchString::MatchStringType match = v1::MatchString::EXACT) {
-  v1::SourceMatch argument;
-  argument.set_type(type);
-  argument.set_key(key);
-  *argument.mutable_value() = Match(value, match);
-  return argument;
+  return testing::Argument(type, key, Match(value, match));
 }
 
 v1::DestinationGroup Group(const std::string& env, uint32_t weight, uint32_t priority = 0) {
-  v1::DestinationGroup group;
-  group.set_service("Echo");
-  group.set_namespace_("default");
-  group.set_name(env);
-  (*group.mutable_labels())["env"] = Match(env);
-  group.set_weight(weight);
-  group.set_priority(priority);
-  return group;
+  return testing::Group("Echo", "env", env, weight, priority);
+}
+
+v1::RouteRule RuleRule(const std::string& id, uint32_t priority,
+                       std::vector<v1::SourceMatch> arguments,
+                       std::vector<v1::DestinationGroup> destinations) {
+  return testing::RulePolicyRule(id, priority, std::move(arguments), std::move(destinations));
 }
 
 class RuleRouterTest : public ::testing::Test {
