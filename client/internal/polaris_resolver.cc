@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/internal/instance_attribute.h"
+#include "client/internal/off_grpc_thread.h"
 #include "client/polaris_client.h"
 #include "client/target.h"
 #include "sdk/context.h"
@@ -97,11 +98,17 @@ class PolarisResolver final : public grpc_core::Resolver {
       std::lock_guard<std::mutex> lock(bridge_->mu);
       bridge_->resolver = nullptr;
     }
-    watch_.reset();  // no callback runs once this returns
-    if (context_ != nullptr) {
-      context_->RemoveCallerListener(caller_listener_);
-      context_.reset();
-    }
+    // The bridge is cleared: callbacks still running or to come do nothing.
+    // The watch and the context may hold the last references to a
+    // control-plane connection, which must not be torn down on this thread
+    // (see off_grpc_thread.h).
+    std::shared_ptr<ServiceViewWatch> watch(std::move(watch_));
+    RunOffGrpcThreads([watch = std::move(watch), context = std::move(context_),
+                       listener = caller_listener_]() mutable {
+      watch.reset();
+      if (context != nullptr) context->RemoveCallerListener(listener);
+      context.reset();
+    });
   }
 
  private:
@@ -218,8 +225,8 @@ class PolarisResolver final : public grpc_core::Resolver {
   std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
   std::unique_ptr<ResultHandler> result_handler_;
   const grpc_core::ChannelArgs channel_args_;
-  // Dropped in ShutdownLocked: the last reference to a context (and its
-  // control-plane connection) must not go with the policy, on gRPC's threads.
+  // Handed off in ShutdownLocked: the last reference to a context (and its
+  // control-plane connection) must not be dropped on gRPC's threads.
   std::shared_ptr<Context> context_;
   std::shared_ptr<const GovernanceOptions> governance_;
   std::shared_ptr<Bridge> bridge_;
