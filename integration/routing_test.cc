@@ -216,9 +216,14 @@ TEST_F(RoutingTest, PushedRuleTakesEffectAndABadOneLeavesItInForce) {
         return !rejected.empty();
       },
       absl::Seconds(10)));
-  EXPECT_NE(rejected.find("(broken).routing_config.rules[0].sources[0].arguments[0].value"),
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(mu);  // the observer may still be told
+    why = rejected;
+  }
+  EXPECT_NE(why.find("(broken).routing_config.rules[0].sources[0].arguments[0].value"),
             std::string::npos)
-      << rejected;
+      << why;
   Tally kept = Count(*stub, 200);
   EXPECT_EQ(kept.by_backend["green"], 200);
 }
