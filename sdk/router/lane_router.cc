@@ -137,14 +137,6 @@ class LaneRulesParser final : public RuleParser {
   }
 };
 
-bool Names(const ServiceKey& pattern, const ServiceKey& service) {
-  auto same = [](const std::string& want, const std::string& have) {
-    return want.empty() || want == "*" || want == have;
-  };
-  return same(pattern.service, service.service) &&
-         same(pattern.service_namespace, service.service_namespace);
-}
-
 class LaneRouter final : public Router {
  public:
   LaneRouter(std::shared_ptr<const LaneRules> rules, ServiceKey callee,
@@ -258,7 +250,7 @@ class LaneRouter final : public Router {
     for (const LaneGroupSpec& group : rules_->groups) {
       bool entry = false;
       for (const LaneEntrySpec& spec : group.entries) {
-        if (caller.service.service.empty() || !Names(spec.service, caller.service)) continue;
+        if (caller.service.service.empty() || !NamesService(spec.service.service, spec.service.service_namespace, caller.service)) continue;
         bool labels = true;
         for (const auto& [key, matcher] : spec.labels) {
           auto it = caller.metadata.find(key);

@@ -59,14 +59,6 @@ absl::Status ParseMetadataMatchers(
   return absl::OkStatus();
 }
 
-bool Mentions(const std::string& service, const std::string& service_namespace,
-              const ServiceKey& key) {
-  const bool any_service = service.empty() || service == "*";
-  const bool any_namespace = service_namespace.empty() || service_namespace == "*";
-  return (any_service || service == key.service) &&
-         (any_namespace || service_namespace == key.service_namespace);
-}
-
 absl::StatusOr<RouteEntry> RouteFromV1(const v1::Route& proto, const std::string& field) {
   RouteEntry route;
   route.name = field;
@@ -265,7 +257,7 @@ class RoutingRulesParser final : public RuleParser {
                 part.second->Get(i), absl::StrCat(part_field, ".destinations[", i, "]"));
             if (!destination.ok()) return destination.status();
             inbound = inbound ||
-                      Mentions(destination->service, destination->service_namespace, key);
+                      NamesService(destination->service, destination->service_namespace, key);
             route.destinations.push_back(*std::move(destination));
           }
           if (inbound) rules->inbounds.push_back(route);
@@ -277,7 +269,7 @@ class RoutingRulesParser final : public RuleParser {
         v1::NearbyRoutingConfig config;
         absl::Status status = UnpackConfig(rule.routing_config(), field, &config);
         if (!status.ok()) return status;
-        if (!Mentions(config.service(), config.namespace_(), key)) return absl::OkStatus();
+        if (!NamesService(config.service(), config.namespace_(), key)) return absl::OkStatus();
         NearbyRule nearby;
         nearby.name = field;
         absl::StatusOr<LocationLevel> match = LevelFromProto(
@@ -307,6 +299,14 @@ class RoutingRulesParser final : public RuleParser {
 };
 
 }  // namespace
+
+bool NamesService(const std::string& service, const std::string& service_namespace,
+                  const ServiceKey& key) {
+  const bool any_service = service.empty() || service == "*";
+  const bool any_namespace = service_namespace.empty() || service_namespace == "*";
+  return (any_service || service == key.service) &&
+         (any_namespace || service_namespace == key.service_namespace);
+}
 
 std::unique_ptr<RuleParser> MakeRoutingRulesParser() {
   return std::make_unique<RoutingRulesParser>();

@@ -77,6 +77,10 @@ struct RoutingRules : ParsedRules {
 absl::StatusOr<std::string> CallAttributeKey(const v1::SourceMatch& match,
                                              const std::string& field);
 
+// Whether a rule's service and namespace ("*" or empty: any) name `key`.
+bool NamesService(const std::string& service, const std::string& service_namespace,
+                  const ServiceKey& key);
+
 // The "routing" parser: reads ROUTING, CUSTOM_ROUTE_RULE and
 // NEARBY_ROUTE_RULE.
 std::unique_ptr<RuleParser> MakeRoutingRulesParser();

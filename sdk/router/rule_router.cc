@@ -63,10 +63,8 @@ class RuleRouter final : public Router {
     if (route.sources.empty()) return true;
     const ServiceKey& caller = state.caller->service;
     for (const RouteSource& source : route.sources) {
-      const bool any_service = source.service.empty() || source.service == "*";
-      const bool any_namespace = source.service_namespace.empty() || source.service_namespace == "*";
-      if (!any_service && (caller.service.empty() || source.service != caller.service)) continue;
-      if (!any_namespace && source.service_namespace != caller.service_namespace) continue;
+      // A caller without a service matches only "*" sources.
+      if (!NamesService(source.service, source.service_namespace, caller)) continue;
       bool all = true;
       for (const CallMatch& match : source.arguments) {
         if (!match.matcher.Matches(CallAttribute(state, request, match.key))) {
@@ -107,11 +105,7 @@ class RuleRouter final : public Router {
     std::map<uint32_t, std::vector<Group>> by_priority;
     for (const RouteDestination& destination : route.destinations) {
       if (destination.weight == 0 || destination.isolate) continue;
-      const bool any_service = destination.service.empty() || destination.service == "*";
-      const bool any_namespace =
-          destination.service_namespace.empty() || destination.service_namespace == "*";
-      if (!any_service && destination.service != callee_.service) continue;
-      if (!any_namespace && destination.service_namespace != callee_.service_namespace) continue;
+      if (!NamesService(destination.service, destination.service_namespace, callee_)) continue;
       Group group{&destination, {}, false};
       for (size_t position = 0; position < candidates->size(); ++position) {
         const Candidate& candidate = (*candidates)[position];
@@ -192,11 +186,7 @@ class RuleRouterFactory final : public RouterFactory {
     std::vector<const RouteEntry*> routes;
     for (const RouteEntry& route : outbound->outbounds) {
       for (const RouteDestination& destination : route.destinations) {
-        const bool any_service = destination.service.empty() || destination.service == "*";
-        const bool any_namespace =
-            destination.service_namespace.empty() || destination.service_namespace == "*";
-        if ((any_service || destination.service == view.key.service) &&
-            (any_namespace || destination.service_namespace == view.key.service_namespace)) {
+        if (NamesService(destination.service, destination.service_namespace, view.key)) {
           routes.push_back(&route);
           break;
         }
