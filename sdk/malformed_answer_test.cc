@@ -132,6 +132,13 @@ class RawDiscoverService final
     std::lock_guard<std::mutex> lock(mu_);
     return streams_opened_;
   }
+  // Streams whose OnDone has not run yet. Reading it under mu_ also orders
+  // every OnDone before the service's destruction (for ThreadSanitizer, which
+  // does not see gRPC's own synchronisation).
+  size_t streams_open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return streams_.size();
+  }
 
  private:
   void Forget(Stream* stream) {
@@ -185,6 +192,7 @@ TEST(MalformedAnswerTest, FailsOnlyTheServiceItNames) {
     EXPECT_EQ(bad.Updates().size(), 1u);
   }
   server->Shutdown();
+  EXPECT_TRUE(WaitUntil([&] { return service.streams_open() == 0; }, absl::Seconds(10)));
 }
 
 }  // namespace
