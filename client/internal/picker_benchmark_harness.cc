@@ -1,6 +1,7 @@
 #include "client/picker_benchmark_harness.h"
 
 #include <atomic>
+#include <memory>
 #include <map>
 #include <string>
 #include <utility>
@@ -23,9 +24,51 @@ using grpc_core::LoadBalancingPolicy;
 using grpc_core::RefCountedPtr;
 using grpc_core::SubchannelInterface;
 
+// Subchannels live in slabs of their own, so that every kind of picker
+// reads them with the same memory layout (contiguous, in creation order):
+// from the general heap, fragmented by earlier runs' routed services,
+// 100,000 subchannels land on as many pages, and the benchmark would
+// measure the heap's state rather than the picker. Per thread: each
+// benchmark thread builds, uses and destroys its own harness.
+class SubchannelSlab {
+ public:
+  static constexpr size_t kSlotSize = 32;
+  static void* Allocate(size_t size) {
+    if (size > kSlotSize) return ::operator new(size);
+    if (free_ != nullptr) {
+      void* slot = free_;
+      free_ = free_->next;
+      return slot;
+    }
+    if (used_ == kSlotsPerChunk) {
+      chunks_.push_back(std::make_unique<Slot[]>(kSlotsPerChunk));
+      used_ = 0;
+    }
+    return &chunks_.back()[used_++];
+  }
+  static void Free(void* slot, size_t size) {
+    if (size > kSlotSize) return ::operator delete(slot);
+    auto* free = static_cast<Slot*>(slot);
+    free->next = free_;
+    free_ = free;
+  }
+
+ private:
+  union Slot {
+    Slot* next;
+    alignas(16) char bytes[kSlotSize];  // FakeSubchannel's size: asserted below
+  };
+  static constexpr size_t kSlotsPerChunk = 1 << 16;
+  static inline thread_local std::vector<std::unique_ptr<Slot[]>> chunks_;
+  static inline thread_local size_t used_ = kSlotsPerChunk;
+  static inline thread_local Slot* free_ = nullptr;
+};
+
 class FakeSubchannel final : public SubchannelInterface {
  public:
   explicit FakeSubchannel(int index) : index_(index) {}
+  static void* operator new(size_t size) { return SubchannelSlab::Allocate(size); }
+  static void operator delete(void* slot, size_t size) { SubchannelSlab::Free(slot, size); }
   int index() const { return index_; }
   void WatchConnectivityState(std::unique_ptr<ConnectivityStateWatcherInterface>) override {}
   void CancelConnectivityStateWatch(ConnectivityStateWatcherInterface*) override {}
@@ -36,6 +79,7 @@ class FakeSubchannel final : public SubchannelInterface {
  private:
   const int index_;
 };
+static_assert(sizeof(FakeSubchannel) <= SubchannelSlab::kSlotSize, "one slot per subchannel");
 
 // What gRPC's round_robin picker does per pick: an atomic rotation.
 class RoundRobinPicker final : public LoadBalancingPolicy::SubchannelPicker {

@@ -17,17 +17,34 @@ using grpc_core::LoadBalancingPolicy;
 using grpc_core::RefCountedPtr;
 using grpc_core::SubchannelInterface;
 
+static_assert(alignof(SubchannelInterface) >= 2, "the lane flag needs a pointer's low bit");
+
 struct RoutingPicker::Result {
   // kDrop: the routers refused the call (e.g. no instance has the asked
   // metadata): it fails at once, even wait_for_ready, and is not retried.
   // kFail: nothing routed is reachable now: wait_for_ready calls wait.
   enum class Kind { kPick, kQueue, kDrop, kFail };
   Kind kind = Kind::kFail;
-  // kPick: the READY candidates, their subchannels and balancer.
-  Candidates candidates;
-  std::vector<RefCountedPtr<SubchannelInterface>> subchannels;
+  // kPick with a balancer that exposes its weighted-random selector (the
+  // default): the selector's alias table with the subchannels themselves in
+  // its columns, so a pick reads one column and the chosen subchannel. A
+  // column's pointers carry the target's lane flag in their low bit.
+  struct Column {
+    uint64_t keep_below;
+    uintptr_t self;
+    uintptr_t alias;
+  };
+  std::vector<Column> table;
+  // kPick otherwise: the balancer, and per target its subchannel and lane
+  // flag side by side (these also own the subchannels the table points to).
+  struct Target {
+    RefCountedPtr<SubchannelInterface> subchannel;
+    bool enters_lane = false;
+  };
+  std::vector<Target> targets;
   std::unique_ptr<Balancer> balancer;
-  // kPick: the tag of the candidates that enter a lane.
+  // kPick: the candidates (for pooling), and the tag of those entering a lane.
+  Candidates candidates;
   std::string lane_tag;
   // kFail.
   absl::StatusCode code = absl::StatusCode::kUnavailable;
@@ -72,22 +89,49 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
 
 RoutingPicker::~RoutingPicker() = default;
 
-LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result,
+// The call enters a lane here: it carries the tag on to the server. The
+// value must live as long as the call: a copy in its arena.
+void RoutingPicker::AddLaneTag(const Result& result, LoadBalancingPolicy::PickArgs& args) {
+  char* tag = static_cast<char*>(args.call_state->Alloc(result.lane_tag.size()));
+  std::memcpy(tag, result.lane_tag.data(), result.lane_tag.size());
+  args.initial_metadata->Add(kLaneMetadataKey, absl::string_view(tag, result.lane_tag.size()));
+}
+
+void RoutingPicker::Prefetch(const Result* result, uint64_t random) {
+  if (result == nullptr || result->table.empty()) return;
+  const unsigned __int128 product = static_cast<unsigned __int128>(random) * result->table.size();
+  const Result::Column& column = result->table[static_cast<size_t>(product >> 64)];
+  const uintptr_t chosen =
+      static_cast<uint64_t>(product) < column.keep_below ? column.self : column.alias;
+  __builtin_prefetch(reinterpret_cast<const void*>(chosen & ~uintptr_t{1}), 1);
+}
+
+void RoutingPicker::Remember(const Result* used, const Result* predicted, uint64_t random) {
+  // Written rarely (when the guess was wrong, for one call in 16), so that
+  // calls on several threads routing differently don't contend on it.
+  if (used != predicted && (random & 15) == 0) last_.store(used, std::memory_order_release);
+}
+
+LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_t random,
                                                    LoadBalancingPolicy::PickArgs& args) {
   switch (result.kind) {
     case Result::Kind::kPick: {
-      BalanceInput input;
-      input.random = FastRandom();
-      const size_t picked = result.balancer->Pick(input);
-      if (result.candidates[picked].enters_lane) {
-        // The call enters a lane here: it carries the tag on to the server.
-        // The value must live as long as the call: a copy in its arena.
-        char* tag = static_cast<char*>(args.call_state->Alloc(result.lane_tag.size()));
-        std::memcpy(tag, result.lane_tag.data(), result.lane_tag.size());
-        args.initial_metadata->Add(kLaneMetadataKey,
-                                   absl::string_view(tag, result.lane_tag.size()));
+      if (!result.table.empty()) {
+        // WeightedRandomSelector::Select, over the table's own columns.
+        const unsigned __int128 product =
+            static_cast<unsigned __int128>(random) * result.table.size();
+        const Result::Column& column = result.table[static_cast<size_t>(product >> 64)];
+        const uintptr_t chosen =
+            static_cast<uint64_t>(product) < column.keep_below ? column.self : column.alias;
+        if ((chosen & 1) != 0) AddLaneTag(result, args);
+        return LoadBalancingPolicy::PickResult::Complete(
+            reinterpret_cast<SubchannelInterface*>(chosen & ~uintptr_t{1})->Ref());
       }
-      return LoadBalancingPolicy::PickResult::Complete(result.subchannels[picked]);
+      BalanceInput input;
+      input.random = random;
+      const Result::Target& target = result.targets[result.balancer->Pick(input)];
+      if (target.enters_lane) AddLaneTag(result, args);
+      return LoadBalancingPolicy::PickResult::Complete(target.subchannel);
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();
@@ -103,7 +147,14 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result,
 
 LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArgs args) {
   TsanAcquire(this);  // built on the control plane's thread
-  if (tuple_size_ > kMaxInlineTuple) return SlowPick(args);
+  // This call's random value comes first: guessing that the call routes like
+  // recent ones, Prefetch starts loading the table column and subchannel it
+  // would pick (cache misses on large services), overlapped with the
+  // lookups and hashing below.
+  const uint64_t random = FastRandom();
+  const Result* predicted = last_.load(std::memory_order_acquire);
+  Prefetch(predicted, random);
+  if (tuple_size_ > kMaxInlineTuple) return SlowPick(args, random);
   // The call's attributes, as views into its metadata. gRPC fills `scratch`
   // only when it must build a value (a key sent several times, joined with
   // ','): then the views cannot share it, and the slow path gives each its
@@ -122,22 +173,32 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
   if (keys_.labels) tuple[size++] = lookup(kRouteLabelsMetadataKey);
   if (keys_.destination_metadata) tuple[size++] = lookup(kDestinationMetadataKey);
   if (keys_.lane) tuple[size++] = lookup(kLaneMetadataKey);
-  if (built) return SlowPick(args);
+  if (built) return SlowPick(args, random);
   const RouteTuple view(tuple, size);
   const uint64_t hash = HashRouteTuple(view);
-  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached, args);
-  return Miss(hash, view, args);
+  if (const Result* cached = cache_.Find(hash, view)) {
+    Remember(cached, predicted, random);
+    return Use(*cached, random, args);
+  }
+  return Miss(hash, view, random, args);
 }
 
 LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tuple,
+                                                    uint64_t random,
                                                     LoadBalancingPolicy::PickArgs& args) {
   std::unique_ptr<Result> one_off;
   const Result* computed = Compute(tuple, &one_off);
-  if (computed != nullptr) cache_.Insert(hash, tuple, computed);
-  return Use(computed != nullptr ? *computed : *one_off, args);
+  if (computed != nullptr) {
+    cache_.Insert(hash, tuple, computed);
+    if (last_.load(std::memory_order_relaxed) == nullptr) {
+      last_.store(computed, std::memory_order_release);
+    }
+  }
+  return Use(computed != nullptr ? *computed : *one_off, random, args);
 }
 
-LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::PickArgs& args) {
+LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::PickArgs& args,
+                                                        uint64_t random) {
   std::vector<RouteAttr> tuple;
   std::vector<std::unique_ptr<std::string>> buffers;
   auto lookup = [&](absl::string_view key) {
@@ -153,8 +214,8 @@ LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::Pic
   if (keys_.lane) tuple.push_back(lookup(kLaneMetadataKey));
   const RouteTuple view(tuple.data(), tuple.size());
   const uint64_t hash = HashRouteTuple(view);
-  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached, args);
-  return Miss(hash, view, args);
+  if (const Result* cached = cache_.Find(hash, view)) return Use(*cached, random, args);
+  return Miss(hash, view, random, args);
 }
 
 const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
@@ -203,7 +264,8 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
       for (const Candidate& candidate : *routed) {
         if (inputs_.ready[candidate.index] != nullptr) {
           result->candidates.push_back(candidate);
-          result->subchannels.push_back(inputs_.ready[candidate.index]);
+          result->targets.push_back(Result::Target{inputs_.ready[candidate.index],
+                                                   candidate.enters_lane});
           targets.push_back(BalanceTarget{&inputs_.view->instances->instances[candidate.index],
                                           candidate.weight});
         } else if (inputs_.connecting[candidate.index]) {
@@ -213,6 +275,19 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
       if (!targets.empty()) {
         result->kind = Result::Kind::kPick;
         result->balancer = inputs_.balancer->Build(targets);
+        if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
+          auto tagged = [&](uint32_t index) {
+            const Result::Target& target = result->targets[index];
+            return reinterpret_cast<uintptr_t>(target.subchannel.get()) |
+                   (target.enters_lane ? 1 : 0);
+          };
+          result->table.reserve(selector->columns().size());
+          for (const WeightedRandomSelector::Column& column : selector->columns()) {
+            result->table.push_back(
+                Result::Column{column.keep_below, tagged(column.index), tagged(column.alias)});
+          }
+          result->balancer.reset();  // the table is all a pick needs
+        }
       } else if (connecting) {
         result->kind = Result::Kind::kQueue;
       } else {

@@ -4,8 +4,12 @@
 // Per pick: the call attributes the chain reads (path, some headers, the
 // route labels, destination metadata and lane metadata; see RouteKeys) are
 // looked up as string_views in the call's metadata, hashed, and found in a
-// lock-free RouteCache; the cached result's balancer picks a READY
-// subchannel. A hit takes no lock, allocates nothing and runs no regular
+// lock-free RouteCache; the cached result picks a READY subchannel. With the
+// default weighted-random balancer the result holds the balancer's alias
+// table with the subchannels in its columns (one read, then the subchannel),
+// and the call's random value is drawn first so that the column and
+// subchannel the previous kind of call would pick are already loading while
+// the lookups run. A hit takes no lock, allocates nothing and runs no regular
 // expression. A miss builds a RouteRequest, runs the chain, keeps the
 // candidates that have a READY subchannel, builds their balancer (pooled: the
 // tuples that route alike share it) and publishes it. Results that are not
@@ -18,6 +22,7 @@
 #ifndef GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
 #define GRPC_CPP_POLARIS_CLIENT_INTERNAL_ROUTING_PICKER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,12 +73,18 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   static constexpr size_t kMaxInlineTuple = 16;
 
   grpc_core::LoadBalancingPolicy::PickResult SlowPick(
-      grpc_core::LoadBalancingPolicy::PickArgs& args);
-  grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple,
+      grpc_core::LoadBalancingPolicy::PickArgs& args, uint64_t random);
+  grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple, uint64_t random,
                                                   grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
+  // Picks with `random` from a result.
   static grpc_core::LoadBalancingPolicy::PickResult Use(
-      const Result& result, grpc_core::LoadBalancingPolicy::PickArgs& args);
+      const Result& result, uint64_t random, grpc_core::LoadBalancingPolicy::PickArgs& args);
+  // Starts loading what Use(result, random) would read (see Pick).
+  static void Prefetch(const Result* result, uint64_t random);
+  // Remembers the result a call used, for the next calls' Prefetch.
+  void Remember(const Result* used, const Result* predicted, uint64_t random);
+  static void AddLaneTag(const Result& result, grpc_core::LoadBalancingPolicy::PickArgs& args);
 
   const RoutingPickerInputs inputs_;
   // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].
@@ -82,6 +93,8 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   size_t tuple_size_ = 0;
   RouteCache<Result> cache_;
   ResultPool<Result> pool_;
+  // A pooled result recently used: the guess for the next call's Prefetch.
+  std::atomic<const Result*> last_{nullptr};
 };
 
 }  // namespace internal

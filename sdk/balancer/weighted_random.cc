@@ -46,6 +46,7 @@ class WeightedRandomBalancer final : public Balancer {
  public:
   explicit WeightedRandomBalancer(const std::vector<uint32_t>& weights) : selector_(weights) {}
   size_t Pick(const BalanceInput& input) const override { return selector_.Select(input.random); }
+  const WeightedRandomSelector* weighted_selector() const override { return &selector_; }
 
  private:
   const WeightedRandomSelector selector_;
@@ -68,17 +69,11 @@ std::unique_ptr<BalancerFactory> MakeWeightedRandomBalancerFactory() {
   return std::make_unique<WeightedRandomBalancerFactory>();
 }
 
-uint64_t FastRandom() {
-  thread_local uint64_t state = [] {
-    uint64_t seed = static_cast<uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch().count());
-    seed ^= std::hash<std::thread::id>()(std::this_thread::get_id()) * 0x9E3779B97F4A7C15ULL;
-    return seed == 0 ? 0x2545F4914F6CDD1DULL : seed;
-  }();
-  state ^= state >> 12;
-  state ^= state << 25;
-  state ^= state >> 27;
-  return state * 0x2545F4914F6CDD1DULL;
+uint64_t FastRandomSeed() {
+  uint64_t seed =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  seed ^= std::hash<std::thread::id>()(std::this_thread::get_id()) * 0x9E3779B97F4A7C15ULL;
+  return seed == 0 ? 0x2545F4914F6CDD1DULL : seed;
 }
 
 }  // namespace grpc_cpp_polaris

@@ -23,6 +23,17 @@ class WeightedRandomSelector {
   bool empty() const { return total_ == 0; }
   uint64_t total_weight() const { return total_; }
 
+  // The alias table: column c is chosen with probability 1/n; then `index`
+  // when the random fraction is below `keep_below`, else `alias`. Exposed
+  // for pick paths that keep their own payload per column (e.g. the
+  // subchannels themselves, saving one indirection per pick).
+  struct Column {
+    uint64_t keep_below;  // fraction of 2^64 for which the column itself wins
+    uint32_t index;
+    uint32_t alias;
+  };
+  const std::vector<Column>& columns() const { return columns_; }
+
   // Maps a uniformly distributed 64-bit value to an index, each index with
   // probability weight / total (to within 2^-64). Requires !empty().
   size_t Select(uint64_t random) const {
@@ -34,22 +45,32 @@ class WeightedRandomSelector {
   }
 
  private:
-  struct Column {
-    uint64_t keep_below;  // fraction of 2^64 for which the column itself wins
-    uint32_t index;
-    uint32_t alias;
-  };
   std::vector<Column> columns_;
   uint64_t total_ = 0;
 };
 
 // The "weighted_random" balancer (the default): a WeightedRandomSelector
-// over the targets' weights, driven by BalanceInput::random.
+// over the targets' weights, driven by BalanceInput::random. It exposes its
+// selector (Balancer::weighted_selector) so pick paths can inline it.
 std::unique_ptr<BalancerFactory> MakeWeightedRandomBalancerFactory();
 
-// A fast per-thread pseudo-random generator (xorshift64*), seeded per thread.
-// Lock-free and allocation-free; not for cryptography.
-uint64_t FastRandom();
+// A fresh non-zero seed for FastRandom's per-thread state.
+uint64_t FastRandomSeed();
+
+// A fast per-thread pseudo-random generator (xorshift64*), seeded per thread
+// on first use. Lock-free, allocation-free and inline (the pick path calls
+// it on every call); not for cryptography. The state is plain zero-initialised
+// thread-local data (initial-exec: no lookup function on each call).
+inline uint64_t FastRandom() {
+  static thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
+  uint64_t x = state;
+  if (__builtin_expect(x == 0, 0)) x = FastRandomSeed();
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  state = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
 
 }  // namespace grpc_cpp_polaris
 

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -53,7 +54,7 @@ using RouteTuple = absl::Span<const RouteAttr>;
 // Hashes a tuple 16 bytes per multiply, reading short values with a few
 // overlapping loads rather than byte by byte (wyhash's scheme); presence and
 // length are mixed in, so absent, empty and "a"+"b" vs "ab" all differ.
-inline uint64_t HashRouteTuple(RouteTuple tuple) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint64_t HashRouteTuple(RouteTuple tuple) {
   auto mix = [](uint64_t a, uint64_t b) {
     const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
     return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
@@ -121,7 +122,7 @@ class RouteCache {
   RouteCache& operator=(const RouteCache&) = delete;
 
   // The result stored for `tuple`, or null.
-  const Result* Find(uint64_t hash, RouteTuple tuple) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const Result* Find(uint64_t hash, RouteTuple tuple) const {
     for (size_t probe = 0; probe < max_probes_; ++probe) {
       const Entry* entry = slots_[(hash + probe) & mask_].load(std::memory_order_acquire);
       if (entry == nullptr) return nullptr;
@@ -163,7 +164,7 @@ class RouteCache {
   static constexpr uint32_t kAbsent = UINT32_MAX;
 
   // memcmp, without a library call for the short values calls usually carry.
-  static bool Equal(const char* a, const char* b, size_t size) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static bool Equal(const char* a, const char* b, size_t size) {
     if (size <= 16 && size >= 8) {
       uint64_t a0, a1, b0, b1;
       std::memcpy(&a0, a, 8);
@@ -190,7 +191,7 @@ class RouteCache {
     absl::InlinedVector<uint32_t, 4> lengths;
     std::string blob;
 
-    bool Matches(RouteTuple tuple) const {
+    ABSL_ATTRIBUTE_ALWAYS_INLINE bool Matches(RouteTuple tuple) const {
       if (tuple.size() != lengths.size()) return false;
       const char* at = blob.data();
       for (size_t i = 0; i < tuple.size(); ++i) {
