@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sdk/context.h"
+#include "client/internal/caller_identity_filter.h"
 #include "client/internal/polaris_lb.h"
 #include "client/internal/polaris_resolver.h"
 #include "src/core/lib/config/core_configuration.h"
@@ -20,6 +21,7 @@ bool RegisterPlugins() {
   grpc_core::CoreConfiguration::RegisterBuilder([](grpc_core::CoreConfiguration::Builder* b) {
     internal::RegisterPolarisResolver(b);
     internal::RegisterPolarisLbPolicy(b);
+    internal::RegisterCallerIdentityFilter(b);
   });
   return true;
 }

@@ -18,7 +18,9 @@
 // control plane pushes reach the picker without a new resolution round.
 //
 // Per-call routing input (labels, destination metadata, lane) is set with
-// the helpers of client/call_options.h.
+// the helpers of client/call_options.h. When ClientOptions::caller names a
+// service, every call also carries the caller's service, namespace and
+// metadata (keys in sdk/call_metadata.h) for the callee's governance.
 #ifndef GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
 #define GRPC_CPP_POLARIS_CLIENT_POLARIS_CLIENT_H_
 

@@ -5,6 +5,10 @@
 //
 //   polaris.request.caller.service     the calling service (grpc-go-polaris)
 //   polaris.request.caller.namespace   its namespace (grpc-go-polaris)
+//   polaris.request.caller.metadata    its metadata, encoded below
+//   (polaris:// channels send these three on every call when
+//   ClientOptions::caller names a service; a value the application set on
+//   the call itself is kept)
 //   polaris.request.route-labels       per-call routing labels, encoded below
 //   polaris.request.dst-metadata       destination metadata the instances
 //                                      must carry, encoded below
@@ -25,6 +29,7 @@ namespace grpc_cpp_polaris {
 
 inline constexpr char kCallerServiceMetadataKey[] = "polaris.request.caller.service";
 inline constexpr char kCallerNamespaceMetadataKey[] = "polaris.request.caller.namespace";
+inline constexpr char kCallerMetadataMetadataKey[] = "polaris.request.caller.metadata";
 inline constexpr char kRouteLabelsMetadataKey[] = "polaris.request.route-labels";
 inline constexpr char kDestinationMetadataKey[] = "polaris.request.dst-metadata";
 inline constexpr char kHashKeyMetadataKey[] = "polaris.balancer.request.hashkey";

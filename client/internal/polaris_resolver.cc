@@ -17,6 +17,7 @@
 #include <grpc/support/log.h>
 
 #include "absl/strings/str_cat.h"
+#include "client/internal/caller_identity_filter.h"
 #include "client/internal/instance_attribute.h"
 #include "client/internal/off_grpc_thread.h"
 #include "client/polaris_client.h"
@@ -201,7 +202,8 @@ class PolarisResolver final : public grpc_core::Resolver {
         addresses.size(), " of ", instances.size(), " instances (", unhealthy, " of them unhealthy; ",
         excluded, " isolated, weight 0 or with a bad address)");
     result.addresses = std::move(addresses);
-    result.args = channel_args_;
+    // The calls' caller identity rides on the subchannels' arguments.
+    result.args = WithCallerMetadata(channel_args_, *caller);
     last_view_ = view;
     result_handler_->ReportResult(std::move(result));
   }
