@@ -3,6 +3,7 @@
 #include <new>
 
 #include "sdk/call_metadata.h"
+#include "sdk/tsan.h"
 #include "src/core/lib/channel/channel_stack.h"
 #include "src/core/lib/channel/channel_stack_builder.h"
 #include "src/core/lib/slice/slice.h"
@@ -25,6 +26,14 @@ RefCountedPtr<CallerMetadata> CallerMetadata::For(const CallerIdentity& caller) 
   }
   return grpc_core::MakeRefCounted<CallerMetadata>(std::move(entries));
 }
+
+// gRPC hands the entries between its threads (channel arguments, channel
+// stacks, calls) where ThreadSanitizer does not look: see sdk/tsan.h.
+CallerMetadata::CallerMetadata(Entries entries) : entries_(std::move(entries)) {
+  TsanRelease(this);
+}
+
+CallerMetadata::~CallerMetadata() { TsanAcquire(this); }
 
 int CallerMetadata::ChannelArgsCompare(const CallerMetadata* a, const CallerMetadata* b) {
   if (a->entries_ < b->entries_) return -1;
@@ -50,7 +59,9 @@ struct CallData {};
 void StartTransportStreamOpBatch(grpc_call_element* elem,
                                  grpc_transport_stream_op_batch* batch) {
   if (batch->send_initial_metadata) {
-    const CallerMetadata& caller = *static_cast<ChannelData*>(elem->channel_data)->caller;
+    const auto* data = static_cast<const ChannelData*>(elem->channel_data);
+    TsanAcquire(data);
+    const CallerMetadata& caller = *data->caller;
     grpc_metadata_batch* metadata = batch->payload->send_initial_metadata.send_initial_metadata;
     std::string buffer;
     for (const auto& [key, value] : caller.entries()) {
@@ -59,6 +70,8 @@ void StartTransportStreamOpBatch(grpc_call_element* elem,
       metadata->Append(key, grpc_core::Slice::FromCopiedString(value),
                        [](absl::string_view, const grpc_core::Slice&) {});
     }
+    TsanRelease(&caller);
+    TsanRelease(data);
   }
   grpc_call_next_op(elem, batch);
 }
@@ -77,6 +90,8 @@ grpc_error_handle InitChannelElem(grpc_channel_element* elem, grpc_channel_eleme
   if (data->caller == nullptr) {
     return absl::InternalError("polaris caller identity filter without its channel argument");
   }
+  TsanAcquire(data->caller.get());
+  TsanRelease(data);
   return absl::OkStatus();
 }
 
@@ -84,7 +99,9 @@ grpc_error_handle InitChannelElem(grpc_channel_element* elem, grpc_channel_eleme
 void PostInitChannelElem(grpc_channel_stack*, grpc_channel_element*) {}
 
 void DestroyChannelElem(grpc_channel_element* elem) {
-  static_cast<ChannelData*>(elem->channel_data)->~ChannelData();
+  auto* data = static_cast<ChannelData*>(elem->channel_data);
+  TsanAcquire(data);
+  data->~ChannelData();
 }
 
 const grpc_channel_filter kCallerIdentityFilter = {

@@ -35,7 +35,8 @@ class CallerMetadata final : public grpc_core::RefCounted<CallerMetadata> {
   // that is not a Polaris service sends nothing).
   static grpc_core::RefCountedPtr<CallerMetadata> For(const CallerIdentity& caller);
 
-  explicit CallerMetadata(Entries entries) : entries_(std::move(entries)) {}
+  explicit CallerMetadata(Entries entries);
+  ~CallerMetadata();
   const Entries& entries() const { return entries_; }
 
   // Channel argument plumbing: equal identities compare equal, so channels
