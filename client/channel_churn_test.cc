@@ -47,19 +47,23 @@ TEST(ChannelChurnTest, ChannelsComeAndGoWhileInstancesChange) {
     while (!stop.load()) {
       id = registrar.RegisterInstance(flapping);
       if (id.ok()) {
-        registrar.DeregisterInstance(
+        const absl::Status removed = registrar.DeregisterInstance(
             InstanceRef{flapping.key, *id, flapping.instance.host, flapping.instance.port, ""});
-        changes += 2;
+        changes += removed.ok() ? 2 : 1;
       }
       absl::SleepFor(absl::Milliseconds(2));
     }
   });
 
-  const absl::Time end = absl::Now() + absl::Seconds(8);
+  // Counts, not a time window: a loaded machine (or a sanitizer) only makes
+  // the test take longer. The deadline only bounds the loop.
+  constexpr int kChannels = 25;
+  constexpr int kChanges = 200;
+  const absl::Time end = absl::Now() + absl::Seconds(120);
   int channels = 0;
   int failed = 0;
   std::string last_error;
-  while (absl::Now() < end) {
+  while ((channels < kChannels || changes.load() < kChanges) && absl::Now() < end) {
     grpc::ChannelArguments args;
     args.SetString(kControlPlaneAddressArg, (*plane)->address());
     // A fresh channel each time, never shared through gRPC's subchannel pool.
@@ -79,8 +83,8 @@ TEST(ChannelChurnTest, ChannelsComeAndGoWhileInstancesChange) {
   flapper.join();
   std::cerr << channels << " channels, " << changes.load() << " instance changes\n";
   EXPECT_EQ(failed, 0) << last_error;
-  EXPECT_GT(channels, 20);
-  EXPECT_GT(changes.load(), 100);
+  EXPECT_GE(channels, kChannels);
+  EXPECT_GE(changes.load(), kChanges);
 }
 
 }  // namespace

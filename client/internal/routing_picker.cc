@@ -87,7 +87,11 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
   TsanRelease(this);  // published to the data plane by gRPC
 }
 
-RoutingPicker::~RoutingPicker() = default;
+// Misses read the view, caller and chain, which may be freed elsewhere once
+// the picker lets go of them: misses release, the destructor acquires (see
+// sdk/tsan.h). Hits don't, so that calls on different threads stay
+// unordered for ThreadSanitizer.
+RoutingPicker::~RoutingPicker() { TsanAcquire(&inputs_); }
 
 // The call enters a lane here: it carries the tag on to the server. The
 // value must live as long as the call: a copy in its arena.
@@ -188,6 +192,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tu
                                                     LoadBalancingPolicy::PickArgs& args) {
   std::unique_ptr<Result> one_off;
   const Result* computed = Compute(tuple, &one_off);
+  TsanRelease(&inputs_);
   if (computed != nullptr) {
     cache_.Insert(hash, tuple, computed);
     if (last_.load(std::memory_order_relaxed) == nullptr) {
