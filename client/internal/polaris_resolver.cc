@@ -83,6 +83,12 @@ class PolarisResolver final : public grpc_core::Resolver {
     });
     watch_ = context_->WatchService(
         *key_, [bridge = bridge_](absl::StatusOr<ServiceViewPtr> update) {
+          // An error of its own: abseil counts a status's references inside
+          // uninstrumented code, so one shared with the control plane's
+          // threads would show ThreadSanitizer a race (sdk/tsan.h).
+          if (!update.ok()) {
+            update = absl::Status(update.status().code(), std::string(update.status().message()));
+          }
           Hop(bridge, [update = std::move(update)](PolarisResolver* self) {
             self->OnUpdateLocked(update);
           });
