@@ -46,29 +46,39 @@ absl::Status ContextOptions::Validate() const {
 
 namespace {
 
-// Identifies a configuration for Shared(): every field that changes behaviour.
+// Identifies a configuration for Shared(): every field that changes
+// behaviour, each length-prefixed so that no two configurations collide.
 std::string OptionsKey(const ContextOptions& options) {
+  std::string key = options.control_plane.Key();
+  auto add = [&key](absl::string_view value) { absl::StrAppend(&key, value.size(), ":", value); };
+  auto add_map = [&add](const std::map<std::string, std::string>& map) {
+    add(absl::StrCat(map.size()));
+    for (const auto& [name, value] : map) {
+      add(name);
+      add(value);
+    }
+  };
   const CallerIdentity& caller = options.caller;
+  add(caller.service.service_namespace);
+  add(caller.service.service);
+  add_map(caller.metadata);
+  add(caller.location.region);
+  add(caller.location.zone);
+  add(caller.location.campus);
+  add(caller.ip);
   const GovernanceOptions& governance = options.governance;
-  return absl::StrCat(
-      options.control_plane.address, "|", absl::FormatDuration(options.control_plane.rpc_timeout),
-      "|", absl::FormatDuration(options.control_plane.refresh_interval), "|",
-      absl::FormatDuration(options.control_plane.reconnect_backoff_initial), "|",
-      absl::FormatDuration(options.control_plane.reconnect_backoff_max), "|",
-      absl::FormatDuration(options.control_plane.keepalive_time), "|",
-      absl::FormatDuration(options.control_plane.keepalive_timeout), "|",
-      options.control_plane.max_discover_answer_bytes, "|", caller.service.ToString(), "|",
-      absl::StrJoin(caller.metadata, ",", absl::PairFormatter("=")), "|", caller.location.region,
-      "/", caller.location.zone, "/", caller.location.campus, "|", caller.ip, "|",
-      options.learn_location, "|", absl::StrJoin(governance.routers, ","), "|",
-      governance.recover_all, "|", governance.balancer, "|",
-      static_cast<int>(governance.rule.failover), "|", governance.nearby.enabled,
-      static_cast<int>(governance.nearby.match_level),
-      static_cast<int>(governance.nearby.max_match_level),
-      governance.nearby.unhealthy_percent_to_degrade, "|",
-      static_cast<int>(governance.metadata.failover), "|",
-      absl::StrJoin(governance.metadata.failover_metadata, ",", absl::PairFormatter("=")), "|",
-      static_cast<int>(governance.lane.baseline));
+  add(absl::StrCat(governance.routers.size()));
+  for (const std::string& router : governance.routers) add(router);
+  add(governance.balancer);
+  add_map(governance.metadata.failover_metadata);
+  add(absl::StrCat(options.learn_location, ",", governance.recover_all, ",",
+                   static_cast<int>(governance.rule.failover), ",", governance.nearby.enabled, ",",
+                   static_cast<int>(governance.nearby.match_level), ",",
+                   static_cast<int>(governance.nearby.max_match_level), ",",
+                   governance.nearby.unhealthy_percent_to_degrade, ",",
+                   static_cast<int>(governance.metadata.failover), ",",
+                   static_cast<int>(governance.lane.baseline)));
+  return key;
 }
 
 }  // namespace

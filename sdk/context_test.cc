@@ -30,6 +30,30 @@ TEST(ContextTest, SharedPerConfiguration) {
   EXPECT_NE(a->get(), c->get());
   // Different callers, one connection to the control plane.
   EXPECT_EQ((*a)->control_plane(), (*c)->control_plane());
+
+  // Values that read alike once joined are still different configurations.
+  options.caller.metadata = {{"k", "v,x=y"}};
+  absl::StatusOr<std::shared_ptr<Context>> d = Context::Shared(options);
+  options.caller.metadata = {{"k", "v"}, {"x", "y"}};
+  absl::StatusOr<std::shared_ptr<Context>> e = Context::Shared(options);
+  ASSERT_TRUE(d.ok() && e.ok());
+  EXPECT_NE(d->get(), e->get());
+  EXPECT_EQ((*d)->caller()->metadata.size(), 1u);
+  EXPECT_EQ((*e)->caller()->metadata.size(), 2u);
+}
+
+TEST(ControlPlaneOptionsTest, KeyTellsEveryFieldApart) {
+  ControlPlaneOptions a;
+  ControlPlaneOptions b;
+  EXPECT_EQ(a.Key(), b.Key());
+  b.rpc_timeout += absl::Milliseconds(1);
+  EXPECT_NE(a.Key(), b.Key());
+  b = a;
+  b.max_discover_answer_bytes += 1;
+  EXPECT_NE(a.Key(), b.Key());
+  b = a;
+  b.address = a.address + "|";
+  EXPECT_NE(a.Key(), b.Key());
 }
 
 TEST(ContextTest, BadOptionsNameTheField) {

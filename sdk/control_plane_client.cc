@@ -43,6 +43,18 @@ absl::Status ControlPlaneOptions::Validate() const {
   return absl::OkStatus();
 }
 
+std::string ControlPlaneOptions::Key() const {
+  std::string key;
+  auto add = [&key](absl::string_view value) { absl::StrAppend(&key, value.size(), ":", value); };
+  add(address);
+  for (absl::Duration duration : {rpc_timeout, refresh_interval, reconnect_backoff_initial,
+                                  reconnect_backoff_max, keepalive_time, keepalive_timeout}) {
+    add(absl::FormatDuration(duration));
+  }
+  add(absl::StrCat(max_discover_answer_bytes));
+  return key;
+}
+
 absl::Status StatusFromPolarisCode(uint32_t code, const std::string& info,
                                    const std::string& context) {
   if (code == v1::ExecuteSuccess || code == v1::DataNoChange || code == v1::NoNeedUpdate) {
@@ -111,17 +123,6 @@ absl::StatusOr<v1::Response> CallNaming(const Rpc& rpc, const Request& request,
     if (!result.ok()) return result;
   }
   return response;
-}
-
-// Identifies a configuration for Shared().
-std::string OptionsKey(const ControlPlaneOptions& options) {
-  return absl::StrCat(options.address, "|", absl::FormatDuration(options.rpc_timeout), "|",
-                      absl::FormatDuration(options.refresh_interval), "|",
-                      absl::FormatDuration(options.reconnect_backoff_initial), "|",
-                      absl::FormatDuration(options.reconnect_backoff_max), "|",
-                      absl::FormatDuration(options.keepalive_time), "|",
-                      absl::FormatDuration(options.keepalive_timeout), "|",
-                      options.max_discover_answer_bytes);
 }
 
 }  // namespace
@@ -259,7 +260,7 @@ const ControlPlaneOptions& ControlPlaneClient::options() const { return core_->o
 std::shared_ptr<ControlPlaneClient> ControlPlaneClient::Shared(const ControlPlaneOptions& options) {
   static std::mutex* const mu = new std::mutex();
   static auto* const clients = new std::map<std::string, std::weak_ptr<ControlPlaneClient>>();
-  const std::string key = OptionsKey(options);
+  const std::string key = options.Key();
   std::lock_guard<std::mutex> lock(*mu);
   // Forget configurations nobody uses any more.
   for (auto it = clients->begin(); it != clients->end();) {

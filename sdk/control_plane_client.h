@@ -59,6 +59,11 @@ struct ControlPlaneOptions {
 
   // InvalidArgument naming the first bad field, if any.
   absl::Status Validate() const;
+
+  // Identifies a configuration: equal for options that behave alike, and
+  // different whenever a field differs (values are length-prefixed). Used
+  // to share one client (and context) per configuration.
+  std::string Key() const;
 };
 
 // What RegisterInstance sends. The instance's id, health and isolation are
