@@ -434,25 +434,8 @@ TEST_F(LaneTest, ATaggedCallStaysInTheLaneAcrossTwoHopsUnaryAndStreaming) {
   ClientOptions options;
   options.caller.service = ServiceKey{"default", "Gateway"};  // the lane's entry
   ASSERT_TRUE(Init(options).ok());
-  v1::LaneGroup group;
-  group.set_name("release");
-  v1::TrafficEntry* entry = group.add_entries();
-  entry->set_type("polarismesh.cn/service");
-  v1::ServiceSelector selector;
-  selector.set_namespace_("default");
-  selector.set_service("Gateway");
-  entry->mutable_selector()->PackFrom(selector);
-  for (const char* service : {"Middle", "Echo"}) {
-    v1::DestinationGroup* destination = group.add_destinations();
-    destination->set_namespace_("default");
-    destination->set_service(service);
-  }
-  v1::LaneRule* rule = group.add_rules();
-  rule->set_name("gray");
-  rule->set_enable(true);
-  rule->set_default_label_value("gray");
-  *rule->mutable_traffic_match_rule()->add_arguments() =
-      Argument(v1::SourceMatch::HEADER, "x-env", Exact("gray"));
+  const v1::LaneGroup group =
+      testing::HeaderLaneGroup("release", "Gateway", {"Middle", "Echo"}, "gray", "x-env", "gray");
   ASSERT_TRUE(plane_->SetLaneGroup(group).ok());
   AddBackend("echo-base", {});
   AddBackend("echo-gray", {{"lane", "gray"}});

@@ -216,18 +216,18 @@ void RuleRegistry::RemoveLaneGroup(const std::string& name) {
 }
 
 void RuleRegistry::StoreLanes(const std::vector<ServiceKey>& keys) {
+  // Which services each group mentions, worked out once for all the keys.
+  std::vector<std::pair<const v1::LaneGroup*, std::set<ServiceKey>>> mentions;
+  for (const auto& entry : lane_groups_) {
+    absl::StatusOr<std::vector<ServiceKey>> services = LaneServices(entry.second);
+    if (!services.ok()) continue;
+    mentions.emplace_back(&entry.second, std::set<ServiceKey>(services->begin(), services->end()));
+  }
   const std::set<ServiceKey> unique(keys.begin(), keys.end());
   for (const ServiceKey& key : unique) {
     v1::DiscoverResponse response = Header(v1::DiscoverRequest::LANE, key, v1::ExecuteSuccess, "");
-    for (const auto& entry : lane_groups_) {
-      absl::StatusOr<std::vector<ServiceKey>> services = LaneServices(entry.second);
-      if (!services.ok()) continue;
-      for (const ServiceKey& mentioned : *services) {
-        if (mentioned == key) {
-          *response.add_lanes() = entry.second;
-          break;
-        }
-      }
+    for (const auto& [group, services] : mentions) {
+      if (services.count(key) > 0) *response.add_lanes() = *group;
     }
     Store(v1::DiscoverRequest::LANE, key, std::move(response));
   }

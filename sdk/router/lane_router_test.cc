@@ -10,6 +10,7 @@ namespace grpc_cpp_polaris {
 namespace {
 
 using ::grpc_cpp_polaris::testing::MakeInstance;
+using ::grpc_cpp_polaris::testing::HeaderLaneGroup;
 using ::grpc_cpp_polaris::testing::Match;
 using ::grpc_cpp_polaris::testing::RouterFixture;
 using ::testing::UnorderedElementsAre;
@@ -18,31 +19,8 @@ using ::testing::UnorderedElementsAre;
 // tags calls whose x-env header is "gray" and routes them to lane=gray.
 v1::LaneGroup ReleaseGroup(int gray_percent = 100,
                            v1::LaneRule::LaneMatchMode mode = v1::LaneRule::STRICT) {
-  v1::LaneGroup group;
-  group.set_name("release");
-  v1::TrafficEntry* entry = group.add_entries();
-  entry->set_type("polarismesh.cn/service");
-  v1::ServiceSelector selector;
-  selector.set_namespace_("default");
-  selector.set_service("Gateway");
-  entry->mutable_selector()->PackFrom(selector);
-  v1::DestinationGroup* destination = group.add_destinations();
-  destination->set_namespace_("default");
-  destination->set_service("Echo");
-  v1::LaneRule* rule = group.add_rules();
-  rule->set_name("gray");
-  rule->set_enable(true);
-  rule->set_default_label_value("gray");
-  rule->set_match_mode(mode);
-  v1::SourceMatch* argument = rule->mutable_traffic_match_rule()->add_arguments();
-  argument->set_type(v1::SourceMatch::HEADER);
-  argument->set_key("x-env");
-  *argument->mutable_value() = Match("gray");
-  if (gray_percent < 100) {
-    rule->mutable_traffic_gray()->set_mode(v1::TrafficGray::PERCENTAGE);
-    rule->mutable_traffic_gray()->mutable_percentage()->set_percent(gray_percent);
-  }
-  return group;
+  return HeaderLaneGroup("release", "Gateway", {"Echo"}, "gray", "x-env", "gray", gray_percent,
+                         mode);
 }
 
 class LaneRouterTest : public ::testing::Test {

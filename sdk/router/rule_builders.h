@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "proto/v1/model.pb.h"
+#include "proto/v1/lane.pb.h"
 #include "proto/v1/routing.pb.h"
 
 namespace grpc_cpp_polaris {
@@ -81,6 +82,42 @@ inline v1::RouteRule NearbyPolicyRule(const std::string& id,
   rule.set_routing_policy(v1::NearbyPolicy);
   rule.mutable_routing_config()->PackFrom(config);
   return rule;
+}
+
+// Lane group `name`, entered from `entry` (a service of namespace
+// "default"), through `services`; its one rule `rule` tags calls whose
+// header `header` is `value` and routes them to instances labelled
+// lane=`value`, for `gray_percent` % of those calls.
+inline v1::LaneGroup HeaderLaneGroup(const std::string& name, const std::string& entry,
+                                     const std::vector<std::string>& services,
+                                     const std::string& rule, const std::string& header,
+                                     const std::string& value, int gray_percent = 100,
+                                     v1::LaneRule::LaneMatchMode mode = v1::LaneRule::STRICT) {
+  v1::LaneGroup group;
+  group.set_name(name);
+  v1::TrafficEntry* traffic_entry = group.add_entries();
+  traffic_entry->set_type("polarismesh.cn/service");
+  v1::ServiceSelector selector;
+  selector.set_namespace_("default");
+  selector.set_service(entry);
+  traffic_entry->mutable_selector()->PackFrom(selector);
+  for (const std::string& service : services) {
+    v1::DestinationGroup* destination = group.add_destinations();
+    destination->set_namespace_("default");
+    destination->set_service(service);
+  }
+  v1::LaneRule* lane_rule = group.add_rules();
+  lane_rule->set_name(rule);
+  lane_rule->set_enable(true);
+  lane_rule->set_default_label_value(value);
+  lane_rule->set_match_mode(mode);
+  *lane_rule->mutable_traffic_match_rule()->add_arguments() =
+      Argument(v1::SourceMatch::HEADER, header, Match(value));
+  if (gray_percent < 100) {
+    lane_rule->mutable_traffic_gray()->set_mode(v1::TrafficGray::PERCENTAGE);
+    lane_rule->mutable_traffic_gray()->mutable_percentage()->set_percent(gray_percent);
+  }
+  return group;
 }
 
 }  // namespace testing
