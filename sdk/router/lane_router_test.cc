@@ -11,7 +11,6 @@ namespace {
 
 using ::grpc_cpp_polaris::testing::MakeInstance;
 using ::grpc_cpp_polaris::testing::HeaderLaneGroup;
-using ::grpc_cpp_polaris::testing::Match;
 using ::grpc_cpp_polaris::testing::RouterFixture;
 using ::testing::UnorderedElementsAre;
 
