@@ -57,8 +57,8 @@ TEST(ChannelChurnTest, ChannelsComeAndGoWhileInstancesChange) {
 
   // Counts, not a time window: a loaded machine (or a sanitizer) only makes
   // the test take longer. The deadline only bounds the loop.
-  constexpr int kChannels = 25;
-  constexpr int kChanges = 200;
+  constexpr int kChannels = 50;
+  constexpr int kChanges = 300;
   const absl::Time end = absl::Now() + absl::Seconds(120);
   int channels = 0;
   int failed = 0;

@@ -110,10 +110,10 @@ void RoutingPicker::Prefetch(const Result* result, uint64_t random) {
   __builtin_prefetch(reinterpret_cast<const void*>(chosen & ~uintptr_t{1}), 1);
 }
 
-void RoutingPicker::Remember(const Result* used, const Result* predicted, uint64_t random) {
+void RoutingPicker::Remember(const CacheEntry* used, const CacheEntry* guess, uint64_t random) {
   // Written rarely (when the guess was wrong, for one call in 16), so that
   // calls on several threads routing differently don't contend on it.
-  if (used != predicted && (random & 15) == 0) last_.store(used, std::memory_order_release);
+  if (used != guess && (random & 15) == 0) last_.store(used, std::memory_order_release);
 }
 
 LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_t random,
@@ -156,8 +156,8 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
   // would pick (cache misses on large services), overlapped with the
   // lookups and hashing below.
   const uint64_t random = FastRandom();
-  const Result* predicted = last_.load(std::memory_order_acquire);
-  Prefetch(predicted, random);
+  const CacheEntry* guess = last_.load(std::memory_order_acquire);
+  if (guess != nullptr) Prefetch(guess->result(), random);
   if (tuple_size_ > kMaxInlineTuple) return SlowPick(args, random);
   // The call's attributes, as views into its metadata. gRPC fills `scratch`
   // only when it must build a value (a key sent several times, joined with
@@ -179,12 +179,23 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
   if (keys_.lane) tuple[size++] = lookup(kLaneMetadataKey);
   if (built) return SlowPick(args, random);
   const RouteTuple view(tuple, size);
-  const uint64_t hash = HashRouteTuple(view);
-  if (const Result* cached = cache_.Find(hash, view)) {
-    Remember(cached, predicted, random);
-    return Use(*cached, random, args);
+  // Most calls are of the kind the guess is: then no hashing, no probing.
+  const CacheEntry* entry = guess;
+  if (entry == nullptr || !entry->Matches(view)) {
+    const uint64_t hash = HashRouteTuple(view);
+    entry = cache_.FindEntry(hash, view);
+    if (entry == nullptr) return Miss(hash, view, random, args);
+    Remember(entry, guess, random);
   }
-  return Miss(hash, view, random, args);
+  const Result& result = *entry->result();
+  // The column this thread's next call of this kind will read, fetched now:
+  // by then it is cached, and only the subchannel is left to fetch.
+  if (!result.table.empty()) {
+    const unsigned __int128 next =
+        static_cast<unsigned __int128>(PeekFastRandom()) * result.table.size();
+    __builtin_prefetch(&result.table[static_cast<size_t>(next >> 64)]);
+  }
+  return Use(result, random, args);
 }
 
 LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tuple,
@@ -194,9 +205,9 @@ LoadBalancingPolicy::PickResult RoutingPicker::Miss(uint64_t hash, RouteTuple tu
   const Result* computed = Compute(tuple, &one_off);
   TsanRelease(&inputs_);
   if (computed != nullptr) {
-    cache_.Insert(hash, tuple, computed);
-    if (last_.load(std::memory_order_relaxed) == nullptr) {
-      last_.store(computed, std::memory_order_release);
+    const CacheEntry* entry = cache_.InsertEntry(hash, tuple, computed);
+    if (entry != nullptr && last_.load(std::memory_order_relaxed) == nullptr) {
+      last_.store(entry, std::memory_order_release);
     }
   }
   return Use(computed != nullptr ? *computed : *one_off, random, args);

@@ -82,8 +82,9 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
       const Result& result, uint64_t random, grpc_core::LoadBalancingPolicy::PickArgs& args);
   // Starts loading what Use(result, random) would read (see Pick).
   static void Prefetch(const Result* result, uint64_t random);
-  // Remembers the result a call used, for the next calls' Prefetch.
-  void Remember(const Result* used, const Result* predicted, uint64_t random);
+  using CacheEntry = RouteCache<Result>::Entry;
+  // Remembers the entry a call used, for the next calls' guess.
+  void Remember(const CacheEntry* used, const CacheEntry* guess, uint64_t random);
   static void AddLaneTag(const Result& result, grpc_core::LoadBalancingPolicy::PickArgs& args);
 
   const RoutingPickerInputs inputs_;
@@ -93,8 +94,9 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   size_t tuple_size_ = 0;
   RouteCache<Result> cache_;
   ResultPool<Result> pool_;
-  // A pooled result recently used: the guess for the next call's Prefetch.
-  std::atomic<const Result*> last_{nullptr};
+  // A cache entry recently used: the guess for the next call (its tuple is
+  // compared first, before hashing; its result is prefetched).
+  std::atomic<const CacheEntry*> last_{nullptr};
 };
 
 }  // namespace internal

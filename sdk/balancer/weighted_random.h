@@ -61,15 +61,29 @@ uint64_t FastRandomSeed();
 // on first use. Lock-free, allocation-free and inline (the pick path calls
 // it on every call); not for cryptography. The state is plain zero-initialised
 // thread-local data (initial-exec: no lookup function on each call).
-inline uint64_t FastRandom() {
-  static thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
-  uint64_t x = state;
-  if (__builtin_expect(x == 0, 0)) x = FastRandomSeed();
+namespace fast_random_internal {
+inline thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
+inline uint64_t Next(uint64_t x) {
   x ^= x >> 12;
   x ^= x << 25;
   x ^= x >> 27;
-  state = x;
+  return x;
+}
+}  // namespace fast_random_internal
+
+inline uint64_t FastRandom() {
+  uint64_t x = fast_random_internal::state;
+  if (__builtin_expect(x == 0, 0)) x = FastRandomSeed();
+  x = fast_random_internal::Next(x);
+  fast_random_internal::state = x;
   return x * 0x2545F4914F6CDD1DULL;
+}
+
+// The value this thread's next FastRandom() will return, without drawing
+// it (for prefetching what that value will select). 0 before the first draw.
+inline uint64_t PeekFastRandom() {
+  const uint64_t x = fast_random_internal::state;
+  return x == 0 ? 0 : fast_random_internal::Next(x) * 0x2545F4914F6CDD1DULL;
 }
 
 }  // namespace grpc_cpp_polaris

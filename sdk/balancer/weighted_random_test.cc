@@ -89,6 +89,15 @@ TEST(FastRandomTest, LooksUniformOverBits) {
   for (int bit = 0; bit < 64; ++bit) EXPECT_NEAR(ones[bit], kDraws / 2, kDraws / 20) << bit;
 }
 
+TEST(FastRandomTest, PeekTellsTheNextDrawWithoutTakingIt) {
+  FastRandom();  // seeded
+  for (int i = 0; i < 100; ++i) {
+    const uint64_t peeked = PeekFastRandom();
+    EXPECT_EQ(PeekFastRandom(), peeked);
+    EXPECT_EQ(FastRandom(), peeked);
+  }
+}
+
 }  // namespace
 }  // namespace grpc_cpp_polaris
 

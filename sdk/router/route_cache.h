@@ -121,26 +121,35 @@ class RouteCache {
   RouteCache(const RouteCache&) = delete;
   RouteCache& operator=(const RouteCache&) = delete;
 
-  // The result stored for `tuple`, or null.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE const Result* Find(uint64_t hash, RouteTuple tuple) const {
+  class Entry;
+
+  // The entry stored for `tuple`, or null.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const Entry* FindEntry(uint64_t hash, RouteTuple tuple) const {
     for (size_t probe = 0; probe < max_probes_; ++probe) {
       const Entry* entry = slots_[(hash + probe) & mask_].load(std::memory_order_acquire);
       if (entry == nullptr) return nullptr;
-      if (entry->hash == hash && entry->Matches(tuple)) return entry->result;
+      if (entry->hash_ == hash && entry->Matches(tuple)) return entry;
     }
     return nullptr;
   }
+  // The result stored for `tuple`, or null.
+  const Result* Find(uint64_t hash, RouteTuple tuple) const {
+    const Entry* entry = FindEntry(hash, tuple);
+    return entry == nullptr ? nullptr : entry->result();
+  }
 
   // Stores `result` (owned elsewhere, e.g. by a ResultPool that outlives
-  // the cache's readers) for `tuple`. Returns false when the cache is full.
-  bool Insert(uint64_t hash, RouteTuple tuple, const Result* result) {
-    if (entries_.load(std::memory_order_relaxed) >= max_entries_) return false;
+  // the cache's readers) for `tuple`. Returns the entry now stored for the
+  // tuple (this one, or one a concurrent insert stored first), or null when
+  // the cache is full. Entries live as long as the cache.
+  const Entry* InsertEntry(uint64_t hash, RouteTuple tuple, const Result* result) {
+    if (entries_.load(std::memory_order_relaxed) >= max_entries_) return nullptr;
     auto entry = std::make_unique<Entry>();
-    entry->hash = hash;
-    entry->result = result;
+    entry->hash_ = hash;
+    entry->result_ = result;
     for (const RouteAttr& value : tuple) {
-      entry->lengths.push_back(value.present ? value.size : kAbsent);
-      if (value.present) entry->blob.append(value.data, value.size);
+      entry->lengths_.push_back(value.present ? value.size : kAbsent);
+      if (value.present) entry->blob_.append(value.data, value.size);
     }
     for (size_t probe = 0; probe < max_probes_; ++probe) {
       std::atomic<const Entry*>& slot = slots_[(hash + probe) & mask_];
@@ -148,17 +157,49 @@ class RouteCache {
       while (current == nullptr) {
         if (slot.compare_exchange_weak(current, entry.get(), std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-          entry.release();
           entries_.fetch_add(1, std::memory_order_relaxed);
-          return true;
+          return entry.release();
         }
       }
-      if (current->hash == hash && current->Matches(tuple)) return true;  // raced: first wins
+      if (current->hash_ == hash && current->Matches(tuple)) return current;  // raced: first wins
     }
-    return false;  // too many collisions here: computed per call
+    return nullptr;  // too many collisions here: computed per call
+  }
+  bool Insert(uint64_t hash, RouteTuple tuple, const Result* result) {
+    return InsertEntry(hash, tuple, result) != nullptr;
   }
 
   size_t size() const { return entries_.load(std::memory_order_relaxed); }
+
+ public:
+  // One stored tuple (its values back to back in `blob_`, with their
+  // lengths) and its result. Immutable once stored.
+  class Entry {
+   public:
+    const Result* result() const { return result_; }
+    // Whether `tuple` is this entry's tuple.
+    ABSL_ATTRIBUTE_ALWAYS_INLINE bool Matches(RouteTuple tuple) const {
+      if (tuple.size() != lengths_.size()) return false;
+      const char* at = blob_.data();
+      for (size_t i = 0; i < tuple.size(); ++i) {
+        if (!tuple[i].present) {
+          if (lengths_[i] != kAbsent) return false;
+          continue;
+        }
+        if (lengths_[i] != tuple[i].size) return false;
+        if (!Equal(at, tuple[i].data, tuple[i].size)) return false;
+        at += tuple[i].size;
+      }
+      return true;
+    }
+
+   private:
+    friend class RouteCache;
+    uint64_t hash_ = 0;
+    const Result* result_ = nullptr;
+    absl::InlinedVector<uint32_t, 4> lengths_;
+    std::string blob_;
+  };
 
  private:
   static constexpr uint32_t kAbsent = UINT32_MAX;
@@ -183,29 +224,6 @@ class RouteCache {
     }
     return std::memcmp(a, b, size) == 0;
   }
-
-  // The tuple's values back to back in `blob`, with their lengths.
-  struct Entry {
-    uint64_t hash = 0;
-    const Result* result = nullptr;
-    absl::InlinedVector<uint32_t, 4> lengths;
-    std::string blob;
-
-    ABSL_ATTRIBUTE_ALWAYS_INLINE bool Matches(RouteTuple tuple) const {
-      if (tuple.size() != lengths.size()) return false;
-      const char* at = blob.data();
-      for (size_t i = 0; i < tuple.size(); ++i) {
-        if (!tuple[i].present) {
-          if (lengths[i] != kAbsent) return false;
-          continue;
-        }
-        if (lengths[i] != tuple[i].size) return false;
-        if (!Equal(at, tuple[i].data, tuple[i].size)) return false;
-        at += tuple[i].size;
-      }
-      return true;
-    }
-  };
 
   const size_t max_entries_;
   const size_t max_probes_;

@@ -34,6 +34,24 @@ TEST(RouteCacheTest, FindsWhatWasInsertedAndTellsAbsentFromEmpty) {
   EXPECT_EQ(cache.Find(HashRouteTuple(joined), joined), nullptr);
 }
 
+TEST(RouteCacheTest, EntriesMatchTheirTupleOnly) {
+  RouteCache<int> cache(8);
+  const int a = 1, b = 2;
+  const Tuple tuple = {Of("vip-7"), kAbsent, Of("version=1")};
+  const RouteCache<int>::Entry* entry = cache.InsertEntry(HashRouteTuple(tuple), tuple, &a);
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->result(), &a);
+  EXPECT_EQ(cache.FindEntry(HashRouteTuple(tuple), tuple), entry);
+  EXPECT_TRUE(entry->Matches(tuple));
+  EXPECT_FALSE(entry->Matches(Tuple{Of("vip-8"), kAbsent, Of("version=1")}));
+  EXPECT_FALSE(entry->Matches(Tuple{Of("vip-7"), Of(""), Of("version=1")}));
+  EXPECT_FALSE(entry->Matches(Tuple{Of("vip-7"), kAbsent}));
+  EXPECT_FALSE(entry->Matches(Tuple{Of("vip-7"), kAbsent, Of("version=2")}));
+  // A second insert of the tuple keeps the first entry and its result.
+  EXPECT_EQ(cache.InsertEntry(HashRouteTuple(tuple), tuple, &b), entry);
+  EXPECT_EQ(cache.Find(HashRouteTuple(tuple), tuple), &a);
+}
+
 TEST(RouteCacheTest, StaysBounded) {
   RouteCache<int> cache(100);
   const int result = 7;
