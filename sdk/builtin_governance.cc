@@ -5,6 +5,9 @@
 #include <mutex>
 
 #include "sdk/balancer/balancer.h"
+#include "sdk/balancer/maglev.h"
+#include "sdk/balancer/ring_hash.h"
+#include "sdk/balancer/round_robin.h"
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/router/lane_router.h"
 #include "sdk/router/metadata_router.h"
@@ -31,6 +34,9 @@ void RegisterBuiltinGovernance() {
 
     BalancerRegistry& balancers = BalancerRegistry::Global();
     (void)balancers.Register(MakeWeightedRandomBalancerFactory());
+    (void)balancers.Register(MakeRoundRobinBalancerFactory());
+    (void)balancers.Register(MakeRingHashBalancerFactory());
+    (void)balancers.Register(MakeMaglevBalancerFactory());
   });
 }
 

@@ -26,7 +26,9 @@ namespace grpc_cpp_polaris {
 struct BalanceInput {
   // A uniformly distributed random value for this pick.
   uint64_t random = 0;
-  // The call's hash key, for hash balancers (0 when the call has none).
+  // For balancers that use a hash (BalancerFactory::uses_hash): the
+  // StableHash of the call's hash key, or a random value when the call has
+  // none (such calls spread like random ones).
   uint64_t hash = 0;
 };
 
@@ -55,6 +57,9 @@ class BalancerFactory {
   virtual absl::string_view name() const = 0;
   // `targets` is not empty and every weight is positive.
   virtual std::unique_ptr<Balancer> Build(const std::vector<BalanceTarget>& targets) const = 0;
+  // Whether Pick reads BalanceInput::hash (then the pick path looks up the
+  // call's hash key, which it does not otherwise).
+  virtual bool uses_hash() const { return false; }
 };
 
 // The balancers known to the process, by name (the built-in ones are
