@@ -23,6 +23,7 @@
 #include "sdk/context.h"
 #include "sdk/router/routing_rules.h"
 #include "sdk/router/rule_builders.h"
+#include "integration/echo_service_fixture.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -31,18 +32,8 @@ using mockplane::ControlPlane;
 using mockplane::EchoBackend;
 using mockplane::WaitUntil;
 
-const ServiceKey kEcho{"default", "Echo"};
-
-struct Tally {
-  std::map<std::string, int> by_backend;
-  int failed = 0;
-  std::string last_error;
-  int total() const {
-    int sum = failed;
-    for (const auto& entry : by_backend) sum += entry.second;
-    return sum;
-  }
-};
+using testing::kEcho;
+using testing::Tally;
 
 v1::MatchString Exact(const std::string& value,
                       v1::MatchString::MatchStringType type = v1::MatchString::EXACT) {
@@ -61,72 +52,7 @@ v1::RouteRule RuleRule(const std::string& id, uint32_t priority,
   return testing::RulePolicyRule(id, priority, std::move(arguments), std::move(destinations));
 }
 
-class RoutingTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto plane = ControlPlane::Start();
-    ASSERT_TRUE(plane.ok()) << plane.status();
-    plane_ = std::move(*plane);
-    ControlPlaneOptions options;
-    options.address = plane_->address();
-    registrar_ = std::make_unique<ControlPlaneClient>(options);
-    ASSERT_TRUE(Init(ClientOptions()).ok());
-  }
-  void TearDown() override { ASSERT_TRUE(Init(ClientOptions()).ok()); }
-
-  // Starts a backend named `name` and registers it with `metadata`.
-  void AddBackend(const std::string& name, std::map<std::string, std::string> metadata,
-                  Location location = {}) {
-    auto backend = EchoBackend::Start({name});
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    InstanceRegistration registration;
-    registration.key = kEcho;
-    registration.instance.host = "127.0.0.1";
-    registration.instance.port = static_cast<uint32_t>((*backend)->port());
-    registration.instance.metadata = std::move(metadata);
-    registration.instance.location = std::move(location);
-    registration.ttl_seconds = 0;
-    absl::StatusOr<std::string> id = registrar_->RegisterInstance(registration);
-    ASSERT_TRUE(id.ok()) << id.status();
-    ids_[name] = *id;
-    backends_[name] = std::move(*backend);
-  }
-
-  std::unique_ptr<echo::EchoServer::Stub> NewStub() {
-    grpc::ChannelArguments args;
-    args.SetString(kControlPlaneAddressArg, plane_->address());
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return echo::EchoServer::NewStub(
-        grpc::CreateCustomChannel("polaris://Echo", grpc::InsecureChannelCredentials(), args));
-  }
-
-  // `calls` sequential calls, each prepared by `prepare`.
-  Tally Count(echo::EchoServer::Stub& stub, int calls,
-              const std::function<void(grpc::ClientContext*)>& prepare = nullptr) {
-    Tally tally;
-    for (int i = 0; i < calls; ++i) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      context.set_wait_for_ready(true);
-      if (prepare) prepare(&context);
-      echo::EchoRequest request;
-      echo::EchoResponse response;
-      grpc::Status status = stub.Echo(&context, request, &response);
-      if (status.ok()) {
-        ++tally.by_backend[response.instance().substr(0, response.instance().find('@'))];
-      } else {
-        ++tally.failed;
-        tally.last_error = status.error_message();
-      }
-    }
-    return tally;
-  }
-
-  std::unique_ptr<ControlPlane> plane_;
-  std::unique_ptr<ControlPlaneClient> registrar_;
-  std::map<std::string, std::unique_ptr<EchoBackend>> backends_;
-  std::map<std::string, std::string> ids_;
-};
+using RoutingTest = testing::EchoServiceTest;
 
 TEST_F(RoutingTest, HeaderAndMethodMatchedCallsReachTheirGroup) {
   AddBackend("blue", {{"env", "blue"}});

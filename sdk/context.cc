@@ -70,6 +70,7 @@ std::string OptionsKey(const ContextOptions& options) {
   add(absl::StrCat(governance.routers.size()));
   for (const std::string& router : governance.routers) add(router);
   add(governance.balancer);
+  add(governance.hash_key_header);
   add_map(governance.metadata.failover_metadata);
   add(absl::StrCat(options.learn_location, ",", governance.recover_all, ",",
                    static_cast<int>(governance.rule.failover), ",", governance.nearby.enabled, ",",

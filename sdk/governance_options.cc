@@ -18,6 +18,9 @@ absl::Status GovernanceOptions::Validate() const {
     }
   }
   if (balancer.empty()) return bad("balancer", "is empty");
+  for (char c : hash_key_header) {
+    if (c >= 'A' && c <= 'Z') return bad("hash_key_header", "must be lowercase (gRPC metadata keys are)");
+  }
   if (nearby.max_match_level < nearby.match_level) {
     return bad("nearby.max_match_level", "is narrower than nearby.match_level");
   }

@@ -88,8 +88,15 @@ struct GovernanceOptions {
   // When the filter would leave no instance, use those the routers chose
   // anyway (upstream's recover-all).
   bool recover_all = true;
-  // The balancer, by registered name.
+  // The balancer, by registered name: "weighted_random", "round_robin",
+  // "ring_hash" or "maglev" (built in), or one registered by the
+  // application. A service config's {"polaris": {"balancer": ...}} sets it
+  // for one channel.
   std::string balancer = "weighted_random";
+  // For hash balancers: the call header whose value is the call's hash key
+  // when the call has none of its own (SetHashKey). Empty: only SetHashKey.
+  // Calls with neither spread at random.
+  std::string hash_key_header;
   RuleRouterOptions rule;
   NearbyRouterOptions nearby;
   MetadataRouterOptions metadata;

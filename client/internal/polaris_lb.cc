@@ -30,6 +30,7 @@
 #include "client/internal/weighted_picker.h"
 #include "client/polaris_client.h"
 #include "sdk/balancer/balancer.h"
+#include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
@@ -57,11 +58,15 @@ using grpc_core::SubchannelInterface;
 
 constexpr uint32_t kDefaultWeight = 100;  // for addresses without an instance
 
-// {"polaris": {}} — no options yet; unknown fields are rejected so that a
-// typo in a service config is reported, not ignored.
+// {"polaris": {"balancer": "ring_hash", "hash_key_header": "x-user"}}: a
+// channel's own choice of balancer (a registered name) and hash key header,
+// over GovernanceOptions'. Unknown fields are rejected so that a typo in a
+// service config is reported, not ignored.
 class PolarisLbConfig final : public LoadBalancingPolicy::Config {
  public:
   absl::string_view name() const override { return kPolarisLbPolicyName; }
+  std::string balancer;         // empty: the context's
+  std::string hash_key_header;  // empty: the context's
 };
 
 class PolarisLb final : public LoadBalancingPolicy {
@@ -110,6 +115,9 @@ class PolarisLb final : public LoadBalancingPolicy {
   std::shared_ptr<const RouterChain> chain_;
   absl::Status chain_status_;
   const BalancerFactory* balancer_ = nullptr;
+  std::string hash_key_header_;
+  // The service config's choices, if any.
+  RefCountedPtr<PolarisLbConfig> config_;
   uint64_t next_generation_ = 1;
   std::string resolution_note_;
   absl::Status resolver_error_;
@@ -147,6 +155,9 @@ class PolarisLb::StateWatcher final
 absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
   TsanSerialized serialized(&tsan_work_serializer_key);
   resolution_note_ = std::move(args.resolution_note);
+  if (args.config != nullptr) {
+    config_.reset(static_cast<PolarisLbConfig*>(args.config->Ref().release()));
+  }
   if (!args.addresses.ok()) {
     // Keep serving the last good endpoints; report the error only if none.
     resolver_error_ = args.addresses.status();
@@ -206,8 +217,12 @@ void PolarisLb::BuildChainLocked() {
   const GovernanceOptions& governance = *governance_;
   absl::StatusOr<std::unique_ptr<RouterChain>> chain =
       RouterChain::Build(*view_, *caller_, governance);
+  const bool configured = config_ != nullptr && !config_->balancer.empty();
   absl::StatusOr<const BalancerFactory*> balancer =
-      BalancerRegistry::Global().Find(governance.balancer);
+      BalancerRegistry::Global().Find(configured ? config_->balancer : governance.balancer);
+  hash_key_header_ = config_ != nullptr && !config_->hash_key_header.empty()
+                         ? config_->hash_key_header
+                         : governance.hash_key_header;
   if (!chain.ok() || !balancer.ok()) {
     chain_status_ = chain.ok() ? balancer.status() : chain.status();
     gpr_log(GPR_ERROR, "polaris: cannot route calls to %s: %s", view_->key.ToString().c_str(),
@@ -349,6 +364,7 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   inputs.chain = chain_;
   inputs.caller = caller_;
   inputs.balancer = balancer_;
+  inputs.hash_key_header = hash_key_header_;
   channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
                                         std::make_unique<RoutingPicker>(std::move(inputs)));
 }
@@ -386,13 +402,34 @@ class PolarisLbFactory final : public grpc_core::LoadBalancingPolicyFactory {
     if (json.type() != Json::Type::OBJECT && json.type() != Json::Type::JSON_NULL) {
       return absl::InvalidArgumentError("polaris LB config: must be a JSON object");
     }
+    auto config = grpc_core::MakeRefCounted<PolarisLbConfig>();
     if (json.type() == Json::Type::OBJECT) {
-      for (const auto& field : json.object_value()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("polaris LB config: unknown field '", field.first, "'"));
+      for (const auto& [field, value] : json.object_value()) {
+        auto bad = [&field = field](absl::string_view why) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("polaris LB config: field '", field, "' ", why));
+        };
+        if (field != "balancer" && field != "hash_key_header") {
+          return absl::InvalidArgumentError(
+              absl::StrCat("polaris LB config: unknown field '", field, "'"));
+        }
+        if (value.type() != Json::Type::STRING) return bad("must be a string");
+        if (field == "balancer") {
+          RegisterBuiltinGovernance();
+          absl::StatusOr<const BalancerFactory*> balancer =
+              BalancerRegistry::Global().Find(value.string_value());
+          if (!balancer.ok()) return bad(balancer.status().message());
+          config->balancer = value.string_value();
+        } else {
+          GovernanceOptions check;
+          check.hash_key_header = value.string_value();
+          absl::Status valid = check.Validate();
+          if (!valid.ok()) return bad(valid.message());
+          config->hash_key_header = value.string_value();
+        }
       }
     }
-    return grpc_core::MakeRefCounted<PolarisLbConfig>();
+    return config;
   }
 };
 

@@ -6,6 +6,7 @@
 #include <grpc/support/log.h>
 
 #include "absl/strings/str_cat.h"
+#include "sdk/balancer/stable_hash.h"
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/call_metadata.h"
 #include "sdk/tsan.h"
@@ -43,6 +44,8 @@ struct RoutingPicker::Result {
   };
   std::vector<Target> targets;
   std::unique_ptr<Balancer> balancer;
+  // Whether the balancer reads the call's hash key.
+  bool uses_hash = false;
   // kPick: the candidates (for pooling), and the tag of those entering a lane.
   Candidates candidates;
   std::string lane_tag;
@@ -116,8 +119,18 @@ void RoutingPicker::Remember(const CacheEntry* used, const CacheEntry* guess, ui
   if (used != guess && (random & 15) == 0) last_.store(used, std::memory_order_release);
 }
 
+uint64_t RoutingPicker::CallHash(LoadBalancingPolicy::PickArgs& args, uint64_t random) const {
+  // `scratch` is only written (and may allocate) when a key was sent twice.
+  std::string scratch;
+  absl::optional<absl::string_view> key = args.initial_metadata->Lookup(kHashKeyMetadataKey, &scratch);
+  if (!key.has_value() && !inputs_.hash_key_header.empty()) {
+    key = args.initial_metadata->Lookup(inputs_.hash_key_header, &scratch);
+  }
+  return key.has_value() ? StableHash(*key) : random;
+}
+
 LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_t random,
-                                                   LoadBalancingPolicy::PickArgs& args) {
+                                                   LoadBalancingPolicy::PickArgs& args) const {
   switch (result.kind) {
     case Result::Kind::kPick: {
       if (!result.table.empty()) {
@@ -133,6 +146,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
       }
       BalanceInput input;
       input.random = random;
+      if (result.uses_hash) input.hash = CallHash(args, random);
       const Result::Target& target = result.targets[result.balancer->Pick(input)];
       if (target.enters_lane) AddLaneTag(result, args);
       return LoadBalancingPolicy::PickResult::Complete(target.subchannel);
@@ -291,6 +305,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
       if (!targets.empty()) {
         result->kind = Result::Kind::kPick;
         result->balancer = inputs_.balancer->Build(targets);
+        result->uses_hash = inputs_.balancer->uses_hash();
         if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
           auto tagged = [&](uint32_t index) {
             const Result::Target& target = result->targets[index];

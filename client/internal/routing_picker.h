@@ -45,6 +45,9 @@ struct RoutingPickerInputs {
   std::shared_ptr<const RouterChain> chain;
   std::shared_ptr<const CallerIdentity> caller;
   const BalancerFactory* balancer = nullptr;
+  // For hash balancers: the header read when a call has no hash key of its
+  // own (empty: none).
+  std::string hash_key_header;
   // Per instance of the view: whether routers may send calls to it (healthy
   // per the control plane, and READY or connecting without having failed:
   // calls routed to an instance still connecting wait for it rather than
@@ -77,9 +80,13 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple, uint64_t random,
                                                   grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
-  // Picks with `random` from a result.
-  static grpc_core::LoadBalancingPolicy::PickResult Use(
-      const Result& result, uint64_t random, grpc_core::LoadBalancingPolicy::PickArgs& args);
+  // Picks from a result, with `random` and, for hash balancers, the call's
+  // hash key.
+  grpc_core::LoadBalancingPolicy::PickResult Use(const Result& result, uint64_t random,
+                                                 grpc_core::LoadBalancingPolicy::PickArgs& args) const;
+  // StableHash of the call's hash key (SetHashKey's, else the configured
+  // header's), or `random` when it has neither.
+  uint64_t CallHash(grpc_core::LoadBalancingPolicy::PickArgs& args, uint64_t random) const;
   // Starts loading what Use(result, random) would read (see Pick).
   static void Prefetch(const Result* result, uint64_t random);
   using CacheEntry = RouteCache<Result>::Entry;
