@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "sdk/balancer/balancer.h"
+#include "sdk/balancer/least_request.h"
 #include "sdk/balancer/maglev.h"
 #include "sdk/balancer/ring_hash.h"
 #include "sdk/balancer/round_robin.h"
@@ -37,6 +38,7 @@ void RegisterBuiltinGovernance() {
     (void)balancers.Register(MakeRoundRobinBalancerFactory());
     (void)balancers.Register(MakeRingHashBalancerFactory());
     (void)balancers.Register(MakeMaglevBalancerFactory());
+    (void)balancers.Register(MakeLeastRequestBalancerFactory());
   });
 }
 

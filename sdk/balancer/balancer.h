@@ -32,10 +32,15 @@ struct BalanceInput {
   uint64_t hash = 0;
 };
 
-// One candidate: its instance (for metadata-aware algorithms) and its weight.
+struct InstanceStats;
+
+// One candidate: its instance (for metadata-aware algorithms), its weight
+// and, for load-aware algorithms (BalancerFactory::uses_load), its call
+// statistics (shared by the process's channels; null when not tracked).
 struct BalanceTarget {
   const Instance* instance = nullptr;
   uint32_t weight = 0;  // > 0
+  const InstanceStats* stats = nullptr;
 };
 
 class WeightedRandomSelector;
@@ -60,6 +65,9 @@ class BalancerFactory {
   // Whether Pick reads BalanceInput::hash (then the pick path looks up the
   // call's hash key, which it does not otherwise).
   virtual bool uses_hash() const { return false; }
+  // Whether Pick reads the targets' stats (then the pick path counts each
+  // call in flight from pick to finish).
+  virtual bool uses_load() const { return false; }
 };
 
 // The balancers known to the process, by name (the built-in ones are
