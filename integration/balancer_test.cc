@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -115,6 +117,34 @@ TEST_F(BalancerTest, RoundRobinGivesEachInstanceItsWeightInTurn) {
   EXPECT_EQ(tally.failed, 0) << tally.last_error;
   EXPECT_NEAR(tally.by_backend.at("light"), 100, 2);
   EXPECT_NEAR(tally.by_backend.at("heavy"), 300, 2);
+}
+
+TEST_F(BalancerTest, LeastRequestSendsFewCallsToASlowInstance) {
+  // Latencies well above a call's own cost, so that slow is 10x slower.
+  AddBackend("fast-1", {}, {}, 100, absl::Milliseconds(20));
+  AddBackend("fast-2", {}, {}, 100, absl::Milliseconds(20));
+  AddBackend("slow", {}, {}, 100, absl::Milliseconds(200));
+  auto stub = NewStub(BalancerConfig(R"("balancer": "least_request")"));
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 30).by_backend.size() == 3; },
+                        absl::Seconds(10)));
+  // 8 callers, 100 calls each, in parallel: calls pile up on the slow one.
+  constexpr int kCallers = 8;
+  std::vector<Tally> tallies(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] { tallies[i] = Count(*stub, 100); });
+  }
+  for (std::thread& caller : callers) caller.join();
+  Tally all;
+  for (const Tally& tally : tallies) {
+    all.failed += tally.failed;
+    for (const auto& [backend, calls] : tally.by_backend) all.by_backend[backend] += calls;
+  }
+  EXPECT_EQ(all.failed, 0);
+  EXPECT_EQ(all.total(), kCallers * 100);
+  EXPECT_LT(all.by_backend["slow"], all.total() / 10)
+      << all.by_backend["fast-1"] << " / " << all.by_backend["fast-2"] << " / "
+      << all.by_backend["slow"];
 }
 
 // gRPC refuses a channel whose default service config does not parse: it

@@ -50,8 +50,12 @@ class EchoServiceTest : public ::testing::Test {
 
   // Starts a backend named `name` and registers it as an instance of Echo.
   void AddBackend(const std::string& name, std::map<std::string, std::string> metadata,
-                  Location location = {}, uint32_t weight = 100) {
-    auto backend = mockplane::EchoBackend::Start({name});
+                  Location location = {}, uint32_t weight = 100,
+                  absl::Duration latency = absl::ZeroDuration()) {
+    mockplane::EchoBackend::Options options;
+    options.name = name;
+    options.latency = latency;
+    auto backend = mockplane::EchoBackend::Start(options);
     ASSERT_TRUE(backend.ok()) << backend.status();
     InstanceRegistration registration;
     registration.key = kEcho;

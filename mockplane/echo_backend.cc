@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
@@ -13,8 +14,9 @@ namespace mockplane {
 
 class EchoBackend::Service final : public echo::EchoServer::CallbackService {
  public:
-  Service(std::string name, std::shared_ptr<std::atomic<uint64_t>> calls)
-      : name_(std::move(name)), calls_(std::move(calls)) {}
+  Service(std::string name, absl::Duration latency,
+          std::shared_ptr<std::atomic<uint64_t>> calls)
+      : name_(std::move(name)), latency_(latency), calls_(std::move(calls)) {}
 
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
                                  const echo::EchoRequest* request,
@@ -23,12 +25,22 @@ class EchoBackend::Service final : public echo::EchoServer::CallbackService {
     response->set_message(request->message());
     response->set_instance(name_);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (latency_ > absl::ZeroDuration()) {
+      // Answered when the alarm fires (or at once if the server stops first).
+      auto* alarm = new grpc::Alarm();
+      alarm->Set(absl::ToChronoTime(absl::Now() + latency_), [alarm, reactor](bool) {
+        reactor->Finish(grpc::Status::OK);
+        delete alarm;
+      });
+      return reactor;
+    }
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
  private:
   const std::string name_;
+  const absl::Duration latency_;
   std::shared_ptr<std::atomic<uint64_t>> calls_;
 };
 
@@ -37,7 +49,8 @@ EchoBackend::EchoBackend(Options options)
 
 absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options) {
   std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(options)));
-  backend->service_ = std::make_unique<Service>(backend->options_.name, backend->calls_);
+  backend->service_ = std::make_unique<Service>(backend->options_.name, backend->options_.latency,
+                                               backend->calls_);
   grpc::ServerBuilder builder;
   const std::string listen = JoinHostPort(backend->options_.host, backend->options_.port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &backend->port_);

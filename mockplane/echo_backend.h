@@ -26,6 +26,8 @@ class EchoBackend {
     std::string name;
     std::string host = "127.0.0.1";
     int port = 0;  // 0 picks a free port
+    // How long each Echo takes to answer (a timer, not a blocked thread).
+    absl::Duration latency = absl::ZeroDuration();
   };
 
   static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(Options options);

@@ -14,6 +14,7 @@
 #include "client/internal/polaris_lb.h"
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "sdk/balancer/balancer.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
+#include "sdk/stats/instance_stats.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -116,6 +118,10 @@ class PolarisLb final : public LoadBalancingPolicy {
   absl::Status chain_status_;
   const BalancerFactory* balancer_ = nullptr;
   std::string hash_key_header_;
+  // When the balancer reads load: the stats of view_'s instances, by index
+  // (shared with the process's other channels to the service).
+  std::shared_ptr<ServiceStats> service_stats_;
+  std::shared_ptr<const std::vector<std::shared_ptr<InstanceStats>>> instance_stats_;
   // The service config's choices, if any.
   RefCountedPtr<PolarisLbConfig> config_;
   uint64_t next_generation_ = 1;
@@ -231,6 +237,18 @@ void PolarisLb::BuildChainLocked() {
   }
   chain_ = *std::move(chain);
   balancer_ = *balancer;
+  instance_stats_ = nullptr;
+  if (balancer_->uses_load()) {
+    service_stats_ = ServiceStatsRegistry::Global().For(view_->key);
+    auto stats = std::make_shared<std::vector<std::shared_ptr<InstanceStats>>>();
+    std::set<std::string> addresses;
+    for (const Instance& instance : view_->instances->instances) {
+      addresses.insert(instance.Address());
+      stats->push_back(service_stats_->For(instance.Address()));
+    }
+    service_stats_->Retain(addresses);
+    instance_stats_ = std::move(stats);
+  }
 }
 
 void PolarisLb::StopWatching(Endpoint* endpoint) {
@@ -365,6 +383,7 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   inputs.caller = caller_;
   inputs.balancer = balancer_;
   inputs.hash_key_header = hash_key_header_;
+  inputs.stats = instance_stats_;
   channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
                                         std::make_unique<RoutingPicker>(std::move(inputs)));
 }

@@ -1,6 +1,7 @@
 #include "client/internal/routing_picker.h"
 
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include <grpc/support/log.h>
@@ -19,6 +20,51 @@ using grpc_core::RefCountedPtr;
 using grpc_core::SubchannelInterface;
 
 static_assert(alignof(SubchannelInterface) >= 2, "the lane flag needs a pointer's low bit");
+
+namespace {
+
+// Counts a call in flight on its instance from pick to finish, for
+// load-aware balancers. Lives in the call's arena (no heap allocation per
+// call: gRPC's unique_ptr "deletes" it with the no-op operator delete, the
+// arena frees the memory); holds a reference to the stats, so that a call
+// outliving its picker still updates them. A pick gRPC abandons never calls
+// Finish: the destructor then takes the call back out.
+class InFlightTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
+ public:
+  static std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface> Create(
+      LoadBalancingPolicy::CallState* call_state, const std::shared_ptr<InstanceStats>& stats) {
+    void* memory = call_state->Alloc(sizeof(InFlightTracker));
+    return std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface>(
+        new (memory) InFlightTracker(stats));
+  }
+  static void operator delete(void*) {}
+
+  ~InFlightTracker() override {
+    TsanAcquire(this);
+    if (!finished_.load(std::memory_order_relaxed)) {
+      stats_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  void Start() override {}
+  void Finish(FinishArgs args) override {
+    TsanAcquire(this);
+    stats_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    (args.status.ok() ? stats_->succeeded : stats_->failed).fetch_add(1, std::memory_order_relaxed);
+    finished_.store(true, std::memory_order_relaxed);
+    TsanRelease(this);
+  }
+
+ private:
+  explicit InFlightTracker(std::shared_ptr<InstanceStats> stats) : stats_(std::move(stats)) {
+    stats_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    TsanRelease(this);  // gRPC hands the tracker to the call's threads
+  }
+
+  const std::shared_ptr<InstanceStats> stats_;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace
 
 struct RoutingPicker::Result {
   // kDrop: the routers refused the call (e.g. no instance has the asked
@@ -41,11 +87,14 @@ struct RoutingPicker::Result {
   struct Target {
     RefCountedPtr<SubchannelInterface> subchannel;
     bool enters_lane = false;
+    // For load-aware balancers: the stats each call's tracker updates.
+    std::shared_ptr<InstanceStats> stats;
   };
   std::vector<Target> targets;
   std::unique_ptr<Balancer> balancer;
-  // Whether the balancer reads the call's hash key.
+  // Whether the balancer reads the call's hash key, and the calls in flight.
   bool uses_hash = false;
+  bool uses_load = false;
   // kPick: the candidates (for pooling), and the tag of those entering a lane.
   Candidates candidates;
   std::string lane_tag;
@@ -149,6 +198,10 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
       if (result.uses_hash) input.hash = CallHash(args, random);
       const Result::Target& target = result.targets[result.balancer->Pick(input)];
       if (target.enters_lane) AddLaneTag(result, args);
+      if (result.uses_load && target.stats != nullptr) {
+        return LoadBalancingPolicy::PickResult::Complete(
+            target.subchannel, InFlightTracker::Create(args.call_state, target.stats));
+      }
       return LoadBalancingPolicy::PickResult::Complete(target.subchannel);
     }
     case Result::Kind::kQueue:
@@ -294,10 +347,14 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
       for (const Candidate& candidate : *routed) {
         if (inputs_.ready[candidate.index] != nullptr) {
           result->candidates.push_back(candidate);
-          result->targets.push_back(Result::Target{inputs_.ready[candidate.index],
-                                                   candidate.enters_lane});
+          std::shared_ptr<InstanceStats> stats;
+          if (inputs_.stats != nullptr && candidate.index < inputs_.stats->size()) {
+            stats = (*inputs_.stats)[candidate.index];
+          }
           targets.push_back(BalanceTarget{&inputs_.view->instances->instances[candidate.index],
-                                          candidate.weight});
+                                          candidate.weight, stats.get()});
+          result->targets.push_back(Result::Target{inputs_.ready[candidate.index],
+                                                   candidate.enters_lane, std::move(stats)});
         } else if (inputs_.connecting[candidate.index]) {
           connecting = true;
         }
@@ -306,6 +363,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
         result->kind = Result::Kind::kPick;
         result->balancer = inputs_.balancer->Build(targets);
         result->uses_hash = inputs_.balancer->uses_hash();
+        result->uses_load = inputs_.balancer->uses_load();
         if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
           auto tagged = [&](uint32_t index) {
             const Result::Target& target = result->targets[index];

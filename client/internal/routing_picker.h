@@ -32,6 +32,7 @@
 #include "sdk/router/route_cache.h"
 #include "sdk/router/router.h"
 #include "sdk/service_view.h"
+#include "sdk/stats/instance_stats.h"
 #include "src/core/lib/gprpp/ref_counted_ptr.h"
 #include "src/core/lib/load_balancing/lb_policy.h"
 #include "src/core/lib/load_balancing/subchannel_interface.h"
@@ -48,6 +49,8 @@ struct RoutingPickerInputs {
   // For hash balancers: the header read when a call has no hash key of its
   // own (empty: none).
   std::string hash_key_header;
+  // For load-aware balancers: per instance of the view, its call stats.
+  std::shared_ptr<const std::vector<std::shared_ptr<InstanceStats>>> stats;
   // Per instance of the view: whether routers may send calls to it (healthy
   // per the control plane, and READY or connecting without having failed:
   // calls routed to an instance still connecting wait for it rather than

@@ -18,12 +18,17 @@ class LeastRequestBalancer final : public Balancer {
 
   size_t Pick(const BalanceInput& input) const override {
     const size_t first = selector_.Select(input.random);
-    // A second, independent value from the first (a bijective mix of it).
-    uint64_t second_random = input.random * 0x9E3779B97F4A7C15ULL;
-    second_random ^= second_random >> 31;
-    second_random *= 0xBF58476D1CE4E5B9ULL;
-    second_random ^= second_random >> 29;
-    const size_t second = selector_.Select(second_random);
+    // The second choice: another target if a second or third draw finds one
+    // (values mixed bijectively from the call's one).
+    uint64_t random = input.random;
+    size_t second = first;
+    for (int draw = 0; draw < 2 && second == first; ++draw) {
+      random *= 0x9E3779B97F4A7C15ULL;
+      random ^= random >> 31;
+      random *= 0xBF58476D1CE4E5B9ULL;
+      random ^= random >> 29;
+      second = selector_.Select(random);
+    }
     const BalanceTarget& a = targets_[first];
     const BalanceTarget& b = targets_[second];
     if (first == second || a.stats == nullptr || b.stats == nullptr) return first;

@@ -1,9 +1,9 @@
 // The "least_request" balancer: the power of two choices on calls in flight,
 // weight-aware.
 //
-// Each pick draws two targets by weight (the alias table of weighted_random,
-// with two values from the call's random one) and takes the one with fewer
-// calls in flight per unit of weight (InstanceStats::in_flight, shared by
+// Each pick draws two different targets by weight when it can (the alias
+// table of weighted_random; a second draw that repeats the first is drawn
+// once more) and takes the one with fewer calls in flight per unit of weight (InstanceStats::in_flight, shared by
 // every channel of the process to the service; ties go to the first draw).
 // A slow or stuck instance accumulates calls in flight and so receives few
 // new ones, without any knowledge of latency. Lock-free: two table reads and

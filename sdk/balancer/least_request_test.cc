@@ -35,8 +35,8 @@ TEST(LeastRequestTest, AvoidsTheInstanceWithCallsPiledUp) {
   stats[1].in_flight = 1;
   stats[2].in_flight = 2;
   const std::map<size_t, int> counts = Picks(*balancer, 30000);
-  // Instance 0 only wins when both draws are it: 1/9 of picks.
-  EXPECT_NEAR(counts.at(0), 30000 / 9, 400);
+  // Instance 0 only wins when all three draws are it: 1/27 of picks.
+  EXPECT_NEAR(counts.at(0), 30000 / 27, 200);
   EXPECT_GT(counts.at(1), counts.at(2));
 }
 
@@ -56,8 +56,8 @@ TEST(LeastRequestTest, LoadIsPerUnitOfWeight) {
   stats[0].in_flight = 2;  // 2 per 100
   stats[1].in_flight = 4;  // 1 per 100: less loaded for its weight
   const std::map<size_t, int> counts = Picks(*balancer, 40000);
-  // Instance 0 wins only when drawn twice: (1/5)^2 of picks.
-  EXPECT_NEAR(counts.at(0), 40000 / 25, 300);
+  // Instance 0 wins only when drawn three times: (1/5)^3 of picks.
+  EXPECT_NEAR(counts.at(0), 40000 / 125, 100);
 }
 
 TEST(LeastRequestTest, WithoutStatsItIsWeightedRandom) {
