@@ -28,10 +28,16 @@ void BM_RoundRobinPick(benchmark::State& state) {
 void BM_RoutedPick(benchmark::State& state) {
   RunPicks(state, PickerBenchmarkHarness::Kind::kRouted);
 }
+// Routed, with least_request: two choices by calls in flight, and a call
+// tracker per pick (started, finished and released).
+void BM_RoutedLeastRequestPick(benchmark::State& state) {
+  RunPicks(state, PickerBenchmarkHarness::Kind::kRoutedLeastRequest);
+}
 
 BENCHMARK(BM_PolarisPick)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_RoutedPick)->Arg(10)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_RoutedPick)->Arg(1000)->Threads(2);
+BENCHMARK(BM_RoutedLeastRequestPick)->Arg(1000);
 BENCHMARK(BM_RoundRobinPick)->Arg(3)->Arg(100)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_PolarisPick)->Arg(10000)->Threads(2);
 

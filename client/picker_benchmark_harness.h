@@ -19,14 +19,18 @@ class PickerBenchmarkHarness {
     // call's destination metadata, and the caller's zone (a quarter of the
     // instances); every call carries the header and the metadata.
     kRouted,
+    // kRouted with the least_request balancer: every pick also gets a call
+    // tracker (in the call's arena), which the harness starts and finishes.
+    kRoutedLeastRequest,
   };
 
   // `instances` READY subchannels with weights 1..100 (varied).
   PickerBenchmarkHarness(Kind kind, int instances);
   ~PickerBenchmarkHarness();
 
-  // One pick as the channel makes it, including releasing the result;
-  // returns the picked subchannel's index.
+  // One pick as the channel makes it, including its call tracker's Start
+  // and Finish if it has one and releasing the result; returns the picked
+  // subchannel's index.
   int Pick();
 
  private:

@@ -16,6 +16,7 @@
 #include "sdk/builtin_governance.h"
 #include "sdk/call_metadata.h"
 #include "sdk/router/routing_rules.h"
+#include "sdk/stats/instance_stats.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -119,7 +120,7 @@ class FakeMetadata final : public LoadBalancingPolicy::MetadataInterface {
 // sending "vip-" users 80/20 to blue and green.
 std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
     std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
-    const std::vector<uint32_t>& weights) {
+    const std::vector<uint32_t>& weights, const std::string& balancer) {
   RegisterBuiltinGovernance();
   auto view = std::make_shared<ServiceView>();
   view->key = ServiceKey{"default", "Bench"};
@@ -171,6 +172,7 @@ std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
   caller->location = Location{"region", "zone-0", ""};
   GovernanceOptions options;
   options.nearby.enabled = true;
+  options.balancer = balancer;
   internal::RoutingPickerInputs inputs;
   inputs.view = view;
   inputs.caller = caller;
@@ -179,12 +181,32 @@ std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
   inputs.available.assign(subchannels.size(), true);
   inputs.connecting.assign(subchannels.size(), false);
   inputs.ready = std::move(subchannels);
+  if ((*BalancerRegistry::Global().Find(balancer))->uses_load()) {
+    auto stats = std::make_shared<std::vector<std::shared_ptr<InstanceStats>>>();
+    for (size_t i = 0; i < inputs.ready.size(); ++i) {
+      stats->push_back(std::make_shared<InstanceStats>());
+    }
+    inputs.stats = std::move(stats);
+  }
   return std::make_unique<internal::RoutingPicker>(std::move(inputs));
 }
 
-class NoCallState final : public LoadBalancingPolicy::CallState {
+// A call's arena, as gRPC gives each call one: a buffer handed out in
+// aligned pieces, reset before each pick.
+class ArenaCallState final : public LoadBalancingPolicy::CallState {
  public:
-  void* Alloc(size_t) override { return nullptr; }
+  void* Alloc(size_t size) override {
+    const size_t aligned = (size + 15) & ~size_t{15};
+    if (used_ + aligned > sizeof(buffer_)) return nullptr;
+    void* piece = buffer_ + used_;
+    used_ += aligned;
+    return piece;
+  }
+  void Reset() { used_ = 0; }
+
+ private:
+  alignas(16) char buffer_[1024];
+  size_t used_ = 0;
 };
 
 }  // namespace
@@ -192,7 +214,7 @@ class NoCallState final : public LoadBalancingPolicy::CallState {
 struct PickerBenchmarkHarness::Impl {
   std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> picker;
   FakeMetadata metadata;
-  NoCallState call_state;
+  ArenaCallState call_state;
 };
 
 PickerBenchmarkHarness::PickerBenchmarkHarness(Kind kind, int instances)
@@ -205,8 +227,9 @@ PickerBenchmarkHarness::PickerBenchmarkHarness(Kind kind, int instances)
   }
   if (kind == Kind::kPolaris) {
     impl_->picker = std::make_unique<internal::WeightedPicker>(std::move(subchannels), weights);
-  } else if (kind == Kind::kRouted) {
-    impl_->picker = MakeRoutedPicker(std::move(subchannels), weights);
+  } else if (kind == Kind::kRouted || kind == Kind::kRoutedLeastRequest) {
+    impl_->picker = MakeRoutedPicker(std::move(subchannels), weights,
+                                     kind == Kind::kRouted ? "weighted_random" : "least_request");
     impl_->metadata.entries = {{"user-agent", "grpc-c++/1.51.1"},
                                {"x-user", "vip-7"},
                                {kDestinationMetadataKey, EncodeLabels({{"version", "1"}})}};
@@ -221,12 +244,18 @@ int PickerBenchmarkHarness::Pick() {
   LoadBalancingPolicy::PickArgs args;
   args.path = "/grpc_cpp_polaris.echo.EchoServer/Echo";
   args.initial_metadata = &impl_->metadata;
+  impl_->call_state.Reset();
   args.call_state = &impl_->call_state;
   LoadBalancingPolicy::PickResult result = impl_->picker->Pick(args);
   auto* complete = absl::get_if<LoadBalancingPolicy::PickResult::Complete>(&result.result);
-  return complete == nullptr
-             ? -1
-             : static_cast<const FakeSubchannel*>(complete->subchannel.get())->index();
+  if (complete == nullptr) return -1;
+  if (complete->subchannel_call_tracker != nullptr) {
+    complete->subchannel_call_tracker->Start();
+    complete->subchannel_call_tracker->Finish(
+        LoadBalancingPolicy::SubchannelCallTrackerInterface::FinishArgs{absl::OkStatus(), nullptr,
+                                                                         nullptr});
+  }
+  return static_cast<const FakeSubchannel*>(complete->subchannel.get())->index();
 }
 
 }  // namespace grpc_cpp_polaris
