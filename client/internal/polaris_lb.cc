@@ -66,6 +66,10 @@ constexpr uint32_t kDefaultWeight = 100;  // for addresses without an instance
 // service config is reported, not ignored.
 class PolarisLbConfig final : public LoadBalancingPolicy::Config {
  public:
+  // gRPC hands configs between its threads and drops the last reference
+  // inside libgrpc: the annotations order that for TSan (sdk/tsan.h).
+  PolarisLbConfig() { TsanRelease(this); }
+  ~PolarisLbConfig() override { TsanAcquire(this); }
   absl::string_view name() const override { return kPolarisLbPolicyName; }
   std::string balancer;         // empty: the context's
   std::string hash_key_header;  // empty: the context's
@@ -97,7 +101,10 @@ class PolarisLb final : public LoadBalancingPolicy {
     absl::Status last_failure;
   };
 
-  ~PolarisLb() override { TsanAcquire(this); }
+  ~PolarisLb() override {
+    TsanAcquire(this);
+    if (config_ != nullptr) TsanRelease(config_.get());
+  }
   void ShutdownLocked() override;
   void OnStateChangeLocked(const std::string& key, uint64_t generation,
                            grpc_connectivity_state state, const absl::Status& status);
@@ -162,6 +169,8 @@ absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
   TsanSerialized serialized(&tsan_work_serializer_key);
   resolution_note_ = std::move(args.resolution_note);
   if (args.config != nullptr) {
+    TsanAcquire(args.config.get());
+    if (config_ != nullptr) TsanRelease(config_.get());
     config_.reset(static_cast<PolarisLbConfig*>(args.config->Ref().release()));
   }
   if (!args.addresses.ok()) {
