@@ -67,20 +67,19 @@ TEST_F(BalancerTest, AddingOneOfNInstancesRemapsAboutOneNth) {
   auto stub = NewStub(BalancerConfig(R"("balancer": "ring_hash")"));
   ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 40).by_backend.size() == 4; },
                         absl::Seconds(10)));
-  constexpr int kKeys = 200;
+  constexpr int kKeys = 2000;
   const std::map<int, std::string> before = Placement(*stub, kKeys, 1);
   AddBackend("e", {});
   // The picker has the new instance once some key lands on it.
-  std::map<int, std::string> after;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        after = Placement(*stub, kKeys, 1);
-        for (const auto& entry : after) {
+        for (const auto& entry : Placement(*stub, 100, 1)) {
           if (entry.second == "e") return true;
         }
         return false;
       },
       absl::Seconds(10)));
+  std::map<int, std::string> after = Placement(*stub, kKeys, 1);
   int moved = 0;
   for (const auto& [key, backend] : before) {
     if (after[key] != backend) {

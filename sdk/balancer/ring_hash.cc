@@ -30,10 +30,10 @@ class RingHashBalancer final : public Balancer {
   const std::vector<Point> ring_;  // by hash
 };
 
-// Points per weight 100: 160, halved for every doubling of the service past
-// 6,553 instances (at least 4), so that rings stay near a million points.
+// Points per weight 100: 320, halved for every doubling of the service past
+// 3,276 instances (at least 4), so that rings stay near a million points.
 uint64_t PointsPerHundred(size_t targets) {
-  uint64_t points = 160;
+  uint64_t points = 320;
   while (points > 4 && points * targets > (uint64_t{1} << 20)) points /= 2;
   return points;
 }
