@@ -1,0 +1,189 @@
+#include "sdk/breaker/circuit_breaker.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace grpc_cpp_polaris {
+
+absl::Status BreakerOptions::Validate() const {
+  auto bad = [](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("BreakerOptions.", field, " ", why));
+  };
+  if (error_rate_percent > 100) return bad("error_rate_percent", "must be in 0..100");
+  if (window < absl::Milliseconds(10)) return bad("window", "must be at least 10ms");
+  if (sleep_window <= absl::ZeroDuration()) return bad("sleep_window", "must be positive");
+  if (max_sleep_window < sleep_window) return bad("max_sleep_window", "is below sleep_window");
+  if (half_open_probes == 0 || half_open_probes > 1000) {
+    return bad("half_open_probes", "must be in 1..1000");
+  }
+  return absl::OkStatus();
+}
+
+const char* BreakerStateName(BreakerState state) {
+  switch (state) {
+    case BreakerState::kClosed:
+      return "closed";
+    case BreakerState::kOpen:
+      return "open";
+    case BreakerState::kHalfOpen:
+      return "half-open";
+  }
+  return "?";
+}
+
+CircuitBreaker::CircuitBreaker(const BreakerOptions& options, const Clock* clock, OpenCap* cap)
+    : options_(options),
+      clock_(clock),
+      cap_(cap),
+      slice_nanos_(std::max<int64_t>(1, absl::ToInt64Nanoseconds(options.window) / kBuckets)) {
+  sleep_nanos_.store(absl::ToInt64Nanoseconds(options.sleep_window), std::memory_order_relaxed);
+}
+
+CircuitBreaker::~CircuitBreaker() {
+  if (cap_ != nullptr && state() != BreakerState::kClosed) cap_->Closed();
+}
+
+int64_t CircuitBreaker::NowNanos() const { return absl::ToUnixNanos(clock_->Now()); }
+
+bool CircuitBreaker::Allow(std::optional<BreakerTransition>* transition) {
+  BreakerState state = state_.load(std::memory_order_acquire);
+  if (state == BreakerState::kClosed) return true;
+  if (state == BreakerState::kOpen) {
+    if (NowNanos() < open_until_.load(std::memory_order_acquire)) return false;
+    // The sleep is over: the first caller turns the breaker half-open and
+    // takes the first permit; only it sets the permits, so that a round
+    // has exactly `half_open_probes` of them.
+    if (state_.compare_exchange_strong(state, BreakerState::kHalfOpen,
+                                       std::memory_order_acq_rel)) {
+      probe_successes_.store(0, std::memory_order_relaxed);
+      permits_.store(static_cast<int32_t>(options_.half_open_probes) - 1,
+                     std::memory_order_release);
+      if (transition != nullptr) {
+        *transition = BreakerTransition{BreakerState::kOpen, BreakerState::kHalfOpen,
+                                        "sleep window over"};
+      }
+      return true;
+    }
+    if (state != BreakerState::kHalfOpen) return state == BreakerState::kClosed;
+  }
+  int32_t left = permits_.load(std::memory_order_acquire);
+  while (left > 0) {
+    if (permits_.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+void CircuitBreaker::CountInWindow(bool failed, int64_t now) {
+  const int64_t slice = now / slice_nanos_;
+  Bucket& bucket = buckets_[static_cast<size_t>(slice % kBuckets)];
+  int64_t epoch = bucket.epoch.load(std::memory_order_acquire);
+  if (epoch != slice && bucket.epoch.compare_exchange_strong(epoch, slice,
+                                                             std::memory_order_acq_rel)) {
+    // This bucket now counts a new slice (counts racing with the reset may
+    // be lost: the window is an estimate).
+    bucket.calls.store(0, std::memory_order_relaxed);
+    bucket.failures.store(0, std::memory_order_relaxed);
+  }
+  bucket.calls.fetch_add(1, std::memory_order_relaxed);
+  if (failed) bucket.failures.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool CircuitBreaker::ErrorRateExceeded(int64_t now, uint32_t* calls, uint32_t* failures) const {
+  const int64_t slice = now / slice_nanos_;
+  *calls = 0;
+  *failures = 0;
+  for (const Bucket& bucket : buckets_) {
+    const int64_t epoch = bucket.epoch.load(std::memory_order_acquire);
+    if (epoch > slice - kBuckets && epoch <= slice) {
+      *calls += bucket.calls.load(std::memory_order_relaxed);
+      *failures += bucket.failures.load(std::memory_order_relaxed);
+    }
+  }
+  return *calls >= options_.min_requests && *calls > 0 &&
+         uint64_t{*failures} * 100 >= uint64_t{*calls} * options_.error_rate_percent;
+}
+
+void CircuitBreaker::ResetWindow() {
+  for (Bucket& bucket : buckets_) bucket.epoch.store(-1, std::memory_order_release);
+  consecutive_failures_.store(0, std::memory_order_relaxed);
+}
+
+std::optional<BreakerTransition> CircuitBreaker::Open(BreakerState from, std::string reason,
+                                                     int64_t now) {
+  if (from == BreakerState::kClosed && cap_ != nullptr && !cap_->TryOpen()) {
+    return std::nullopt;  // enough of the group is open already: stays closed
+  }
+  const int64_t base = absl::ToInt64Nanoseconds(options_.sleep_window);
+  const int64_t sleep =
+      from == BreakerState::kHalfOpen
+          ? std::min(sleep_nanos_.load(std::memory_order_relaxed) * 2,
+                     absl::ToInt64Nanoseconds(options_.max_sleep_window))
+          : base;
+  sleep_nanos_.store(sleep, std::memory_order_relaxed);
+  open_until_.store(now + sleep, std::memory_order_release);
+  BreakerState expected = from;
+  if (!state_.compare_exchange_strong(expected, BreakerState::kOpen,
+                                      std::memory_order_acq_rel)) {
+    if (from == BreakerState::kClosed && cap_ != nullptr) cap_->Closed();  // another won
+    return std::nullopt;
+  }
+  return BreakerTransition{from, BreakerState::kOpen,
+                           absl::StrCat(reason, "; open for ", absl::FormatDuration(
+                                                                   absl::Nanoseconds(sleep)))};
+}
+
+std::optional<BreakerTransition> CircuitBreaker::Record(bool failed) {
+  const BreakerState state = state_.load(std::memory_order_acquire);
+  const int64_t now = NowNanos();
+  if (state == BreakerState::kHalfOpen) {
+    if (failed) return Open(BreakerState::kHalfOpen, "a half-open probe failed", now);
+    if (probe_successes_.fetch_add(1, std::memory_order_acq_rel) + 1 <
+        options_.half_open_probes) {
+      return std::nullopt;
+    }
+    BreakerState expected = BreakerState::kHalfOpen;
+    if (!state_.compare_exchange_strong(expected, BreakerState::kClosed,
+                                        std::memory_order_acq_rel)) {
+      return std::nullopt;
+    }
+    ResetWindow();
+    sleep_nanos_.store(absl::ToInt64Nanoseconds(options_.sleep_window), std::memory_order_relaxed);
+    if (cap_ != nullptr) cap_->Closed();
+    return BreakerTransition{BreakerState::kHalfOpen, BreakerState::kClosed,
+                             absl::StrCat(options_.half_open_probes, " probes succeeded")};
+  }
+  if (state == BreakerState::kOpen) return std::nullopt;  // allowed before it opened
+  CountInWindow(failed, now);
+  if (!failed) {
+    consecutive_failures_.store(0, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  const uint32_t run = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (options_.consecutive_failures > 0 && run >= options_.consecutive_failures) {
+    return Open(BreakerState::kClosed, absl::StrCat(run, " consecutive failures"), now);
+  }
+  uint32_t calls = 0, failures = 0;
+  if (options_.error_rate_percent > 0 && ErrorRateExceeded(now, &calls, &failures)) {
+    return Open(BreakerState::kClosed,
+                absl::StrCat(failures, " of ", calls, " calls failed within ",
+                             absl::FormatDuration(options_.window)),
+                now);
+  }
+  return std::nullopt;
+}
+
+std::optional<BreakerTransition> CircuitBreaker::ProbeSucceeded() {
+  BreakerState expected = BreakerState::kOpen;
+  if (!state_.compare_exchange_strong(expected, BreakerState::kHalfOpen,
+                                      std::memory_order_acq_rel)) {
+    return std::nullopt;
+  }
+  probe_successes_.store(0, std::memory_order_relaxed);
+  permits_.store(static_cast<int32_t>(options_.half_open_probes), std::memory_order_release);
+  return BreakerTransition{BreakerState::kOpen, BreakerState::kHalfOpen,
+                           "an active probe succeeded"};
+}
+
+}  // namespace grpc_cpp_polaris
