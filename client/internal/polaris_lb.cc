@@ -103,7 +103,15 @@ class PolarisLb final : public LoadBalancingPolicy {
 
   ~PolarisLb() override {
     TsanAcquire(this);
-    if (config_ != nullptr) TsanRelease(config_.get());
+    ReleaseConfig();
+  }
+  // Drops our reference to the config. gRPC may drop the last one inside
+  // libgrpc, on another thread: the release after our Unref (which reads the
+  // object) orders it before ~PolarisLbConfig's acquire, for TSan.
+  void ReleaseConfig() {
+    const void* key = config_.get();
+    config_.reset();
+    if (key != nullptr) TsanRelease(key);
   }
   void ShutdownLocked() override;
   void OnStateChangeLocked(const std::string& key, uint64_t generation,
@@ -170,7 +178,7 @@ absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
   resolution_note_ = std::move(args.resolution_note);
   if (args.config != nullptr) {
     TsanAcquire(args.config.get());
-    if (config_ != nullptr) TsanRelease(config_.get());
+    ReleaseConfig();
     config_.reset(static_cast<PolarisLbConfig*>(args.config->Ref().release()));
   }
   if (!args.addresses.ok()) {
