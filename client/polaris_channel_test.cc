@@ -118,7 +118,9 @@ TEST_F(PolarisChannelTest, IsolatedAndZeroWeightInstancesGetNoCalls) {
   const std::string zero = AddBackend("zero");
   AddBackend("live");
   auto stub = Dial("polaris://Echo");
-  ASSERT_TRUE(Call(*stub).ok());
+  // All three connected first: otherwise "only live answers" below could
+  // hold because "zero" is still connecting, before its weight is 0.
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 30).size() == 3; }, absl::Seconds(10)));
   ASSERT_TRUE(plane_->SetIsolate(kEcho, isolated, true));
   ASSERT_TRUE(plane_->SetWeight(kEcho, zero, 0));
   // The change is pushed; once the picker has it, only "live" answers.
@@ -136,7 +138,8 @@ TEST_F(PolarisChannelTest, UnhealthyInstancesGetNoCalls) {
   AddBackend("silent", 100, "default", /*ttl=*/1);  // never heartbeats
   AddBackend("steady");
   auto stub = Dial("polaris://Echo");
-  ASSERT_TRUE(Call(*stub).ok());
+  // Both connected first (see IsolatedAndZeroWeightInstancesGetNoCalls).
+  ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 30).size() == 2; }, absl::Seconds(10)));
   clock.Advance(absl::Seconds(4));
   plane_->CheckHealthNow();
   ASSERT_TRUE(WaitUntil([&] { return CallMany(*stub, 20) == std::map<std::string, int>{{"steady", 20}}; },
