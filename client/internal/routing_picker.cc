@@ -82,6 +82,16 @@ struct RoutingPicker::Result {
     uintptr_t alias;
   };
   std::vector<Column> table;
+  // WeightedRandomSelector::Select over the table's own columns: the column
+  // `random` lands on, and the tagged pointer it chooses there. Requires a
+  // non-empty table.
+  const Column& ColumnFor(uint64_t random) const {
+    return table[static_cast<size_t>((static_cast<unsigned __int128>(random) * table.size()) >> 64)];
+  }
+  uintptr_t Choose(uint64_t random) const {
+    const Column& column = ColumnFor(random);
+    return random * table.size() < column.keep_below ? column.self : column.alias;
+  }
   // kPick otherwise: the balancer, and per target its subchannel and lane
   // flag side by side (these also own the subchannels the table points to).
   struct Target {
@@ -155,11 +165,7 @@ void RoutingPicker::AddLaneTag(const Result& result, LoadBalancingPolicy::PickAr
 
 void RoutingPicker::Prefetch(const Result* result, uint64_t random) {
   if (result == nullptr || result->table.empty()) return;
-  const unsigned __int128 product = static_cast<unsigned __int128>(random) * result->table.size();
-  const Result::Column& column = result->table[static_cast<size_t>(product >> 64)];
-  const uintptr_t chosen =
-      static_cast<uint64_t>(product) < column.keep_below ? column.self : column.alias;
-  __builtin_prefetch(reinterpret_cast<const void*>(chosen & ~uintptr_t{1}), 1);
+  __builtin_prefetch(reinterpret_cast<const void*>(result->Choose(random) & ~uintptr_t{1}), 1);
 }
 
 void RoutingPicker::Remember(const CacheEntry* used, const CacheEntry* guess, uint64_t random) {
@@ -183,12 +189,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
   switch (result.kind) {
     case Result::Kind::kPick: {
       if (!result.table.empty()) {
-        // WeightedRandomSelector::Select, over the table's own columns.
-        const unsigned __int128 product =
-            static_cast<unsigned __int128>(random) * result.table.size();
-        const Result::Column& column = result.table[static_cast<size_t>(product >> 64)];
-        const uintptr_t chosen =
-            static_cast<uint64_t>(product) < column.keep_below ? column.self : column.alias;
+        const uintptr_t chosen = result.Choose(random);
         if ((chosen & 1) != 0) AddLaneTag(result, args);
         return LoadBalancingPolicy::PickResult::Complete(
             reinterpret_cast<SubchannelInterface*>(chosen & ~uintptr_t{1})->Ref());
@@ -257,11 +258,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
   const Result& result = *entry->result();
   // The column this thread's next call of this kind will read, fetched now:
   // by then it is cached, and only the subchannel is left to fetch.
-  if (!result.table.empty()) {
-    const unsigned __int128 next =
-        static_cast<unsigned __int128>(PeekFastRandom()) * result.table.size();
-    __builtin_prefetch(&result.table[static_cast<size_t>(next >> 64)]);
-  }
+  if (!result.table.empty()) __builtin_prefetch(&result.ColumnFor(PeekFastRandom()));
   return Use(result, random, args);
 }
 
