@@ -43,6 +43,12 @@ struct BalanceTarget {
   const InstanceStats* stats = nullptr;
 };
 
+// What hash balancers place a target by: its instance's host:port (the
+// same in every client), or its index when it has no instance.
+inline std::string PlacementKey(const BalanceTarget& target, size_t index) {
+  return target.instance != nullptr ? target.instance->Address() : std::to_string(index);
+}
+
 class WeightedRandomSelector;
 
 class Balancer {

@@ -57,8 +57,7 @@ class MaglevBalancerFactory final : public BalancerFactory {
     // Permutations: slot(i, j) = (offset_i + j * skip_i) mod size.
     std::vector<uint64_t> offset(n), skip(n), next(n, 0);
     for (size_t i = 0; i < n; ++i) {
-      const std::string address =
-          targets[i].instance != nullptr ? targets[i].instance->Address() : std::to_string(i);
+      const std::string address = PlacementKey(targets[i], i);
       offset[i] = StableHash(address, 1) % size;
       skip[i] = StableHash(address, 2) % (size - 1) + 1;
     }

@@ -49,8 +49,7 @@ class RingHashBalancerFactory final : public BalancerFactory {
     for (size_t i = 0; i < targets.size(); ++i) {
       const uint64_t points =
           std::clamp<uint64_t>((uint64_t{targets[i].weight} * per_hundred + 50) / 100, 1, 4096);
-      const std::string address =
-          targets[i].instance != nullptr ? targets[i].instance->Address() : std::to_string(i);
+      const std::string address = PlacementKey(targets[i], i);
       for (uint64_t k = 0; k < points; ++k) {
         ring.push_back(Point{StableHash(address, k), static_cast<uint32_t>(i)});
       }
