@@ -1,5 +1,7 @@
 #include "sdk/clock.h"
 
+#include <time.h>
+
 namespace grpc_cpp_polaris {
 namespace {
 
@@ -9,6 +11,15 @@ class RealClock : public Clock {
   bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                  absl::Time deadline, const std::function<bool()>& done) const override {
     return cv.wait_until(lock, absl::ToChronoTime(deadline), done);
+  }
+};
+
+class CoarseClock : public RealClock {
+ public:
+  absl::Time Now() const override {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    return absl::TimeFromTimespec(now);
   }
 };
 
@@ -32,6 +43,11 @@ bool Clock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variabl
 
 Clock* Clock::Real() {
   static Clock* const clock = new RealClock();
+  return clock;
+}
+
+Clock* Clock::Coarse() {
+  static Clock* const clock = new CoarseClock();
   return clock;
 }
 

@@ -26,6 +26,10 @@ class Clock {
   void SleepFor(absl::Duration duration) const;
   // The process-wide real clock.
   static Clock* Real();
+  // The real clock read coarsely (the kernel's tick, a few milliseconds;
+  // several times cheaper to read): for call paths that time windows and
+  // thresholds far longer than a tick. Waits exactly, as Real() does.
+  static Clock* Coarse();
 };
 
 // A clock that moves only when told to. Thread-safe.

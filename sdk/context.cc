@@ -79,6 +79,7 @@ std::string OptionsKey(const ContextOptions& options) {
                    governance.nearby.unhealthy_percent_to_degrade, ",",
                    static_cast<int>(governance.metadata.failover), ",",
                    static_cast<int>(governance.lane.baseline)));
+  add(governance.circuit_breaking.Key());
   return key;
 }
 

@@ -31,7 +31,39 @@ absl::Status GovernanceOptions::Validate() const {
       metadata.failover_metadata.empty()) {
     return bad("metadata.failover_metadata", "is empty but metadata.failover is kCustom");
   }
+  return circuit_breaking.Validate("GovernanceOptions.circuit_breaking.");
+}
+
+absl::Status CircuitBreakingOptions::Validate(absl::string_view prefix) const {
+  auto bad = [prefix](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(prefix, field, " ", why));
+  };
+  if (absl::Status status = instance.Validate(absl::StrCat(prefix, "instance."));
+      !status.ok()) {
+    return status;
+  }
+  for (size_t i = 0; i < failure_codes.size(); ++i) {
+    const int code = static_cast<int>(failure_codes[i]);
+    if (failure_codes[i] == absl::StatusCode::kOk) {
+      return bad(absl::StrCat("failure_codes[", i, "]"),
+                 "is OK: a success never counts as a failure");
+    }
+    if (code < 0 || code > 16) return bad(absl::StrCat("failure_codes[", i, "]"), "is not a gRPC code");
+  }
+  if (slow_call < absl::ZeroDuration()) return bad("slow_call", "is negative");
+  if (max_open_percent > 100) return bad("max_open_percent", "must be in 0..100");
   return absl::OkStatus();
+}
+
+std::string CircuitBreakingOptions::Key() const {
+  std::string key = absl::StrCat(
+      enabled, ",", instance.consecutive_failures, ",", instance.error_rate_percent, ",",
+      instance.min_requests, ",", absl::ToInt64Nanoseconds(instance.window), ",",
+      absl::ToInt64Nanoseconds(instance.sleep_window), ",",
+      absl::ToInt64Nanoseconds(instance.max_sleep_window), ",", instance.half_open_probes, ",",
+      absl::ToInt64Nanoseconds(slow_call), ",", max_open_percent, ",");
+  for (absl::StatusCode code : failure_codes) absl::StrAppend(&key, static_cast<int>(code), ";");
+  return key;
 }
 
 }  // namespace grpc_cpp_polaris

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "sdk/breaker/circuit_breaker.h"
 #include "sdk/model.h"
 
 namespace grpc_cpp_polaris {
@@ -81,6 +83,36 @@ struct LaneRouterOptions {
   Baseline baseline = Baseline::kOnlyUntagged;
 };
 
+// Circuit breaking of instances: an instance whose calls keep failing is
+// taken out of traffic (open), probed back after a sleep window
+// (half-open: `instance.half_open_probes` calls let through) and closed when
+// they all succeed. On by default, with these settings, when the control
+// plane has no CIRCUIT_BREAKER rule for the service. Breaker state is per
+// process and service: every channel to the service (with the same
+// settings) shares it.
+struct CircuitBreakingOptions {
+  bool enabled = true;
+  // When an instance's breaker opens, how long it sleeps, how it closes.
+  BreakerOptions instance;
+  // The gRPC status codes a call's failure is counted for. OK cannot be one
+  // of them: a success never counts as a failure. CANCELLED (the caller
+  // gave up) counts for nothing unless listed.
+  std::vector<absl::StatusCode> failure_codes = {
+      absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
+      absl::StatusCode::kInternal, absl::StatusCode::kUnknown, absl::StatusCode::kDataLoss};
+  // Calls slower than this count as failures whatever their status (zero:
+  // latency does not count). Timed with a coarse clock (a few ms).
+  absl::Duration slow_call = absl::ZeroDuration();
+  // At most this share of a service's instances is open at once (rounded
+  // down, but at least one instance; 0: none ever opens).
+  uint32_t max_open_percent = 50;
+
+  // InvalidArgument naming the first bad field, prefixed with `prefix`.
+  absl::Status Validate(absl::string_view prefix = "CircuitBreakingOptions.") const;
+  // Equal for equal options (a registry key).
+  std::string Key() const;
+};
+
 struct GovernanceOptions {
   // The routers, by registered name, in the order they run. The final filter
   // (unavailable, isolated and weight-0 instances out) always runs last.
@@ -101,6 +133,7 @@ struct GovernanceOptions {
   NearbyRouterOptions nearby;
   MetadataRouterOptions metadata;
   LaneRouterOptions lane;
+  CircuitBreakingOptions circuit_breaking;
 
   // InvalidArgument naming the first bad field ("GovernanceOptions.nearby.
   // max_match_level ..."). Router and balancer names are checked against

@@ -7,9 +7,9 @@
 
 namespace grpc_cpp_polaris {
 
-absl::Status BreakerOptions::Validate() const {
-  auto bad = [](absl::string_view field, absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("BreakerOptions.", field, " ", why));
+absl::Status BreakerOptions::Validate(absl::string_view prefix) const {
+  auto bad = [prefix](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(prefix, field, " ", why));
   };
   if (error_rate_percent > 100) return bad("error_rate_percent", "must be in 0..100");
   if (window < absl::Milliseconds(10)) return bad("window", "must be at least 10ms");
@@ -47,32 +47,60 @@ CircuitBreaker::~CircuitBreaker() {
 
 int64_t CircuitBreaker::NowNanos() const { return absl::ToUnixNanos(clock_->Now()); }
 
+bool CircuitBreaker::Move(uint32_t round, BreakerState from, BreakerState to) {
+  uint64_t expected = Word(round, from);
+  return word_.compare_exchange_strong(expected, Word(round + 1, to), std::memory_order_acq_rel);
+}
+
+std::optional<BreakerTransition> CircuitBreaker::HalfOpen(uint32_t round, int32_t permits_left,
+                                                          std::string reason) {
+  // Only the winner of the move sets the permits, so that a round has
+  // exactly `half_open_probes` of them. Until it has, the round's permits
+  // read as the previous round's (none left): a racing TryProbe is refused.
+  if (!Move(round, BreakerState::kOpen, BreakerState::kHalfOpen)) return std::nullopt;
+  probe_successes_.store(0, std::memory_order_relaxed);
+  permits_.store(permits_left, std::memory_order_release);
+  return BreakerTransition{BreakerState::kOpen, BreakerState::kHalfOpen, std::move(reason),
+                           round + 1};
+}
+
 bool CircuitBreaker::Allow(std::optional<BreakerTransition>* transition) {
-  BreakerState state = state_.load(std::memory_order_acquire);
+  const uint64_t word = word_.load(std::memory_order_acquire);
+  const auto state = static_cast<BreakerState>(word & 3);
   if (state == BreakerState::kClosed) return true;
   if (state == BreakerState::kOpen) {
     if (NowNanos() < open_until_.load(std::memory_order_acquire)) return false;
     // The sleep is over: the first caller turns the breaker half-open and
-    // takes the first permit; only it sets the permits, so that a round
-    // has exactly `half_open_probes` of them.
-    if (state_.compare_exchange_strong(state, BreakerState::kHalfOpen,
-                                       std::memory_order_acq_rel)) {
-      probe_successes_.store(0, std::memory_order_relaxed);
-      permits_.store(static_cast<int32_t>(options_.half_open_probes) - 1,
-                     std::memory_order_release);
-      if (transition != nullptr) {
-        *transition = BreakerTransition{BreakerState::kOpen, BreakerState::kHalfOpen,
-                                        "sleep window over"};
-      }
+    // takes the first permit.
+    std::optional<BreakerTransition> half_open =
+        HalfOpen(static_cast<uint32_t>(word >> 2),
+                 static_cast<int32_t>(options_.half_open_probes) - 1, "sleep window over");
+    if (half_open.has_value()) {
+      if (transition != nullptr) *transition = std::move(half_open);
       return true;
     }
-    if (state != BreakerState::kHalfOpen) return state == BreakerState::kClosed;
   }
+  uint32_t round;
+  return TryProbe(&round);
+}
+
+bool CircuitBreaker::TryProbe(uint32_t* round) {
+  const uint64_t word = word_.load(std::memory_order_acquire);
+  if (static_cast<BreakerState>(word & 3) != BreakerState::kHalfOpen) return false;
   int32_t left = permits_.load(std::memory_order_acquire);
   while (left > 0) {
-    if (permits_.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel)) return true;
+    if (permits_.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel)) {
+      *round = static_cast<uint32_t>(word >> 2);
+      return true;
+    }
   }
   return false;
+}
+
+void CircuitBreaker::ReturnPermit(uint32_t round) {
+  if (word_.load(std::memory_order_acquire) == Word(round, BreakerState::kHalfOpen)) {
+    permits_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 void CircuitBreaker::CountInWindow(bool failed, int64_t now) {
@@ -110,8 +138,8 @@ void CircuitBreaker::ResetWindow() {
   consecutive_failures_.store(0, std::memory_order_relaxed);
 }
 
-std::optional<BreakerTransition> CircuitBreaker::Open(BreakerState from, std::string reason,
-                                                     int64_t now) {
+std::optional<BreakerTransition> CircuitBreaker::Open(uint32_t round, BreakerState from,
+                                                     std::string reason, int64_t now) {
   if (from == BreakerState::kClosed && cap_ != nullptr && !cap_->TryOpen()) {
     return std::nullopt;  // enough of the group is open already: stays closed
   }
@@ -121,52 +149,60 @@ std::optional<BreakerTransition> CircuitBreaker::Open(BreakerState from, std::st
           ? std::min(sleep_nanos_.load(std::memory_order_relaxed) * 2,
                      absl::ToInt64Nanoseconds(options_.max_sleep_window))
           : base;
+  // Set before the move, so that whoever sees the breaker open sees when
+  // the opening ends (a racing loser writes about the same values).
   sleep_nanos_.store(sleep, std::memory_order_relaxed);
   open_until_.store(now + sleep, std::memory_order_release);
-  BreakerState expected = from;
-  if (!state_.compare_exchange_strong(expected, BreakerState::kOpen,
-                                      std::memory_order_acq_rel)) {
+  if (!Move(round, from, BreakerState::kOpen)) {
     if (from == BreakerState::kClosed && cap_ != nullptr) cap_->Closed();  // another won
     return std::nullopt;
   }
-  return BreakerTransition{from, BreakerState::kOpen,
-                           absl::StrCat(reason, "; open for ", absl::FormatDuration(
-                                                                   absl::Nanoseconds(sleep)))};
+  // A half-open round's unused permits end with it.
+  if (from == BreakerState::kHalfOpen) permits_.store(0, std::memory_order_release);
+  return BreakerTransition{
+      from, BreakerState::kOpen,
+      absl::StrCat(reason, "; open for ", absl::FormatDuration(absl::Nanoseconds(sleep))),
+      round + 1};
 }
 
-std::optional<BreakerTransition> CircuitBreaker::Record(bool failed) {
-  const BreakerState state = state_.load(std::memory_order_acquire);
+std::optional<BreakerTransition> CircuitBreaker::Record(bool failed, uint32_t round) {
+  const uint64_t word = word_.load(std::memory_order_acquire);
+  if (static_cast<uint32_t>(word >> 2) != round) return std::nullopt;  // an earlier round's call
+  const auto state = static_cast<BreakerState>(word & 3);
   const int64_t now = NowNanos();
   if (state == BreakerState::kHalfOpen) {
-    if (failed) return Open(BreakerState::kHalfOpen, "a half-open probe failed", now);
+    if (failed) {
+      return Open(round, BreakerState::kHalfOpen, "a half-open probe failed", now);
+    }
     if (probe_successes_.fetch_add(1, std::memory_order_acq_rel) + 1 <
         options_.half_open_probes) {
       return std::nullopt;
     }
-    BreakerState expected = BreakerState::kHalfOpen;
-    if (!state_.compare_exchange_strong(expected, BreakerState::kClosed,
-                                        std::memory_order_acq_rel)) {
-      return std::nullopt;
-    }
+    if (!Move(round, BreakerState::kHalfOpen, BreakerState::kClosed)) return std::nullopt;
     ResetWindow();
     sleep_nanos_.store(absl::ToInt64Nanoseconds(options_.sleep_window), std::memory_order_relaxed);
     if (cap_ != nullptr) cap_->Closed();
     return BreakerTransition{BreakerState::kHalfOpen, BreakerState::kClosed,
-                             absl::StrCat(options_.half_open_probes, " probes succeeded")};
+                             absl::StrCat(options_.half_open_probes, " probes succeeded"),
+                             round + 1};
   }
-  if (state == BreakerState::kOpen) return std::nullopt;  // allowed before it opened
+  if (state == BreakerState::kOpen) return std::nullopt;
   CountInWindow(failed, now);
   if (!failed) {
-    consecutive_failures_.store(0, std::memory_order_relaxed);
+    // Read first: most calls succeed, and a store on every call would make
+    // the calls of all threads contend for this line.
+    if (consecutive_failures_.load(std::memory_order_relaxed) != 0) {
+      consecutive_failures_.store(0, std::memory_order_relaxed);
+    }
     return std::nullopt;
   }
   const uint32_t run = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (options_.consecutive_failures > 0 && run >= options_.consecutive_failures) {
-    return Open(BreakerState::kClosed, absl::StrCat(run, " consecutive failures"), now);
+    return Open(round, BreakerState::kClosed, absl::StrCat(run, " consecutive failures"), now);
   }
   uint32_t calls = 0, failures = 0;
   if (options_.error_rate_percent > 0 && ErrorRateExceeded(now, &calls, &failures)) {
-    return Open(BreakerState::kClosed,
+    return Open(round, BreakerState::kClosed,
                 absl::StrCat(failures, " of ", calls, " calls failed within ",
                              absl::FormatDuration(options_.window)),
                 now);
@@ -174,16 +210,15 @@ std::optional<BreakerTransition> CircuitBreaker::Record(bool failed) {
   return std::nullopt;
 }
 
+std::optional<BreakerTransition> CircuitBreaker::SleepOver(uint32_t round) {
+  return HalfOpen(round, static_cast<int32_t>(options_.half_open_probes), "sleep window over");
+}
+
 std::optional<BreakerTransition> CircuitBreaker::ProbeSucceeded() {
-  BreakerState expected = BreakerState::kOpen;
-  if (!state_.compare_exchange_strong(expected, BreakerState::kHalfOpen,
-                                      std::memory_order_acq_rel)) {
-    return std::nullopt;
-  }
-  probe_successes_.store(0, std::memory_order_relaxed);
-  permits_.store(static_cast<int32_t>(options_.half_open_probes), std::memory_order_release);
-  return BreakerTransition{BreakerState::kOpen, BreakerState::kHalfOpen,
-                           "an active probe succeeded"};
+  const uint64_t word = word_.load(std::memory_order_acquire);
+  if (static_cast<BreakerState>(word & 3) != BreakerState::kOpen) return std::nullopt;
+  return HalfOpen(static_cast<uint32_t>(word >> 2),
+                  static_cast<int32_t>(options_.half_open_probes), "an active probe succeeded");
 }
 
 }  // namespace grpc_cpp_polaris

@@ -12,7 +12,8 @@
 // caller, which reports it where it must (events, a work serializer).
 // Half-open hands out exactly `half_open_probes` permits. Opening may be
 // refused by a shared OpenCap (at most a share of a service's instances
-// open at once).
+// open at once). Every transition starts a new round; a call's outcome
+// counts only in the round it was let through in.
 #ifndef GRPC_CPP_POLARIS_SDK_BREAKER_CIRCUIT_BREAKER_H_
 #define GRPC_CPP_POLARIS_SDK_BREAKER_CIRCUIT_BREAKER_H_
 
@@ -44,8 +45,9 @@ struct BreakerOptions {
   // Calls let through while half-open; all must succeed to close.
   uint32_t half_open_probes = 3;
 
-  // InvalidArgument naming the first bad field ("BreakerOptions.window ...").
-  absl::Status Validate() const;
+  // InvalidArgument naming the first bad field, after `prefix`
+  // ("BreakerOptions.window ...").
+  absl::Status Validate(absl::string_view prefix = "BreakerOptions.") const;
 };
 
 enum class BreakerState { kClosed, kOpen, kHalfOpen };
@@ -55,27 +57,40 @@ struct BreakerTransition {
   BreakerState from;
   BreakerState to;
   std::string reason;  // e.g. "10 consecutive failures"
+  // The breaker's round after the transition (see CircuitBreaker::round).
+  uint32_t round = 0;
 };
 
-// How many of a group's breakers may be open at once (e.g. a third of a
-// service's instances), shared by the group's breakers.
+// How many of a group's breakers may be open at once (e.g. half of a
+// service's instances), shared by the group's breakers: `max_percent` % of
+// the members, rounded down but at least one (as Envoy's outlier detection
+// does, so that one bad instance of a small service can still be ejected);
+// 0 % opens none.
 class OpenCap {
  public:
-  // `members` breakers share the cap; at most `max_open` open at once.
-  OpenCap(uint32_t members, uint32_t max_percent)
-      : max_open_(static_cast<int64_t>(members) * max_percent / 100) {}
+  OpenCap(uint32_t members, uint32_t max_percent) : max_percent_(max_percent) {
+    SetMembers(members);
+  }
+  // The group's size changed (instances came or went).
+  void SetMembers(uint32_t members) {
+    int64_t max_open = static_cast<int64_t>(members) * max_percent_ / 100;
+    if (max_open == 0 && max_percent_ > 0 && members > 0) max_open = 1;
+    max_open_.store(max_open, std::memory_order_relaxed);
+  }
   bool TryOpen() {
     int64_t open = open_.load(std::memory_order_relaxed);
-    while (open < max_open_) {
+    while (open < max_open_.load(std::memory_order_relaxed)) {
       if (open_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed)) return true;
     }
     return false;
   }
   void Closed() { open_.fetch_sub(1, std::memory_order_relaxed); }
   int64_t open() const { return open_.load(std::memory_order_relaxed); }
+  int64_t max_open() const { return max_open_.load(std::memory_order_relaxed); }
 
  private:
-  const int64_t max_open_;
+  const uint32_t max_percent_;
+  std::atomic<int64_t> max_open_{0};
   std::atomic<int64_t> open_{0};
 };
 
@@ -92,12 +107,36 @@ class CircuitBreaker {
   // first `half_open_probes` calls while half-open. A call allowed must be
   // recorded. May return a transition (open -> half-open).
   bool Allow(std::optional<BreakerTransition>* transition = nullptr);
-  // The outcome of an allowed call. Returns the transition it caused, if any.
-  std::optional<BreakerTransition> Record(bool failed);
+  // Takes one of the half-open permits (false when not half-open or none is
+  // left), and tells the round the permit belongs to.
+  bool TryProbe(uint32_t* round);
+  // The outcome of a call let through in `round` (a call of an earlier
+  // round, e.g. one still running from before the breaker opened, does not
+  // count). Returns the transition it caused, if any.
+  std::optional<BreakerTransition> Record(bool failed, uint32_t round);
+  std::optional<BreakerTransition> Record(bool failed) { return Record(failed, round()); }
+  // A permitted probe of `round` ended without an outcome (cancelled,
+  // abandoned): its permit goes back.
+  void ReturnPermit(uint32_t round);
+  // The sleep window of `round` (the round an opening returned) is over:
+  // half-open, with all `half_open_probes` permits. Nothing if the breaker
+  // moved on since.
+  std::optional<BreakerTransition> SleepOver(uint32_t round);
   // Half-open at once (an active probe found the resource healthy).
   std::optional<BreakerTransition> ProbeSucceeded();
 
-  BreakerState state() const { return state_.load(std::memory_order_acquire); }
+  BreakerState state() const {
+    return static_cast<BreakerState>(word_.load(std::memory_order_acquire) & 3);
+  }
+  // Counts the breaker's transitions: calls remember the round they were
+  // let through in, so that their outcomes count only for that round.
+  uint32_t round() const {
+    return static_cast<uint32_t>(word_.load(std::memory_order_acquire) >> 2);
+  }
+  // When the current opening ends (meaningful while open).
+  absl::Time open_until() const {
+    return absl::FromUnixNanos(open_until_.load(std::memory_order_acquire));
+  }
 
  private:
   static constexpr int kBuckets = 10;
@@ -106,18 +145,28 @@ class CircuitBreaker {
     std::atomic<uint32_t> calls{0};
     std::atomic<uint32_t> failures{0};
   };
+  static uint64_t Word(uint32_t round, BreakerState state) {
+    return (uint64_t{round} << 2) | static_cast<uint64_t>(state);
+  }
 
   int64_t NowNanos() const;
+  // Moves from (round, from) to (round + 1, to); false if the breaker is no
+  // longer there.
+  bool Move(uint32_t round, BreakerState from, BreakerState to);
+  std::optional<BreakerTransition> HalfOpen(uint32_t round, int32_t permits_left,
+                                            std::string reason);
   void CountInWindow(bool failed, int64_t now);
   bool ErrorRateExceeded(int64_t now, uint32_t* calls, uint32_t* failures) const;
-  std::optional<BreakerTransition> Open(BreakerState from, std::string reason, int64_t now);
+  std::optional<BreakerTransition> Open(uint32_t round, BreakerState from, std::string reason,
+                                        int64_t now);
   void ResetWindow();
 
   const BreakerOptions options_;
   const Clock* const clock_;
   OpenCap* const cap_;
   const int64_t slice_nanos_;
-  std::atomic<BreakerState> state_{BreakerState::kClosed};
+  // (round << 2) | state, changed together by compare-and-swap.
+  std::atomic<uint64_t> word_{0};
   std::atomic<uint32_t> consecutive_failures_{0};
   std::atomic<int64_t> open_until_{0};      // nanos since epoch
   std::atomic<int64_t> sleep_nanos_{0};     // current sleep window

@@ -174,6 +174,80 @@ TEST(CircuitBreakerTest, TheCapLimitsHowManyOpen) {
   EXPECT_EQ(cap.open(), 0);
 }
 
+TEST(CircuitBreakerTest, OutcomesOfAnEarlierRoundDoNotCount) {
+  FakeClock clock;
+  CircuitBreaker breaker(Options(), &clock);
+  const uint32_t closed_round = breaker.round();  // a long call starts here
+  OpenIt(breaker);
+  clock.Advance(absl::Seconds(5));
+  ASSERT_TRUE(breaker.Allow());  // half-open
+  // The long call ends now: it was let through while closed, so it is not
+  // one of the probes, whatever its outcome.
+  EXPECT_FALSE(breaker.Record(true, closed_round).has_value());
+  EXPECT_FALSE(breaker.Record(false, closed_round).has_value());
+  EXPECT_EQ(breaker.state(), BreakerState::kHalfOpen);
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(breaker.Record(false).has_value());
+  EXPECT_EQ(breaker.state(), BreakerState::kHalfOpen);  // 2 of 3 probes so far
+  EXPECT_TRUE(breaker.Record(false).has_value());
+  EXPECT_EQ(breaker.state(), BreakerState::kClosed);
+}
+
+TEST(CircuitBreakerTest, SleepOverHalfOpensOnlyTheRoundItWasSetFor) {
+  FakeClock clock;
+  CircuitBreaker breaker(Options(), &clock);
+  for (int i = 0; i < 4; ++i) breaker.Record(true);
+  std::optional<BreakerTransition> opened = breaker.Record(true);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(opened->round, breaker.round());
+  EXPECT_EQ(breaker.open_until(), clock.Now() + absl::Seconds(5));
+  // A timer of an older round does nothing.
+  EXPECT_FALSE(breaker.SleepOver(opened->round - 1).has_value());
+  std::optional<BreakerTransition> half_open = breaker.SleepOver(opened->round);
+  ASSERT_TRUE(half_open.has_value());
+  EXPECT_EQ(half_open->to, BreakerState::kHalfOpen);
+  EXPECT_FALSE(breaker.SleepOver(opened->round).has_value());
+  uint32_t round = 0;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(breaker.TryProbe(&round)) << i;
+  EXPECT_EQ(round, half_open->round);
+  EXPECT_FALSE(breaker.TryProbe(&round));
+}
+
+TEST(CircuitBreakerTest, AReturnedPermitCanBeTakenAgain) {
+  FakeClock clock;
+  CircuitBreaker breaker(Options(), &clock);
+  OpenIt(breaker);
+  ASSERT_TRUE(breaker.ProbeSucceeded().has_value());
+  uint32_t round = 0;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(breaker.TryProbe(&round));
+  EXPECT_FALSE(breaker.TryProbe(&round));
+  breaker.ReturnPermit(round);  // a probe was cancelled
+  EXPECT_TRUE(breaker.TryProbe(&round));
+  breaker.ReturnPermit(round - 1);  // not this round's: ignored
+  EXPECT_FALSE(breaker.TryProbe(&round));
+}
+
+TEST(CircuitBreakerTest, AFailedRoundLeavesNoPermitsToTheNext) {
+  FakeClock clock;
+  CircuitBreaker breaker(Options(), &clock);
+  OpenIt(breaker);
+  clock.Advance(absl::Seconds(5));
+  ASSERT_TRUE(breaker.Allow());           // half-open, 2 permits left
+  ASSERT_TRUE(breaker.Record(true).has_value());  // reopened
+  uint32_t round = 0;
+  EXPECT_FALSE(breaker.TryProbe(&round));
+  EXPECT_FALSE(breaker.Allow());
+}
+
+TEST(OpenCapTest, AtLeastOneUnlessZeroPercentAndFollowsTheMembers) {
+  OpenCap cap(3, 30);
+  EXPECT_EQ(cap.max_open(), 1);
+  cap.SetMembers(10);
+  EXPECT_EQ(cap.max_open(), 3);
+  OpenCap none(10, 0);
+  EXPECT_EQ(none.max_open(), 0);
+  EXPECT_FALSE(none.TryOpen());
+}
+
 TEST(BreakerOptionsTest, ValidateNamesTheField) {
   BreakerOptions options = Options();
   EXPECT_TRUE(options.Validate().ok());

@@ -1,0 +1,67 @@
+// What circuit breakers tell the application: a listener called on every
+// transition, and counters readable at any time.
+//
+// Every transition is also logged, one line (gpr_log INFO):
+//   polaris: circuit breaker default/Echo instance 127.0.0.1:50051: closed -> open (10 consecutive failures; open for 30s)
+#ifndef GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_EVENTS_H_
+#define GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_EVENTS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "sdk/breaker/circuit_breaker.h"
+#include "sdk/model.h"
+
+namespace grpc_cpp_polaris {
+
+enum class BreakerLevel { kInstance, kMethod, kService };
+const char* BreakerLevelName(BreakerLevel level);
+
+struct BreakerEvent {
+  ServiceKey service;
+  BreakerLevel level = BreakerLevel::kInstance;
+  // kInstance: the instance's host:port; kMethod: the method's path.
+  std::string resource;
+  BreakerState from = BreakerState::kClosed;
+  BreakerState to = BreakerState::kClosed;
+  std::string reason;
+  absl::Time time;
+
+  // The log line's text, without the "polaris: " prefix.
+  std::string ToString() const;
+};
+
+// Calls `listener` with every transition from now on, on the breakers'
+// scheduler thread (never on a call's), one at a time in order. Returns an
+// id for RemoveBreakerListener. A listener must not block for long nor add
+// or remove listeners.
+uint64_t AddBreakerListener(std::function<void(const BreakerEvent&)> listener);
+// Once it returns, the listener is not running and will not be called.
+void RemoveBreakerListener(uint64_t id);
+
+struct BreakerCounters {
+  // Transitions so far, by the state entered.
+  uint64_t opened = 0;
+  uint64_t half_opened = 0;
+  uint64_t closed = 0;
+  // Breakers open or half-open now.
+  int64_t not_closed = 0;
+};
+// The process's counters, over all services.
+BreakerCounters GetBreakerCounters();
+// The counters of one service's breakers (over its channels' settings).
+BreakerCounters GetBreakerCounters(const ServiceKey& service);
+
+namespace breaker_internal {
+// Counts `event`, logs it and queues it for the listeners.
+void Publish(BreakerEvent event);
+// A breaker of `service` left in `state` went away (its settings changed or
+// its instance left): no longer counted as not closed.
+void Discarded(const ServiceKey& service, BreakerState state);
+}  // namespace breaker_internal
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_EVENTS_H_

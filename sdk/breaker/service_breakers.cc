@@ -1,0 +1,174 @@
+#include "sdk/breaker/service_breakers.h"
+
+#include <set>
+#include <utility>
+
+namespace grpc_cpp_polaris {
+namespace breaker_internal {
+
+// What a service's breakers share, kept alive by each of them (a breaker may
+// outlive its ServiceBreakers while calls to its instance run).
+struct Group : std::enable_shared_from_this<Group> {
+  Group(const ServiceKey& service, const CircuitBreakingOptions& options, const Clock* clock,
+        Scheduler* scheduler)
+      : service(service),
+        options(options),
+        classifier(options),
+        clock(clock),
+        scheduler(scheduler),
+        cap(0, options.max_open_percent) {}
+
+  // Tells the listeners, once for transitions close together.
+  void Changed() {
+    if (notify_pending.exchange(true, std::memory_order_acq_rel)) return;
+    scheduler->RunSoon([self = shared_from_this()] {
+      self->notify_pending.store(false, std::memory_order_release);
+      std::vector<std::function<void()>> listeners;
+      {
+        std::lock_guard<std::mutex> lock(self->mu);
+        for (const auto& [id, listener] : self->listeners) listeners.push_back(listener);
+      }
+      for (const std::function<void()>& listener : listeners) listener();
+    });
+  }
+
+  const ServiceKey service;
+  const CircuitBreakingOptions options;
+  const FailureClassifier classifier;
+  const Clock* const clock;
+  Scheduler* const scheduler;
+  OpenCap cap;
+  std::atomic<bool> notify_pending{false};
+  std::mutex mu;
+  std::map<uint64_t, std::function<void()>> listeners;  // guarded by mu
+  uint64_t next_listener = 1;                           // guarded by mu
+};
+
+}  // namespace breaker_internal
+
+FailureClassifier::FailureClassifier(const CircuitBreakingOptions& options)
+    : slow_nanos_(absl::ToInt64Nanoseconds(options.slow_call)) {
+  for (absl::StatusCode code : options.failure_codes) {
+    const auto index = static_cast<uint32_t>(code);
+    if (index < 32) failure_mask_ |= uint32_t{1} << index;
+  }
+}
+
+InstanceHealth::InstanceHealth(std::string address, std::shared_ptr<InstanceStats> stats,
+                               std::shared_ptr<breaker_internal::Group> group)
+    : address_(std::move(address)),
+      stats_(std::move(stats)),
+      group_(std::move(group)),
+      breaker_(group_->options.instance, group_->clock, &group_->cap) {}
+
+InstanceHealth::~InstanceHealth() {
+  breaker_internal::Discarded(group_->service, breaker_.state());
+}
+
+const FailureClassifier& InstanceHealth::classifier() const { return group_->classifier; }
+
+bool InstanceHealth::breaking() const { return group_->options.enabled; }
+
+int64_t InstanceHealth::NowNanos() const { return absl::ToUnixNanos(group_->clock->Now()); }
+
+void InstanceHealth::Record(CallOutcome outcome, uint32_t round, bool probe) {
+  if (outcome == CallOutcome::kNeither) {
+    if (probe) breaker_.ReturnPermit(round);
+    return;
+  }
+  if (std::optional<BreakerTransition> transition =
+          breaker_.Record(outcome == CallOutcome::kFailure, round)) {
+    Report(*transition);
+  }
+}
+
+void InstanceHealth::Abandoned(uint32_t round, bool probe) {
+  if (probe) breaker_.ReturnPermit(round);
+}
+
+void InstanceHealth::Report(const BreakerTransition& transition) {
+  breaker_internal::Publish(BreakerEvent{group_->service, BreakerLevel::kInstance, address_,
+                                         transition.from, transition.to, transition.reason,
+                                         group_->clock->Now()});
+  if (transition.to == BreakerState::kOpen) {
+    // The sleep window's end, for this opening only (a later one schedules
+    // its own); nothing if the instance is gone by then.
+    group_->scheduler->RunAt(
+        breaker_.open_until(),
+        [weak = std::weak_ptr<InstanceHealth>(shared_from_this()), round = transition.round] {
+          std::shared_ptr<InstanceHealth> self = weak.lock();
+          if (self == nullptr) return;
+          if (std::optional<BreakerTransition> half_open = self->breaker_.SleepOver(round)) {
+            self->Report(*half_open);
+          }
+        });
+  }
+  group_->Changed();
+}
+
+ServiceBreakers::ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
+                                 const Clock* clock, Scheduler* scheduler)
+    : group_(std::make_shared<breaker_internal::Group>(service, options, clock, scheduler)),
+      stats_(ServiceStatsRegistry::Global().For(service)) {}
+
+ServiceBreakers::~ServiceBreakers() = default;
+
+std::vector<std::shared_ptr<InstanceHealth>> ServiceBreakers::Sync(
+    const std::vector<std::string>& addresses) {
+  std::vector<std::shared_ptr<InstanceHealth>> healths;
+  healths.reserve(addresses.size());
+  std::set<std::string> listed(addresses.begin(), addresses.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& address : addresses) {
+    std::shared_ptr<InstanceHealth>& health = instances_[address];
+    if (health == nullptr) {
+      health.reset(new InstanceHealth(address, stats_->For(address), group_));
+    }
+    healths.push_back(health);
+  }
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    it = listed.count(it->first) == 0 ? instances_.erase(it) : std::next(it);
+  }
+  stats_->Retain(listed);
+  group_->cap.SetMembers(static_cast<uint32_t>(instances_.size()));
+  return healths;
+}
+
+uint64_t ServiceBreakers::AddListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(group_->mu);
+  const uint64_t id = group_->next_listener++;
+  group_->listeners.emplace(id, std::move(listener));
+  return id;
+}
+
+void ServiceBreakers::RemoveListener(uint64_t id) {
+  std::lock_guard<std::mutex> lock(group_->mu);
+  group_->listeners.erase(id);
+}
+
+const CircuitBreakingOptions& ServiceBreakers::options() const { return group_->options; }
+int64_t ServiceBreakers::open() const { return group_->cap.open(); }
+int64_t ServiceBreakers::max_open() const { return group_->cap.max_open(); }
+
+ServiceBreakersRegistry& ServiceBreakersRegistry::Global() {
+  static ServiceBreakersRegistry* const registry =
+      new ServiceBreakersRegistry(Clock::Coarse(), Scheduler::Default());
+  return *registry;
+}
+
+std::shared_ptr<ServiceBreakers> ServiceBreakersRegistry::For(
+    const ServiceKey& service, const CircuitBreakingOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = services_.begin(); it != services_.end();) {
+    it = it->second.expired() ? services_.erase(it) : std::next(it);
+  }
+  std::weak_ptr<ServiceBreakers>& slot = services_[{service, options.Key()}];
+  std::shared_ptr<ServiceBreakers> breakers = slot.lock();
+  if (breakers == nullptr) {
+    breakers = std::make_shared<ServiceBreakers>(service, options, clock_, scheduler_);
+    slot = breakers;
+  }
+  return breakers;
+}
+
+}  // namespace grpc_cpp_polaris

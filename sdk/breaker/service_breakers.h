@@ -1,0 +1,151 @@
+// The instance circuit breakers of one service in this process, shared by
+// every channel to the service with the same settings
+// (ServiceBreakersRegistry), and what a call reports into them.
+//
+// Control plane: a policy Syncs the service's addresses to get each
+// instance's InstanceHealth, reads their states when it builds a picker,
+// and listens for transitions (called on the scheduler's thread; the
+// listener hops to wherever pickers are built). Data plane: a call picked
+// for an instance remembers the breaker's round (or takes a half-open
+// permit) and, when it ends, records its outcome (InstanceHealth::Record):
+// atomics only. A transition is published (breaker_events.h) and, for an
+// opening, the end of its sleep window is scheduled.
+#ifndef GRPC_CPP_POLARIS_SDK_BREAKER_SERVICE_BREAKERS_H_
+#define GRPC_CPP_POLARIS_SDK_BREAKER_SERVICE_BREAKERS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "sdk/breaker/breaker_events.h"
+#include "sdk/breaker/circuit_breaker.h"
+#include "sdk/clock.h"
+#include "sdk/governance_options.h"
+#include "sdk/model.h"
+#include "sdk/scheduler.h"
+#include "sdk/stats/instance_stats.h"
+
+namespace grpc_cpp_polaris {
+
+enum class CallOutcome {
+  kSuccess,
+  kFailure,
+  kNeither,  // e.g. cancelled by the caller: says nothing about the instance
+};
+
+// Which calls count as failures (CircuitBreakingOptions' codes and slow
+// call threshold), compiled for the call path.
+class FailureClassifier {
+ public:
+  explicit FailureClassifier(const CircuitBreakingOptions& options);
+  // `latency_nanos` is read only when times_calls().
+  CallOutcome Classify(absl::StatusCode code, int64_t latency_nanos) const {
+    if (slow_nanos_ > 0 && latency_nanos > slow_nanos_) return CallOutcome::kFailure;
+    const auto index = static_cast<uint32_t>(code);
+    if (index < 32 && (failure_mask_ >> index & 1) != 0) return CallOutcome::kFailure;
+    if (code == absl::StatusCode::kCancelled) return CallOutcome::kNeither;
+    return CallOutcome::kSuccess;
+  }
+  bool times_calls() const { return slow_nanos_ > 0; }
+
+ private:
+  uint32_t failure_mask_ = 0;
+  int64_t slow_nanos_ = 0;
+};
+
+namespace breaker_internal {
+struct Group;
+}  // namespace breaker_internal
+
+// One instance: its call stats and its breaker.
+class InstanceHealth : public std::enable_shared_from_this<InstanceHealth> {
+ public:
+  ~InstanceHealth();
+  const std::string& address() const { return address_; }
+  InstanceStats& stats() { return *stats_; }
+  CircuitBreaker& breaker() { return breaker_; }
+  const CircuitBreaker& breaker() const { return breaker_; }
+  const FailureClassifier& classifier() const;
+  // Whether outcomes are recorded (breaking on for the service).
+  bool breaking() const;
+  // The coarse clock's time, for timing calls (FailureClassifier::times_calls).
+  int64_t NowNanos() const;
+
+  // A call let through in `round` (a half-open permit when `probe`) ended
+  // with `outcome`.
+  void Record(CallOutcome outcome, uint32_t round, bool probe);
+  // A call let through in `round` ended without an outcome (gRPC abandoned
+  // the pick): a probe's permit goes back.
+  void Abandoned(uint32_t round, bool probe);
+
+ private:
+  friend class ServiceBreakers;
+  InstanceHealth(std::string address, std::shared_ptr<InstanceStats> stats,
+                 std::shared_ptr<breaker_internal::Group> group);
+  void Report(const BreakerTransition& transition);
+
+  const std::string address_;
+  const std::shared_ptr<InstanceStats> stats_;
+  const std::shared_ptr<breaker_internal::Group> group_;
+  CircuitBreaker breaker_;
+};
+
+class ServiceBreakers {
+ public:
+  // `clock` and `scheduler` outlive the breakers and every InstanceHealth.
+  ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
+                  const Clock* clock, Scheduler* scheduler);
+  ~ServiceBreakers();
+  ServiceBreakers(const ServiceBreakers&) = delete;
+  ServiceBreakers& operator=(const ServiceBreakers&) = delete;
+
+  // The health of each of `addresses` (host:port), in the same order, made
+  // on first use. Instances not listed are forgotten (calls in flight and
+  // pickers keep theirs until they end). Takes a lock: for building pickers.
+  std::vector<std::shared_ptr<InstanceHealth>> Sync(const std::vector<std::string>& addresses);
+
+  // Calls `listener` after transitions of this service's breakers (several
+  // close together may be reported once), on the scheduler's thread.
+  uint64_t AddListener(std::function<void()> listener);
+  void RemoveListener(uint64_t id);
+
+  const CircuitBreakingOptions& options() const;
+  // Open instances now, and the most that may be.
+  int64_t open() const;
+  int64_t max_open() const;
+
+ private:
+  const std::shared_ptr<breaker_internal::Group> group_;
+  std::shared_ptr<ServiceStats> stats_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<InstanceHealth>> instances_;  // by address
+};
+
+class ServiceBreakersRegistry {
+ public:
+  // The process's: coarse real clock, default scheduler.
+  static ServiceBreakersRegistry& Global();
+  ServiceBreakersRegistry(const Clock* clock, Scheduler* scheduler)
+      : clock_(clock), scheduler_(scheduler) {}
+
+  // The breakers of `service` under `options`, shared with every other
+  // holder in the process; options must be valid.
+  std::shared_ptr<ServiceBreakers> For(const ServiceKey& service,
+                                       const CircuitBreakingOptions& options);
+
+ private:
+  const Clock* const clock_;
+  Scheduler* const scheduler_;
+  std::mutex mu_;
+  std::map<std::pair<ServiceKey, std::string>, std::weak_ptr<ServiceBreakers>> services_;
+};
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SDK_BREAKER_SERVICE_BREAKERS_H_
