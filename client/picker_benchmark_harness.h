@@ -22,6 +22,10 @@ class PickerBenchmarkHarness {
     // kRouted with the least_request balancer: every pick also gets a call
     // tracker (in the call's arena), which the harness starts and finishes.
     kRoutedLeastRequest,
+    // kRouted with circuit breaking on (the default settings): every pick
+    // gets a call tracker that records the call's outcome into the
+    // instance's breaker. (kRouted measures routing alone: breaking off.)
+    kRoutedBreaking,
   };
 
   // `instances` READY subchannels with weights 1..100 (varied).

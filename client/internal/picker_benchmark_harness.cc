@@ -16,7 +16,7 @@
 #include "sdk/builtin_governance.h"
 #include "sdk/call_metadata.h"
 #include "sdk/router/routing_rules.h"
-#include "sdk/stats/instance_stats.h"
+#include "sdk/breaker/service_breakers.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -120,7 +120,8 @@ class FakeMetadata final : public LoadBalancingPolicy::MetadataInterface {
 // sending "vip-" users 80/20 to blue and green.
 std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
     std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
-    const std::vector<uint32_t>& weights, const std::string& balancer) {
+    const std::vector<uint32_t>& weights, const std::string& balancer, bool breaking,
+    std::shared_ptr<ServiceBreakers>* breakers) {
   RegisterBuiltinGovernance();
   auto view = std::make_shared<ServiceView>();
   view->key = ServiceKey{"default", "Bench"};
@@ -181,12 +182,17 @@ std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
   inputs.available.assign(subchannels.size(), true);
   inputs.connecting.assign(subchannels.size(), false);
   inputs.ready = std::move(subchannels);
-  if ((*BalancerRegistry::Global().Find(balancer))->uses_load()) {
-    auto stats = std::make_shared<std::vector<std::shared_ptr<InstanceStats>>>();
-    for (size_t i = 0; i < inputs.ready.size(); ++i) {
-      stats->push_back(std::make_shared<InstanceStats>());
+  if (breaking || (*BalancerRegistry::Global().Find(balancer))->uses_load()) {
+    // The process's breakers and stats of the service, as the policy has.
+    options.circuit_breaking.enabled = breaking;
+    std::vector<std::string> addresses;
+    for (const Instance& instance : view->instances->instances) {
+      addresses.push_back(instance.Address());
     }
-    inputs.stats = std::move(stats);
+    *breakers = ServiceBreakersRegistry::Global().For(view->key, options.circuit_breaking);
+    inputs.healths = std::make_shared<const std::vector<std::shared_ptr<InstanceHealth>>>(
+        (*breakers)->Sync(addresses));
+    inputs.record_outcomes = breaking;
   }
   return std::make_unique<internal::RoutingPicker>(std::move(inputs));
 }
@@ -212,6 +218,7 @@ class ArenaCallState final : public LoadBalancingPolicy::CallState {
 }  // namespace
 
 struct PickerBenchmarkHarness::Impl {
+  std::shared_ptr<ServiceBreakers> breakers;
   std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> picker;
   FakeMetadata metadata;
   ArenaCallState call_state;
@@ -227,9 +234,12 @@ PickerBenchmarkHarness::PickerBenchmarkHarness(Kind kind, int instances)
   }
   if (kind == Kind::kPolaris) {
     impl_->picker = std::make_unique<internal::WeightedPicker>(std::move(subchannels), weights);
-  } else if (kind == Kind::kRouted || kind == Kind::kRoutedLeastRequest) {
-    impl_->picker = MakeRoutedPicker(std::move(subchannels), weights,
-                                     kind == Kind::kRouted ? "weighted_random" : "least_request");
+  } else if (kind == Kind::kRouted || kind == Kind::kRoutedLeastRequest ||
+             kind == Kind::kRoutedBreaking) {
+    impl_->picker = MakeRoutedPicker(
+        std::move(subchannels), weights,
+        kind == Kind::kRoutedLeastRequest ? "least_request" : "weighted_random",
+        kind == Kind::kRoutedBreaking, &impl_->breakers);
     impl_->metadata.entries = {{"user-agent", "grpc-c++/1.51.1"},
                                {"x-user", "vip-7"},
                                {kDestinationMetadataKey, EncodeLabels({{"version", "1"}})}};

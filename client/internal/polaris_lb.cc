@@ -14,6 +14,7 @@
 #include "client/internal/polaris_lb.h"
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <memory>
 #include <string>
@@ -33,13 +34,15 @@
 #include "sdk/balancer/balancer.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
-#include "sdk/stats/instance_stats.h"
+#include "sdk/breaker/service_breakers.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/debug_location.h"
 #include "src/core/lib/gprpp/orphanable.h"
 #include "src/core/lib/gprpp/ref_counted_ptr.h"
+#include "src/core/lib/gprpp/work_serializer.h"
+#include "src/core/lib/iomgr/exec_ctx.h"
 #include "src/core/lib/json/json.h"
 #include "src/core/lib/load_balancing/lb_policy.h"
 #include "src/core/lib/load_balancing/lb_policy_factory.h"
@@ -86,6 +89,11 @@ class PolarisLb final : public LoadBalancingPolicy {
 
  private:
   class StateWatcher;
+  // What the breakers' listener holds instead of the policy.
+  struct BreakerBridge {
+    std::mutex mu;
+    PolarisLb* policy = nullptr;  // null once shut down
+  };
 
   struct Endpoint {
     uint64_t generation = 0;  // tells a watcher of a replaced endpoint apart
@@ -121,6 +129,12 @@ class PolarisLb final : public LoadBalancingPolicy {
 
   // Compiles the routers for view_ and the caller now.
   void BuildChainLocked();
+  // Follows the breakers and stats of view_'s instances (or none).
+  void TrackInstancesLocked();
+  void StopListeningLocked();
+  // A breaker of the service changed state (on the breakers' scheduler
+  // thread): rebuild the picker on the work serializer.
+  static void OnBreakersChanged(const std::shared_ptr<BreakerBridge>& bridge);
   void UpdateRoutingPickerLocked();
 
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // by address
@@ -133,10 +147,13 @@ class PolarisLb final : public LoadBalancingPolicy {
   absl::Status chain_status_;
   const BalancerFactory* balancer_ = nullptr;
   std::string hash_key_header_;
-  // When the balancer reads load: the stats of view_'s instances, by index
-  // (shared with the process's other channels to the service).
-  std::shared_ptr<ServiceStats> service_stats_;
-  std::shared_ptr<const std::vector<std::shared_ptr<InstanceStats>>> instance_stats_;
+  // When circuit breaking is on or the balancer reads load: the breakers
+  // and stats of view_'s instances, by index (shared with the process's
+  // other channels to the service), and our listener to their transitions.
+  std::shared_ptr<ServiceBreakers> breakers_;
+  std::shared_ptr<const std::vector<std::shared_ptr<InstanceHealth>>> healths_;
+  uint64_t breaker_listener_ = 0;
+  std::shared_ptr<BreakerBridge> breaker_bridge_;
   // The service config's choices, if any.
   RefCountedPtr<PolarisLbConfig> config_;
   uint64_t next_generation_ = 1;
@@ -254,18 +271,61 @@ void PolarisLb::BuildChainLocked() {
   }
   chain_ = *std::move(chain);
   balancer_ = *balancer;
-  instance_stats_ = nullptr;
-  if (balancer_->uses_load()) {
-    service_stats_ = ServiceStatsRegistry::Global().For(view_->key);
-    auto stats = std::make_shared<std::vector<std::shared_ptr<InstanceStats>>>();
-    std::set<std::string> addresses;
-    for (const Instance& instance : view_->instances->instances) {
-      addresses.insert(instance.Address());
-      stats->push_back(service_stats_->For(instance.Address()));
-    }
-    service_stats_->Retain(addresses);
-    instance_stats_ = std::move(stats);
+  TrackInstancesLocked();
+}
+
+void PolarisLb::TrackInstancesLocked() {
+  healths_ = nullptr;
+  const CircuitBreakingOptions& breaking = governance_->circuit_breaking;
+  if (!breaking.enabled && !balancer_->uses_load()) {
+    StopListeningLocked();
+    return;
   }
+  std::shared_ptr<ServiceBreakers> breakers =
+      ServiceBreakersRegistry::Global().For(view_->key, breaking);
+  if (breakers != breakers_) {
+    StopListeningLocked();
+    breakers_ = std::move(breakers);
+    if (breaker_bridge_ == nullptr) {
+      breaker_bridge_ = std::make_shared<BreakerBridge>();
+      breaker_bridge_->policy = this;
+    }
+    breaker_listener_ =
+        breakers_->AddListener([bridge = breaker_bridge_] { OnBreakersChanged(bridge); });
+  }
+  std::vector<std::string> addresses;
+  addresses.reserve(view_->instances->instances.size());
+  for (const Instance& instance : view_->instances->instances) {
+    addresses.push_back(instance.Address());
+  }
+  healths_ = std::make_shared<const std::vector<std::shared_ptr<InstanceHealth>>>(
+      breakers_->Sync(addresses));
+}
+
+void PolarisLb::StopListeningLocked() {
+  if (breakers_ != nullptr) breakers_->RemoveListener(breaker_listener_);
+  breakers_ = nullptr;
+}
+
+void PolarisLb::OnBreakersChanged(const std::shared_ptr<BreakerBridge>& bridge) {
+  grpc_core::ExecCtx exec_ctx;
+  RefCountedPtr<PolarisLb> self;
+  {
+    std::lock_guard<std::mutex> lock(bridge->mu);
+    if (bridge->policy == nullptr) return;  // shut down
+    self.reset(static_cast<PolarisLb*>(
+        bridge->policy->Ref(DEBUG_LOCATION, "breakers").release()));
+  }
+  std::shared_ptr<grpc_core::WorkSerializer> serializer = self->work_serializer();
+  TsanRelease(&tsan_work_serializer_key);  // handed over to the serializer
+  serializer->Run(
+      [self = std::move(self)]() mutable {
+        TsanSerialized serialized(&tsan_work_serializer_key);
+        self->UpdatePickerLocked();
+        TsanRelease(self.get());  // our Unref may be the last (see ~StateWatcher)
+        self.reset(DEBUG_LOCATION, "breakers");
+      },
+      DEBUG_LOCATION);
 }
 
 void PolarisLb::StopWatching(Endpoint* endpoint) {
@@ -289,6 +349,12 @@ void PolarisLb::OnStateChangeLocked(const std::string& key, uint64_t generation,
     case GRPC_CHANNEL_TRANSIENT_FAILURE:
       endpoint.failing = true;
       endpoint.last_failure = status;
+      // A failed connection counts against the instance's breaker.
+      if (healths_ != nullptr && governance_->circuit_breaking.enabled && endpoint.index >= 0 &&
+          static_cast<size_t>(endpoint.index) < healths_->size()) {
+        InstanceHealth& health = *(*healths_)[static_cast<size_t>(endpoint.index)];
+        health.Record(CallOutcome::kFailure, health.breaker().round(), false);
+      }
       break;
     case GRPC_CHANNEL_IDLE:
       // Connection closed (e.g. the server went away): reconnect eagerly so
@@ -352,7 +418,16 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   RoutingPickerInputs inputs;
   inputs.available.assign(instances.size(), false);
   inputs.connecting.assign(instances.size(), false);
+  inputs.probing.assign(instances.size(), false);
   inputs.ready.resize(instances.size());
+  // Breakers: open instances are not available; half-open ones are probed.
+  const bool breaking = healths_ != nullptr && governance_->circuit_breaking.enabled;
+  auto admitted = [&](size_t index) {
+    if (!breaking || index >= healths_->size()) return true;
+    const BreakerState state = (*healths_)[index]->breaker().state();
+    if (state == BreakerState::kHalfOpen) inputs.probing[index] = true;
+    return state != BreakerState::kOpen;
+  };
   size_t ready = 0;
   size_t connecting = 0;
   absl::Status last_failure;
@@ -363,11 +438,11 @@ void PolarisLb::UpdateRoutingPickerLocked() {
     if (endpoint.state == GRPC_CHANNEL_READY) {
       ++ready;
       inputs.ready[index] = endpoint.subchannel;
-      inputs.available[index] = instances[index].healthy;
+      inputs.available[index] = instances[index].healthy && admitted(index);
     } else if (!endpoint.failing) {
       ++connecting;
       inputs.connecting[index] = true;
-      inputs.available[index] = instances[index].healthy;
+      inputs.available[index] = instances[index].healthy && admitted(index);
     } else {
       last_failure = endpoint.last_failure;
     }
@@ -400,7 +475,8 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   inputs.caller = caller_;
   inputs.balancer = balancer_;
   inputs.hash_key_header = hash_key_header_;
-  inputs.stats = instance_stats_;
+  inputs.healths = healths_;
+  inputs.record_outcomes = breaking;
   channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
                                         std::make_unique<RoutingPicker>(std::move(inputs)));
 }
@@ -418,6 +494,12 @@ void PolarisLb::ResetBackoffLocked() {
 void PolarisLb::ShutdownLocked() {
   TsanSerialized serialized(&tsan_work_serializer_key);
   shutdown_ = true;
+  if (breaker_bridge_ != nullptr) {
+    std::lock_guard<std::mutex> lock(breaker_bridge_->mu);
+    breaker_bridge_->policy = nullptr;
+  }
+  StopListeningLocked();
+  healths_ = nullptr;
   for (auto& entry : endpoints_) StopWatching(entry.second.get());
   endpoints_.clear();
   view_ = nullptr;

@@ -23,48 +23,84 @@ static_assert(alignof(SubchannelInterface) >= 2, "the lane flag needs a pointer'
 
 namespace {
 
-// Counts a call in flight on its instance from pick to finish, for
-// load-aware balancers. Lives in the call's arena (no heap allocation per
-// call: gRPC's unique_ptr "deletes" it with the no-op operator delete, the
-// arena frees the memory); holds a reference to the stats, so that a call
-// outliving its picker still updates them. A pick gRPC abandons never calls
-// Finish: the destructor then takes the call back out.
-class InFlightTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
+// Follows a call from pick to finish: counts it in flight on its instance
+// (for load-aware balancers) and records its outcome into the instance's
+// breaker (when circuit breaking is on). Lives in the call's arena (no heap
+// allocation per call: gRPC's unique_ptr "deletes" it with the no-op
+// operator delete, the arena frees the memory); holds a reference to the
+// instance's health, so that a call outliving its picker still reports.
+// Atomics only: a transition it causes is handed to the breakers' scheduler
+// (service_breakers.h). A pick gRPC abandons never calls Finish: the
+// destructor then takes the call back out and returns a probe's permit.
+class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
  public:
+  struct Mode {
+    bool count_in_flight;
+    bool record;
+  };
   static std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface> Create(
-      LoadBalancingPolicy::CallState* call_state, const std::shared_ptr<InstanceStats>& stats) {
-    void* memory = call_state->Alloc(sizeof(InFlightTracker));
+      LoadBalancingPolicy::CallState* call_state, const std::shared_ptr<InstanceHealth>& health,
+      Mode mode, uint32_t round, bool probe) {
+    void* memory = call_state->Alloc(sizeof(CallTracker));
     return std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface>(
-        new (memory) InFlightTracker(stats));
+        new (memory) CallTracker(health, mode, round, probe));
   }
   static void operator delete(void*) {}
 
-  ~InFlightTracker() override {
+  ~CallTracker() override {
     TsanAcquire(this);
-    if (!finished_.load(std::memory_order_relaxed)) {
-      stats_->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    }
+    if (finished_.load(std::memory_order_relaxed)) return;
+    if (mode_.count_in_flight) health_->stats().in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (mode_.record) health_->Abandoned(round_, probe_);
   }
-  void Start() override {}
+  void Start() override {
+    TsanAcquire(this);
+    if (mode_.record && health_->classifier().times_calls()) start_nanos_ = health_->NowNanos();
+    TsanRelease(this);
+  }
   void Finish(FinishArgs args) override {
     TsanAcquire(this);
-    stats_->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    (args.status.ok() ? stats_->succeeded : stats_->failed).fetch_add(1, std::memory_order_relaxed);
+    const bool ok = args.status.ok();
+    if (mode_.count_in_flight) {
+      InstanceStats& stats = health_->stats();
+      stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      (ok ? stats.succeeded : stats.failed).fetch_add(1, std::memory_order_relaxed);
+    }
+    if (mode_.record) {
+      const FailureClassifier& classifier = health_->classifier();
+      const int64_t latency =
+          classifier.times_calls() && start_nanos_ != 0 ? health_->NowNanos() - start_nanos_ : 0;
+      health_->Record(classifier.Classify(args.status.code(), latency), round_, probe_);
+    }
     finished_.store(true, std::memory_order_relaxed);
     TsanRelease(this);
   }
 
  private:
-  explicit InFlightTracker(std::shared_ptr<InstanceStats> stats) : stats_(std::move(stats)) {
-    stats_->in_flight.fetch_add(1, std::memory_order_relaxed);
+  CallTracker(std::shared_ptr<InstanceHealth> health, Mode mode, uint32_t round, bool probe)
+      : health_(std::move(health)), mode_(mode), round_(round), probe_(probe) {
+    if (mode_.count_in_flight) health_->stats().in_flight.fetch_add(1, std::memory_order_relaxed);
     TsanRelease(this);  // gRPC hands the tracker to the call's threads
   }
 
-  const std::shared_ptr<InstanceStats> stats_;
+  const std::shared_ptr<InstanceHealth> health_;
+  const Mode mode_;
+  const uint32_t round_;
+  const bool probe_;
+  int64_t start_nanos_ = 0;
   std::atomic<bool> finished_{false};
 };
 
 }  // namespace
+
+// One routed instance a result may pick: its subchannel, whether a call
+// entering it enters the lane, and its health (null when calls to it are
+// not tracked).
+struct RoutingPicker::Target {
+  RefCountedPtr<SubchannelInterface> subchannel;
+  std::shared_ptr<InstanceHealth> health;
+  bool enters_lane = false;
+};
 
 struct RoutingPicker::Result {
   // kDrop: the routers refused the call (e.g. no instance has the asked
@@ -72,39 +108,35 @@ struct RoutingPicker::Result {
   // kFail: nothing routed is reachable now: wait_for_ready calls wait.
   enum class Kind { kPick, kQueue, kDrop, kFail };
   Kind kind = Kind::kFail;
-  // kPick with a balancer that exposes its weighted-random selector (the
-  // default): the selector's alias table with the subchannels themselves in
-  // its columns, so a pick reads one column and the chosen subchannel. A
-  // column's pointers carry the target's lane flag in their low bit.
+  // kPick: the routed READY instances, per target of the balancer (the
+  // vector is not resized once built: the table points into it).
+  std::vector<Target> targets;
+  // ...and with a balancer that exposes its weighted-random selector (the
+  // default): the selector's alias table with the targets themselves in its
+  // columns, so a pick reads one column and the chosen target.
   struct Column {
     uint64_t keep_below;
-    uintptr_t self;
-    uintptr_t alias;
+    const Target* self;
+    const Target* alias;
   };
   std::vector<Column> table;
   // WeightedRandomSelector::Select over the table's own columns: the column
-  // `random` lands on, and the tagged pointer it chooses there. Requires a
+  // `random` lands on, and the target it chooses there. Requires a
   // non-empty table.
   const Column& ColumnFor(uint64_t random) const {
     return table[static_cast<size_t>((static_cast<unsigned __int128>(random) * table.size()) >> 64)];
   }
-  uintptr_t Choose(uint64_t random) const {
+  const Target* Choose(uint64_t random) const {
     const Column& column = ColumnFor(random);
     return random * table.size() < column.keep_below ? column.self : column.alias;
   }
-  // kPick otherwise: the balancer, and per target its subchannel and lane
-  // flag side by side (these also own the subchannels the table points to).
-  struct Target {
-    RefCountedPtr<SubchannelInterface> subchannel;
-    bool enters_lane = false;
-    // For load-aware balancers: the stats each call's tracker updates.
-    std::shared_ptr<InstanceStats> stats;
-  };
-  std::vector<Target> targets;
+  // Otherwise the balancer over the targets.
   std::unique_ptr<Balancer> balancer;
-  // Whether the balancer reads the call's hash key, and the calls in flight.
+  // Whether the balancer reads the call's hash key.
   bool uses_hash = false;
-  bool uses_load = false;
+  // Routed READY instances whose breaker is half-open: each call first
+  // tries to take one of their probe permits.
+  std::vector<Target> probes;
   // kPick: the candidates (for pooling), and the tag of those entering a lane.
   Candidates candidates;
   std::string lane_tag;
@@ -125,7 +157,7 @@ struct RoutingPicker::Result {
         return false;
       }
     }
-    return true;
+    return true;  // (within a picker an instance is a probe or not for every result)
   }
   uint64_t Fingerprint() const {
     uint64_t hash = static_cast<uint64_t>(kind) * 0x9E3779B97F4A7C15ULL;
@@ -146,6 +178,8 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
       pool_(inputs_.max_cached_results) {
   tuple_size_ = (keys_.path ? 1 : 0) + header_keys_.size() + (keys_.labels ? 1 : 0) +
                 (keys_.destination_metadata ? 1 : 0) + (keys_.lane ? 1 : 0);
+  count_in_flight_ = inputs_.healths != nullptr && inputs_.balancer->uses_load();
+  track_calls_ = inputs_.healths != nullptr && (inputs_.record_outcomes || count_in_flight_);
   TsanRelease(this);  // published to the data plane by gRPC
 }
 
@@ -165,7 +199,7 @@ void RoutingPicker::AddLaneTag(const Result& result, LoadBalancingPolicy::PickAr
 
 void RoutingPicker::Prefetch(const Result* result, uint64_t random) {
   if (result == nullptr || result->table.empty()) return;
-  __builtin_prefetch(reinterpret_cast<const void*>(result->Choose(random) & ~uintptr_t{1}), 1);
+  __builtin_prefetch(result->Choose(random));
 }
 
 void RoutingPicker::Remember(const CacheEntry* used, const CacheEntry* guess, uint64_t random) {
@@ -184,26 +218,35 @@ uint64_t RoutingPicker::CallHash(LoadBalancingPolicy::PickArgs& args, uint64_t r
   return key.has_value() ? StableHash(*key) : random;
 }
 
+LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result,
+                                                        const Target& target,
+                                                        LoadBalancingPolicy::PickArgs& args,
+                                                        bool probe, uint32_t round) const {
+  if (target.enters_lane) AddLaneTag(result, args);
+  if (!track_calls_ || target.health == nullptr) {
+    return LoadBalancingPolicy::PickResult::Complete(target.subchannel);
+  }
+  return LoadBalancingPolicy::PickResult::Complete(
+      target.subchannel,
+      CallTracker::Create(args.call_state, target.health,
+                          CallTracker::Mode{count_in_flight_, inputs_.record_outcomes},
+                          probe ? round : target.health->breaker().round(), probe));
+}
+
 LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_t random,
                                                    LoadBalancingPolicy::PickArgs& args) const {
   switch (result.kind) {
     case Result::Kind::kPick: {
-      if (!result.table.empty()) {
-        const uintptr_t chosen = result.Choose(random);
-        if ((chosen & 1) != 0) AddLaneTag(result, args);
-        return LoadBalancingPolicy::PickResult::Complete(
-            reinterpret_cast<SubchannelInterface*>(chosen & ~uintptr_t{1})->Ref());
+      // Half-open instances first: while they have permits, calls probe them.
+      for (const Target& probe : result.probes) {
+        uint32_t round;
+        if (probe.health->breaker().TryProbe(&round)) return Complete(result, probe, args, true, round);
       }
+      if (!result.table.empty()) return Complete(result, *result.Choose(random), args, false, 0);
       BalanceInput input;
       input.random = random;
       if (result.uses_hash) input.hash = CallHash(args, random);
-      const Result::Target& target = result.targets[result.balancer->Pick(input)];
-      if (target.enters_lane) AddLaneTag(result, args);
-      if (result.uses_load && target.stats != nullptr) {
-        return LoadBalancingPolicy::PickResult::Complete(
-            target.subchannel, InFlightTracker::Create(args.call_state, target.stats));
-      }
-      return LoadBalancingPolicy::PickResult::Complete(target.subchannel);
+      return Complete(result, result.targets[result.balancer->Pick(input)], args, false, 0);
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();
@@ -339,38 +382,50 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
     } else {
       const Candidates* routed = &outcome->candidates;
       result->lane_tag = outcome->lane_tag;
-      std::vector<BalanceTarget> targets;
+      auto target_of = [&](const Candidate& candidate) {
+        std::shared_ptr<InstanceHealth> health;
+        if (inputs_.healths != nullptr && candidate.index < inputs_.healths->size()) {
+          health = (*inputs_.healths)[candidate.index];
+        }
+        return Target{inputs_.ready[candidate.index], std::move(health), candidate.enters_lane};
+      };
+      auto probing = [&](const Candidate& candidate) {
+        return candidate.index < inputs_.probing.size() && inputs_.probing[candidate.index];
+      };
+      // The READY ones; half-open ones are probed, unless nothing else is
+      // routed (then they take every call).
       bool connecting = false;
+      bool others = false;
       for (const Candidate& candidate : *routed) {
         if (inputs_.ready[candidate.index] != nullptr) {
           result->candidates.push_back(candidate);
-          std::shared_ptr<InstanceStats> stats;
-          if (inputs_.stats != nullptr && candidate.index < inputs_.stats->size()) {
-            stats = (*inputs_.stats)[candidate.index];
-          }
-          targets.push_back(BalanceTarget{&inputs_.view->instances->instances[candidate.index],
-                                          candidate.weight, stats.get()});
-          result->targets.push_back(Result::Target{inputs_.ready[candidate.index],
-                                                   candidate.enters_lane, std::move(stats)});
+          others = others || !probing(candidate);
         } else if (inputs_.connecting[candidate.index]) {
           connecting = true;
         }
+      }
+      std::vector<BalanceTarget> targets;
+      for (const Candidate& candidate : result->candidates) {
+        if (others && probing(candidate)) {
+          result->probes.push_back(target_of(candidate));
+          continue;
+        }
+        result->targets.push_back(target_of(candidate));
+        const Target& target = result->targets.back();
+        targets.push_back(BalanceTarget{
+            &inputs_.view->instances->instances[candidate.index], candidate.weight,
+            target.health != nullptr ? &target.health->stats() : nullptr});
       }
       if (!targets.empty()) {
         result->kind = Result::Kind::kPick;
         result->balancer = inputs_.balancer->Build(targets);
         result->uses_hash = inputs_.balancer->uses_hash();
-        result->uses_load = inputs_.balancer->uses_load();
         if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
-          auto tagged = [&](uint32_t index) {
-            const Result::Target& target = result->targets[index];
-            return reinterpret_cast<uintptr_t>(target.subchannel.get()) |
-                   (target.enters_lane ? 1 : 0);
-          };
           result->table.reserve(selector->columns().size());
           for (const WeightedRandomSelector::Column& column : selector->columns()) {
-            result->table.push_back(
-                Result::Column{column.keep_below, tagged(column.index), tagged(column.alias)});
+            result->table.push_back(Result::Column{column.keep_below,
+                                                   &result->targets[column.index],
+                                                   &result->targets[column.alias]});
           }
           result->balancer.reset();  // the table is all a pick needs
         }

@@ -32,7 +32,7 @@
 #include "sdk/router/route_cache.h"
 #include "sdk/router/router.h"
 #include "sdk/service_view.h"
-#include "sdk/stats/instance_stats.h"
+#include "sdk/breaker/service_breakers.h"
 #include "src/core/lib/gprpp/ref_counted_ptr.h"
 #include "src/core/lib/load_balancing/lb_policy.h"
 #include "src/core/lib/load_balancing/subchannel_interface.h"
@@ -49,15 +49,21 @@ struct RoutingPickerInputs {
   // For hash balancers: the header read when a call has no hash key of its
   // own (empty: none).
   std::string hash_key_header;
-  // For load-aware balancers: per instance of the view, its call stats.
-  std::shared_ptr<const std::vector<std::shared_ptr<InstanceStats>>> stats;
+  // Per instance of the view, its call stats and breaker (null: none), when
+  // calls are tracked: their outcomes recorded (`record_outcomes`: circuit
+  // breaking on) and, for load-aware balancers, counted while in flight.
+  std::shared_ptr<const std::vector<std::shared_ptr<InstanceHealth>>> healths;
+  bool record_outcomes = false;
   // Per instance of the view: whether routers may send calls to it (healthy
-  // per the control plane, and READY or connecting without having failed:
-  // calls routed to an instance still connecting wait for it rather than
-  // go elsewhere), whether its connection is being made, and its subchannel
-  // when READY (null otherwise).
+  // per the control plane, not ejected by its breaker, and READY or
+  // connecting without having failed: calls routed to an instance still
+  // connecting wait for it rather than go elsewhere), whether its
+  // connection is being made, whether its breaker is half-open (then, when
+  // routed, it gets only the calls its probe permits let through), and its
+  // subchannel when READY (null otherwise).
   std::vector<bool> available;
   std::vector<bool> connecting;
+  std::vector<bool> probing;
   std::vector<grpc_core::RefCountedPtr<grpc_core::SubchannelInterface>> ready;
   // Bounds of the result cache.
   size_t max_cached_tuples = 4096;
@@ -83,10 +89,16 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   grpc_core::LoadBalancingPolicy::PickResult Miss(uint64_t hash, RouteTuple tuple, uint64_t random,
                                                   grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
+  struct Target;
   // Picks from a result, with `random` and, for hash balancers, the call's
   // hash key.
   grpc_core::LoadBalancingPolicy::PickResult Use(const Result& result, uint64_t random,
                                                  grpc_core::LoadBalancingPolicy::PickArgs& args) const;
+  // The pick of `target`, with its lane tag and call tracker. `probe`: the
+  // call holds a half-open permit of `round`.
+  grpc_core::LoadBalancingPolicy::PickResult Complete(const Result& result, const Target& target,
+                                                      grpc_core::LoadBalancingPolicy::PickArgs& args,
+                                                      bool probe, uint32_t round) const;
   // StableHash of the call's hash key (SetHashKey's, else the configured
   // header's), or `random` when it has neither.
   uint64_t CallHash(grpc_core::LoadBalancingPolicy::PickArgs& args, uint64_t random) const;
@@ -98,6 +110,9 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   static void AddLaneTag(const Result& result, grpc_core::LoadBalancingPolicy::PickArgs& args);
 
   const RoutingPickerInputs inputs_;
+  // Whether picks attach a call tracker.
+  bool track_calls_ = false;
+  bool count_in_flight_ = false;
   // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].
   std::vector<std::string> header_keys_;
   const RouteKeys keys_;
