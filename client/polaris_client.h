@@ -17,6 +17,11 @@
 // weighted random, without locks or allocation on the call path. Changes the
 // control plane pushes reach the picker without a new resolution round.
 //
+// Circuit breaking is on by default (GovernanceOptions::circuit_breaking):
+// the policy ejects an instance whose calls keep failing and probes it back
+// in. Transitions are logged, reported to AddBreakerListener's listeners
+// and counted (GetBreakerCounters), from sdk/breaker/breaker_events.h.
+//
 // Per-call routing input (labels, destination metadata, lane) is set with
 // the helpers of client/call_options.h. When ClientOptions::caller names a
 // service, every call also carries the caller's service, namespace and
@@ -28,6 +33,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "sdk/breaker/breaker_events.h"
 #include "sdk/governance_options.h"
 
 namespace grpc_cpp_polaris {

@@ -16,7 +16,14 @@ class EchoBackend::Service final : public echo::EchoServer::CallbackService {
  public:
   Service(std::string name, absl::Duration latency,
           std::shared_ptr<std::atomic<uint64_t>> calls)
-      : name_(std::move(name)), latency_(latency), calls_(std::move(calls)) {}
+      : name_(std::move(name)),
+        latency_nanos_(absl::ToInt64Nanoseconds(latency)),
+        calls_(std::move(calls)) {}
+
+  void SetFailure(grpc::StatusCode code) { failure_.store(code, std::memory_order_relaxed); }
+  void SetLatency(absl::Duration latency) {
+    latency_nanos_.store(absl::ToInt64Nanoseconds(latency), std::memory_order_relaxed);
+  }
 
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
                                  const echo::EchoRequest* request,
@@ -25,22 +32,29 @@ class EchoBackend::Service final : public echo::EchoServer::CallbackService {
     response->set_message(request->message());
     response->set_instance(name_);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (latency_ > absl::ZeroDuration()) {
+    const grpc::StatusCode code = failure_.load(std::memory_order_relaxed);
+    const grpc::Status status =
+        code == grpc::StatusCode::OK
+            ? grpc::Status::OK
+            : grpc::Status(code, absl::StrCat("echo backend ", name_, " fails (fault knob)"));
+    const absl::Duration latency = absl::Nanoseconds(latency_nanos_.load(std::memory_order_relaxed));
+    if (latency > absl::ZeroDuration()) {
       // Answered when the alarm fires (or at once if the server stops first).
       auto* alarm = new grpc::Alarm();
-      alarm->Set(absl::ToChronoTime(absl::Now() + latency_), [alarm, reactor](bool) {
-        reactor->Finish(grpc::Status::OK);
+      alarm->Set(absl::ToChronoTime(absl::Now() + latency), [alarm, reactor, status](bool) {
+        reactor->Finish(status);
         delete alarm;
       });
       return reactor;
     }
-    reactor->Finish(grpc::Status::OK);
+    reactor->Finish(status);
     return reactor;
   }
 
  private:
   const std::string name_;
-  const absl::Duration latency_;
+  std::atomic<int64_t> latency_nanos_;
+  std::atomic<grpc::StatusCode> failure_{grpc::StatusCode::OK};
   std::shared_ptr<std::atomic<uint64_t>> calls_;
 };
 
@@ -63,6 +77,9 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options)
 }
 
 EchoBackend::~EchoBackend() { Shutdown(absl::ZeroDuration()); }
+
+void EchoBackend::SetFailure(grpc::StatusCode code) { service_->SetFailure(code); }
+void EchoBackend::SetLatency(absl::Duration latency) { service_->SetLatency(latency); }
 
 std::string EchoBackend::address() const { return JoinHostPort(options_.host, port_); }
 

@@ -13,6 +13,8 @@
 #include "absl/time/time.h"
 #include "proto/echo/echo.grpc.pb.h"
 
+#include <grpcpp/support/status.h>
+
 namespace grpc {
 class Server;
 }  // namespace grpc
@@ -39,6 +41,10 @@ class EchoBackend {
   grpc::Server* server() { return server_.get(); }
   // Calls answered so far.
   uint64_t calls() const { return calls_->load(); }
+  // Fault knobs for failover tests, effective for calls arriving after:
+  // Echo fails with `code` (OK: answers normally), after `latency`.
+  void SetFailure(grpc::StatusCode code);
+  void SetLatency(absl::Duration latency);
   // Stops accepting calls; in-flight calls get until `deadline` to finish.
   void Shutdown(absl::Duration deadline);
 

@@ -103,7 +103,12 @@ void Publish(BreakerEvent event) {
     Count(events.total, event);
     Count(events.by_service[event.service], event);
   }
-  gpr_log(GPR_INFO, "polaris: %s", event.ToString().c_str());
+  // An ejection is worth seeing at gRPC's default verbosity; the rest at INFO.
+  if (event.to == BreakerState::kOpen) {
+    gpr_log(GPR_ERROR, "polaris: %s", event.ToString().c_str());
+  } else {
+    gpr_log(GPR_INFO, "polaris: %s", event.ToString().c_str());
+  }
   Scheduler::Default()->RunSoon([event = std::move(event)] {
     Events& events = TheEvents();
     std::lock_guard<std::mutex> lock(events.listeners_mu);

@@ -1,7 +1,8 @@
 // What circuit breakers tell the application: a listener called on every
 // transition, and counters readable at any time.
 //
-// Every transition is also logged, one line (gpr_log INFO):
+// Every transition is also logged, one line (gpr_log: ERROR for an
+// opening, so that it shows at gRPC's default verbosity; INFO otherwise):
 //   polaris: circuit breaker default/Echo instance 127.0.0.1:50051: closed -> open (10 consecutive failures; open for 30s)
 #ifndef GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_EVENTS_H_
 #define GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_EVENTS_H_

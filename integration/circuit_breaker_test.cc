@@ -1,0 +1,245 @@
+// Instance circuit breaking through the public API: polaris:// channels
+// against the mockplane and real echo backends, one of which fails (with a
+// status, or by answering after the callers' deadline). Counts calls at the
+// client and transitions through the breaker listener API.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/polaris_client.h"
+#include "integration/echo_service_fixture.h"
+#include "mockplane/wait.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::WaitUntil;
+using testing::Tally;
+
+// The transitions of Echo's breakers, as the listener API reports them.
+class Transitions {
+ public:
+  Transitions() {
+    id_ = AddBreakerListener([this](const BreakerEvent& event) {
+      if (!(event.service == testing::kEcho)) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(event);
+    });
+  }
+  ~Transitions() { RemoveBreakerListener(id_); }
+
+  // Transitions of `address` into `to` so far.
+  int Count(const std::string& address, BreakerState to) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(std::count_if(events_.begin(), events_.end(), [&](const BreakerEvent& e) {
+      return e.resource == address && e.to == to;
+    }));
+  }
+  int Total() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(events_.size());
+  }
+  std::string Dump() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    for (const BreakerEvent& event : events_) absl::StrAppend(&out, event.ToString(), "\n");
+    return out;
+  }
+
+ private:
+  uint64_t id_ = 0;
+  std::mutex mu_;
+  std::vector<BreakerEvent> events_;
+};
+
+class CircuitBreakerTest : public testing::EchoServiceTest {
+ protected:
+  // Breaking with a short sleep window, so that recovery is seen in a test.
+  static ClientOptions Breaking(absl::Duration sleep = absl::Seconds(2)) {
+    ClientOptions options;
+    options.governance.circuit_breaking.instance.sleep_window = sleep;
+    options.governance.circuit_breaking.instance.max_sleep_window = 2 * sleep;
+    return options;
+  }
+
+  // Calls until `done` holds (checked every 10 calls), at most `max_calls`.
+  static bool CallUntil(echo::EchoServer::Stub& stub, const std::function<bool()>& done,
+                        int max_calls = 3000, absl::Duration deadline = absl::Seconds(10)) {
+    for (int i = 0; i < max_calls; i += 10) {
+      CountWithDeadline(stub, 10, deadline);
+      if (done()) return true;
+    }
+    return done();
+  }
+
+  // `calls` sequential calls with a per-call deadline (not wait_for_ready:
+  // a failure is a failure).
+  static Tally CountWithDeadline(echo::EchoServer::Stub& stub, int calls,
+                                 absl::Duration deadline) {
+    Tally tally;
+    for (int i = 0; i < calls; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+      echo::EchoRequest request;
+      echo::EchoResponse response;
+      grpc::Status status = stub.Echo(&context, request, &response);
+      if (status.ok()) {
+        ++tally.by_backend[response.instance().substr(0, response.instance().find('@'))];
+      } else {
+        ++tally.failed;
+        tally.last_error = status.error_message();
+      }
+    }
+    return tally;
+  }
+
+  // Calls for `duration` (at most `max_calls`).
+  static Tally CallFor(echo::EchoServer::Stub& stub, absl::Duration duration,
+                       absl::Duration deadline, int max_calls = 200000) {
+    Tally tally;
+    const absl::Time end = absl::Now() + duration;
+    for (int i = 0; i < max_calls && absl::Now() < end; i += 50) {
+      Tally part = CountWithDeadline(stub, 50, deadline);
+      for (const auto& [name, count] : part.by_backend) tally.by_backend[name] += count;
+      tally.failed += part.failed;
+      if (part.failed > 0) tally.last_error = part.last_error;
+    }
+    return tally;
+  }
+
+  void StartThree() {
+    for (const char* name : {"a", "b", "bad"}) AddBackend(name, {});
+    stub_ = NewStub();
+    ASSERT_TRUE(WaitUntil(
+        [&] { return Count(*stub_, 30).by_backend.size() == 3; }, absl::Seconds(20)));
+  }
+
+  std::string Address(const std::string& name) { return backends_[name]->address(); }
+
+  std::unique_ptr<echo::EchoServer::Stub> stub_;
+};
+
+TEST_F(CircuitBreakerTest, AFailingInstanceIsEjectedAndProbedBackOnceItRecovers) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetFailure(grpc::StatusCode::UNAVAILABLE);
+  const std::string bad = Address("bad");
+  ASSERT_TRUE(CallUntil(*stub_, [&] { return transitions.Count(bad, BreakerState::kOpen) > 0; }))
+      << transitions.Dump();
+  // Ejected: over 5 s, fewer than 1% of calls fail (each half-open round
+  // costs one failed probe: the sleep window is 2 s, then 4 s).
+  Tally during = CallFor(*stub_, absl::Seconds(5), absl::Seconds(10));
+  printf("failing instance ejected: %d of %d calls failed over 5 s\n", during.failed,
+         during.total());
+  EXPECT_GT(during.total(), 200);
+  EXPECT_LT(during.failed * 100, during.total())
+      << during.failed << " of " << during.total() << " failed; " << during.last_error << "\n"
+      << transitions.Dump();
+  EXPECT_GE(transitions.Count(bad, BreakerState::kHalfOpen), 1) << transitions.Dump();
+  // It recovers: the next half-open round (within the 4 s sleep window)
+  // probes it and closes it, and it takes calls again.
+  backends_["bad"]->SetFailure(grpc::StatusCode::OK);
+  const absl::Time recovered = absl::Now();
+  ASSERT_TRUE(CallUntil(
+      *stub_, [&] { return transitions.Count(bad, BreakerState::kClosed) > 0; }, 100000))
+      << transitions.Dump();
+  printf("recovered instance closed after %s\n",
+         absl::FormatDuration(absl::Now() - recovered).c_str());
+  EXPECT_LE(absl::Now() - recovered, absl::Seconds(4) + absl::Seconds(2)) << transitions.Dump();
+  Tally after = CountWithDeadline(*stub_, 300, absl::Seconds(10));
+  EXPECT_EQ(after.failed, 0) << after.last_error;
+  EXPECT_GT(after.by_backend["bad"], 30);
+  // The other two never left.
+  EXPECT_EQ(transitions.Count(Address("a"), BreakerState::kOpen), 0);
+  EXPECT_EQ(transitions.Count(Address("b"), BreakerState::kOpen), 0);
+}
+
+TEST_F(CircuitBreakerTest, AnInstanceSlowerThanTheDeadlineIsEjected) {
+  ASSERT_TRUE(Init(Breaking(absl::Seconds(30))).ok());
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetLatency(absl::Seconds(2));
+  const std::string bad = Address("bad");
+  ASSERT_TRUE(CallUntil(
+      *stub_, [&] { return transitions.Count(bad, BreakerState::kOpen) > 0; }, 3000,
+      absl::Milliseconds(200)))
+      << transitions.Dump();
+  Tally during = CallFor(*stub_, absl::Seconds(5), absl::Milliseconds(200));
+  printf("slow instance ejected: %d of %d calls failed over 5 s\n", during.failed,
+         during.total());
+  EXPECT_GT(during.total(), 200);
+  EXPECT_LT(during.failed * 100, during.total())
+      << during.failed << " of " << during.total() << " failed; " << during.last_error;
+  EXPECT_EQ(during.by_backend["bad"], 0);
+}
+
+TEST_F(CircuitBreakerTest, WithBreakingOffAFailingInstanceKeepsFailingItsShare) {
+  ClientOptions options;
+  options.governance.circuit_breaking.enabled = false;
+  ASSERT_TRUE(Init(options).ok());
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetFailure(grpc::StatusCode::UNAVAILABLE);
+  Tally tally = CountWithDeadline(*stub_, 600, absl::Seconds(10));
+  // About a third fails (binomial: 200 expected, far from 100 either way).
+  EXPECT_GT(tally.failed, 100);
+  EXPECT_LT(tally.failed, 300);
+  EXPECT_EQ(transitions.Total(), 0) << transitions.Dump();
+}
+
+TEST_F(CircuitBreakerTest, TenThousandSuccessfulCallsLeaveEveryBreakerClosed) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  Transitions transitions;
+  StartThree();
+  const BreakerCounters before = GetBreakerCounters(testing::kEcho);
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      failed += CountWithDeadline(*stub_, 2500, absl::Seconds(10)).failed;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  const BreakerCounters after = GetBreakerCounters(testing::kEcho);
+  EXPECT_EQ(after.opened, before.opened);
+  EXPECT_EQ(after.not_closed, before.not_closed);
+  EXPECT_EQ(transitions.Total(), 0) << transitions.Dump();
+}
+
+TEST_F(CircuitBreakerTest, TheEjectionCapHoldsWhenHalfTheInstancesFail) {
+  ClientOptions options = Breaking(absl::Seconds(60));
+  options.governance.circuit_breaking.max_open_percent = 25;  // 1 of 4
+  ASSERT_TRUE(Init(options).ok());
+  Transitions transitions;
+  for (const char* name : {"a", "b", "bad1", "bad2"}) AddBackend(name, {});
+  stub_ = NewStub();
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub_, 40).by_backend.size() == 4; },
+                        absl::Seconds(20)));
+  backends_["bad1"]->SetFailure(grpc::StatusCode::INTERNAL);
+  backends_["bad2"]->SetFailure(grpc::StatusCode::INTERNAL);
+  auto open = [&] {
+    return transitions.Count(Address("bad1"), BreakerState::kOpen) +
+           transitions.Count(Address("bad2"), BreakerState::kOpen);
+  };
+  ASSERT_TRUE(CallUntil(*stub_, [&] { return open() >= 1; })) << transitions.Dump();
+  // Both keep failing, but only one may be out: the other keeps its calls.
+  Tally tally = CountWithDeadline(*stub_, 600, absl::Seconds(10));
+  EXPECT_EQ(open(), 1) << transitions.Dump();
+  const int still_called = tally.by_backend["bad1"] + tally.by_backend["bad2"] + tally.failed;
+  EXPECT_GT(still_called, 100);  // about a third of 600 go to the one left in
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
