@@ -34,6 +34,14 @@ void BM_RoutedLeastRequestPick(benchmark::State& state) {
   RunPicks(state, PickerBenchmarkHarness::Kind::kRoutedLeastRequest);
 }
 
+// A service without rules, as the policy picks for it: breaking off, and
+// on (the default: a call tracker per pick records the call's outcome).
+void BM_UnroutedPick(benchmark::State& state) {
+  RunPicks(state, PickerBenchmarkHarness::Kind::kUnrouted);
+}
+void BM_BreakingPick(benchmark::State& state) {
+  RunPicks(state, PickerBenchmarkHarness::Kind::kBreaking);
+}
 // Routed, with circuit breaking on (the default): a call tracker per pick
 // records the call's outcome into the instance's breaker.
 void BM_RoutedBreakingPick(benchmark::State& state) {
@@ -44,6 +52,8 @@ BENCHMARK(BM_PolarisPick)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Arg
 BENCHMARK(BM_RoutedPick)->Arg(10)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_RoutedPick)->Arg(1000)->Threads(2);
 BENCHMARK(BM_RoutedLeastRequestPick)->Arg(1000);
+BENCHMARK(BM_UnroutedPick)->Arg(1000);
+BENCHMARK(BM_BreakingPick)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_RoutedBreakingPick)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_RoutedBreakingPick)->Arg(1000)->Threads(2);
 BENCHMARK(BM_RoundRobinPick)->Arg(3)->Arg(100)->Arg(10000)->Arg(100000);

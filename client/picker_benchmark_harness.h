@@ -13,6 +13,10 @@ class PickerBenchmarkHarness {
  public:
   enum class Kind {
     kPolaris,     // the polaris policy's weighted random picker (no routing)
+    // The routing picker as a service without rules gets it (the default
+    // routers, nothing to route by): weighted random, breaking off / on.
+    kUnrouted,
+    kBreaking,
     kRoundRobin,  // baseline: rotate over READY subchannels, like round_robin
     // The routing picker with the rule, metadata and nearby routers active:
     // a header rule (REGEX) splitting calls 80/20 between two groups, the

@@ -62,14 +62,19 @@ TEST(RoutingPickerAllocTest, WarmPicksAllocateNothing) {
 
 TEST(RoutingPickerAllocTest, CallTrackersAllocateNothing) {
   if (!GRPC_CPP_POLARIS_COUNTS_ALLOCATIONS) GTEST_SKIP() << "counted in the plain build";
-  PickerBenchmarkHarness harness(PickerBenchmarkHarness::Kind::kRoutedLeastRequest, 1000);
-  ASSERT_GE(harness.Pick(), 0);  // the miss
-  const long before = g_allocations.load();
-  int outside_zone = 0;
-  for (int i = 0; i < 10000; ++i) outside_zone += harness.Pick() % 4 != 0 ? 1 : 0;
-  // Pick, tracker Start / Finish and destruction: nothing on the heap.
-  EXPECT_EQ(g_allocations.load() - before, 0);
-  EXPECT_EQ(outside_zone, 0);
+  // In-flight counting (least_request), and outcomes recorded into the
+  // breakers (circuit breaking on).
+  for (PickerBenchmarkHarness::Kind kind : {PickerBenchmarkHarness::Kind::kRoutedLeastRequest,
+                                            PickerBenchmarkHarness::Kind::kRoutedBreaking}) {
+    PickerBenchmarkHarness harness(kind, 1000);
+    ASSERT_GE(harness.Pick(), 0);  // the miss
+    const long before = g_allocations.load();
+    int outside_zone = 0;
+    for (int i = 0; i < 10000; ++i) outside_zone += harness.Pick() % 4 != 0 ? 1 : 0;
+    // Pick, tracker Start / Finish and destruction: nothing on the heap.
+    EXPECT_EQ(g_allocations.load() - before, 0) << static_cast<int>(kind);
+    EXPECT_EQ(outside_zone, 0);
+  }
 }
 
 // The counter itself works: the test above cannot pass by accident.

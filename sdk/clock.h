@@ -4,6 +4,7 @@
 #define GRPC_CPP_POLARIS_SDK_CLOCK_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 
@@ -16,6 +17,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // Now() in nanoseconds since the Unix epoch (cheaper for some clocks).
+  virtual int64_t NowNanos() const { return absl::ToUnixNanos(Now()); }
   // Waits on `cv` (with `lock` held on entry and on return) until `done()`
   // holds or this clock reaches `deadline`; returns done(). The real clock
   // waits exactly; other clocks re-check their time every millisecond of

@@ -115,29 +115,9 @@ class FakeMetadata final : public LoadBalancingPolicy::MetadataInterface {
   }
 };
 
-// The routed kind's service: instances in four zones (the caller's is
-// "zone-0"), alternately env=blue and env=green, all version=1; one rule
-// sending "vip-" users 80/20 to blue and green.
-std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
-    std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
-    const std::vector<uint32_t>& weights, const std::string& balancer, bool breaking,
-    std::shared_ptr<ServiceBreakers>* breakers) {
-  RegisterBuiltinGovernance();
-  auto view = std::make_shared<ServiceView>();
-  view->key = ServiceKey{"default", "Bench"};
-  auto snapshot = std::make_shared<ServiceSnapshot>();
-  snapshot->key = view->key;
-  for (size_t i = 0; i < subchannels.size(); ++i) {
-    Instance instance;
-    instance.id = std::to_string(i);
-    instance.host = "127.0.0.1";
-    instance.port = static_cast<uint32_t>(1000 + i);
-    instance.weight = weights[i];
-    instance.metadata = {{"env", i % 2 == 0 ? "blue" : "green"}, {"version", "1"}};
-    instance.location = Location{"region", "zone-" + std::to_string(i % 4), ""};
-    snapshot->instances.push_back(std::move(instance));
-  }
-  view->instances = snapshot;
+// The bench rule: "vip-" users (header x-user) go 80/20 to env=blue and
+// env=green.
+void AddBenchRule(ServiceView* view) {
   v1::RuleRoutingConfig config;
   v1::SubRuleRouting* sub = config.add_rules();
   v1::SourceService* source = sub->add_sources();
@@ -168,12 +148,38 @@ std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
   answers[ResourceIndex(ResourceType::kCustomRouteRule)] = update;
   view->rules[std::string(RoutingRules::kParserName)] =
       (*RuleParserRegistry::Global().Find(RoutingRules::kParserName))->Parse(view->key, answers).value();
+}
 
+// The routed kinds' service: instances in four zones (the caller's is
+// "zone-0"), alternately env=blue and env=green, all version=1; with
+// `routed`, one rule sending "vip-" users 80/20 to blue and green, and
+// nearby routing on.
+std::unique_ptr<LoadBalancingPolicy::SubchannelPicker> MakeRoutedPicker(
+    std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
+    const std::vector<uint32_t>& weights, const std::string& balancer, bool routed,
+    bool breaking, std::shared_ptr<ServiceBreakers>* breakers) {
+  RegisterBuiltinGovernance();
+  auto view = std::make_shared<ServiceView>();
+  view->key = ServiceKey{"default", "Bench"};
+  auto snapshot = std::make_shared<ServiceSnapshot>();
+  snapshot->key = view->key;
+  for (size_t i = 0; i < subchannels.size(); ++i) {
+    Instance instance;
+    instance.id = std::to_string(i);
+    instance.host = "127.0.0.1";
+    instance.port = static_cast<uint32_t>(1000 + i);
+    instance.weight = weights[i];
+    instance.metadata = {{"env", i % 2 == 0 ? "blue" : "green"}, {"version", "1"}};
+    instance.location = Location{"region", "zone-" + std::to_string(i % 4), ""};
+    snapshot->instances.push_back(std::move(instance));
+  }
+  view->instances = snapshot;
   auto caller = std::make_shared<CallerIdentity>();
   caller->location = Location{"region", "zone-0", ""};
   GovernanceOptions options;
-  options.nearby.enabled = true;
+  options.nearby.enabled = routed;
   options.balancer = balancer;
+  if (routed) AddBenchRule(view.get());
   internal::RoutingPickerInputs inputs;
   inputs.view = view;
   inputs.caller = caller;
@@ -234,12 +240,16 @@ PickerBenchmarkHarness::PickerBenchmarkHarness(Kind kind, int instances)
   }
   if (kind == Kind::kPolaris) {
     impl_->picker = std::make_unique<internal::WeightedPicker>(std::move(subchannels), weights);
+  } else if (kind == Kind::kUnrouted || kind == Kind::kBreaking) {
+    impl_->picker = MakeRoutedPicker(std::move(subchannels), weights, "weighted_random",
+                                     /*routed=*/false, kind == Kind::kBreaking, &impl_->breakers);
+    impl_->metadata.entries = {{"user-agent", "grpc-c++/1.51.1"}};
   } else if (kind == Kind::kRouted || kind == Kind::kRoutedLeastRequest ||
              kind == Kind::kRoutedBreaking) {
     impl_->picker = MakeRoutedPicker(
         std::move(subchannels), weights,
         kind == Kind::kRoutedLeastRequest ? "least_request" : "weighted_random",
-        kind == Kind::kRoutedBreaking, &impl_->breakers);
+        /*routed=*/true, kind == Kind::kRoutedBreaking, &impl_->breakers);
     impl_->metadata.entries = {{"user-agent", "grpc-c++/1.51.1"},
                                {"x-user", "vip-7"},
                                {kDestinationMetadataKey, EncodeLabels({{"version", "1"}})}};

@@ -27,11 +27,13 @@ namespace {
 // (for load-aware balancers) and records its outcome into the instance's
 // breaker (when circuit breaking is on). Lives in the call's arena (no heap
 // allocation per call: gRPC's unique_ptr "deletes" it with the no-op
-// operator delete, the arena frees the memory); holds a reference to the
-// instance's health, so that a call outliving its picker still reports.
-// Atomics only: a transition it causes is handed to the breakers' scheduler
-// (service_breakers.h). A pick gRPC abandons never calls Finish: the
-// destructor then takes the call back out and returns a probe's permit.
+// operator delete, the arena frees the memory); keeps the instance's health
+// alive as one of its calls in flight (InstanceHealth::StartCall: one atomic
+// add at each end of the call, no reference count), so that a call
+// outliving its picker still reports. Atomics only: a transition it causes
+// is handed to the breakers' scheduler (service_breakers.h). A pick gRPC
+// abandons never calls Finish: the destructor then takes the call back out
+// and returns a probe's permit.
 class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
  public:
   struct Mode {
@@ -39,8 +41,8 @@ class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInter
     bool record;
   };
   static std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface> Create(
-      LoadBalancingPolicy::CallState* call_state, const std::shared_ptr<InstanceHealth>& health,
-      Mode mode, uint32_t round, bool probe) {
+      LoadBalancingPolicy::CallState* call_state, InstanceHealth* health, Mode mode,
+      uint32_t round, bool probe) {
     void* memory = call_state->Alloc(sizeof(CallTracker));
     return std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface>(
         new (memory) CallTracker(health, mode, round, probe));
@@ -49,9 +51,9 @@ class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInter
 
   ~CallTracker() override {
     TsanAcquire(this);
-    if (finished_.load(std::memory_order_relaxed)) return;
+    if (finished_) return;
     if (mode_.count_in_flight) health_->stats().in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (mode_.record) health_->Abandoned(round_, probe_);
+    health_->AbandonCall(round_, probe_);
   }
   void Start() override {
     TsanAcquire(this);
@@ -60,35 +62,37 @@ class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInter
   }
   void Finish(FinishArgs args) override {
     TsanAcquire(this);
-    const bool ok = args.status.ok();
     if (mode_.count_in_flight) {
       InstanceStats& stats = health_->stats();
       stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
-      (ok ? stats.succeeded : stats.failed).fetch_add(1, std::memory_order_relaxed);
+      (args.status.ok() ? stats.succeeded : stats.failed).fetch_add(1, std::memory_order_relaxed);
     }
+    CallOutcome outcome = CallOutcome::kNeither;
     if (mode_.record) {
       const FailureClassifier& classifier = health_->classifier();
       const int64_t latency =
           classifier.times_calls() && start_nanos_ != 0 ? health_->NowNanos() - start_nanos_ : 0;
-      health_->Record(classifier.Classify(args.status.code(), latency), round_, probe_);
+      outcome = classifier.Classify(args.status.code(), latency);
     }
-    finished_.store(true, std::memory_order_relaxed);
+    finished_ = true;
     TsanRelease(this);
+    health_->EndCall(outcome, round_, probe_);  // may destroy the health: last
   }
 
  private:
-  CallTracker(std::shared_ptr<InstanceHealth> health, Mode mode, uint32_t round, bool probe)
-      : health_(std::move(health)), mode_(mode), round_(round), probe_(probe) {
+  CallTracker(InstanceHealth* health, Mode mode, uint32_t round, bool probe)
+      : health_(health), mode_(mode), round_(round), probe_(probe) {
+    health_->StartCall();
     if (mode_.count_in_flight) health_->stats().in_flight.fetch_add(1, std::memory_order_relaxed);
     TsanRelease(this);  // gRPC hands the tracker to the call's threads
   }
 
-  const std::shared_ptr<InstanceHealth> health_;
+  InstanceHealth* const health_;
   const Mode mode_;
   const uint32_t round_;
   const bool probe_;
+  bool finished_ = false;
   int64_t start_nanos_ = 0;
-  std::atomic<bool> finished_{false};
 };
 
 }  // namespace
@@ -108,27 +112,29 @@ struct RoutingPicker::Result {
   // kFail: nothing routed is reachable now: wait_for_ready calls wait.
   enum class Kind { kPick, kQueue, kDrop, kFail };
   Kind kind = Kind::kFail;
-  // kPick: the routed READY instances, per target of the balancer (the
-  // vector is not resized once built: the table points into it).
+  // kPick: the routed READY instances, per target of the balancer.
   std::vector<Target> targets;
   // ...and with a balancer that exposes its weighted-random selector (the
-  // default): the selector's alias table with the targets themselves in its
-  // columns, so a pick reads one column and the chosen target.
+  // default): the selector's alias table with the subchannels themselves in
+  // its columns, so that a pick reads one column and the chosen subchannel
+  // (a pointer's low bit carries the target's lane flag), and their health
+  // when calls are tracked (null otherwise).
   struct Column {
     uint64_t keep_below;
-    const Target* self;
-    const Target* alias;
+    uintptr_t self;
+    uintptr_t alias;
+    InstanceHealth* self_health;
+    InstanceHealth* alias_health;
   };
   std::vector<Column> table;
   // WeightedRandomSelector::Select over the table's own columns: the column
-  // `random` lands on, and the target it chooses there. Requires a
-  // non-empty table.
+  // `random` lands on, and whether it chooses the column's own target.
+  // Require a non-empty table.
   const Column& ColumnFor(uint64_t random) const {
     return table[static_cast<size_t>((static_cast<unsigned __int128>(random) * table.size()) >> 64)];
   }
-  const Target* Choose(uint64_t random) const {
-    const Column& column = ColumnFor(random);
-    return random * table.size() < column.keep_below ? column.self : column.alias;
+  bool ChoosesSelf(const Column& column, uint64_t random) const {
+    return random * table.size() < column.keep_below;
   }
   // Otherwise the balancer over the targets.
   std::unique_ptr<Balancer> balancer;
@@ -199,7 +205,13 @@ void RoutingPicker::AddLaneTag(const Result& result, LoadBalancingPolicy::PickAr
 
 void RoutingPicker::Prefetch(const Result* result, uint64_t random) {
   if (result == nullptr || result->table.empty()) return;
-  __builtin_prefetch(result->Choose(random));
+  const Result::Column& column = result->ColumnFor(random);
+  const bool self = result->ChoosesSelf(column, random);
+  const uintptr_t chosen = self ? column.self : column.alias;
+  __builtin_prefetch(reinterpret_cast<const void*>(chosen & ~uintptr_t{1}), 1);
+  if (InstanceHealth* health = self ? column.self_health : column.alias_health) {
+    __builtin_prefetch(health, 1);
+  }
 }
 
 void RoutingPicker::Remember(const CacheEntry* used, const CacheEntry* guess, uint64_t random) {
@@ -218,19 +230,28 @@ uint64_t RoutingPicker::CallHash(LoadBalancingPolicy::PickArgs& args, uint64_t r
   return key.has_value() ? StableHash(*key) : random;
 }
 
+LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result, uintptr_t chosen,
+                                                        InstanceHealth* health,
+                                                        LoadBalancingPolicy::PickArgs& args,
+                                                        bool probe, uint32_t round) const {
+  if ((chosen & 1) != 0) AddLaneTag(result, args);
+  RefCountedPtr<SubchannelInterface> subchannel =
+      reinterpret_cast<SubchannelInterface*>(chosen & ~uintptr_t{1})->Ref();
+  if (health == nullptr) return LoadBalancingPolicy::PickResult::Complete(std::move(subchannel));
+  return LoadBalancingPolicy::PickResult::Complete(
+      std::move(subchannel),
+      CallTracker::Create(args.call_state, health,
+                          CallTracker::Mode{count_in_flight_, inputs_.record_outcomes},
+                          probe ? round : health->breaker().round(), probe));
+}
+
 LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result,
                                                         const Target& target,
                                                         LoadBalancingPolicy::PickArgs& args,
                                                         bool probe, uint32_t round) const {
-  if (target.enters_lane) AddLaneTag(result, args);
-  if (!track_calls_ || target.health == nullptr) {
-    return LoadBalancingPolicy::PickResult::Complete(target.subchannel);
-  }
-  return LoadBalancingPolicy::PickResult::Complete(
-      target.subchannel,
-      CallTracker::Create(args.call_state, target.health,
-                          CallTracker::Mode{count_in_flight_, inputs_.record_outcomes},
-                          probe ? round : target.health->breaker().round(), probe));
+  return Complete(result,
+                  reinterpret_cast<uintptr_t>(target.subchannel.get()) | (target.enters_lane ? 1 : 0),
+                  track_calls_ ? target.health.get() : nullptr, args, probe, round);
 }
 
 LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_t random,
@@ -242,7 +263,12 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
         uint32_t round;
         if (probe.health->breaker().TryProbe(&round)) return Complete(result, probe, args, true, round);
       }
-      if (!result.table.empty()) return Complete(result, *result.Choose(random), args, false, 0);
+      if (!result.table.empty()) {
+        const Result::Column& column = result.ColumnFor(random);
+        const bool self = result.ChoosesSelf(column, random);
+        return Complete(result, self ? column.self : column.alias,
+                        self ? column.self_health : column.alias_health, args, false, 0);
+      }
       BalanceInput input;
       input.random = random;
       if (result.uses_hash) input.hash = CallHash(args, random);
@@ -422,10 +448,18 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
         result->uses_hash = inputs_.balancer->uses_hash();
         if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
           result->table.reserve(selector->columns().size());
+          auto tagged = [&](uint32_t index) {
+            const Target& target = result->targets[index];
+            return reinterpret_cast<uintptr_t>(target.subchannel.get()) |
+                   (target.enters_lane ? 1 : 0);
+          };
+          auto tracked = [&](uint32_t index) {
+            return track_calls_ ? result->targets[index].health.get() : nullptr;
+          };
           for (const WeightedRandomSelector::Column& column : selector->columns()) {
-            result->table.push_back(Result::Column{column.keep_below,
-                                                   &result->targets[column.index],
-                                                   &result->targets[column.alias]});
+            result->table.push_back(Result::Column{column.keep_below, tagged(column.index),
+                                                   tagged(column.alias), tracked(column.index),
+                                                   tracked(column.alias)});
           }
           result->balancer.reset();  // the table is all a pick needs
         }

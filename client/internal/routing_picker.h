@@ -99,6 +99,12 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   grpc_core::LoadBalancingPolicy::PickResult Complete(const Result& result, const Target& target,
                                                       grpc_core::LoadBalancingPolicy::PickArgs& args,
                                                       bool probe, uint32_t round) const;
+  // The same, from a subchannel pointer with the lane flag in its low bit,
+  // and the health to track the call into (null: untracked).
+  grpc_core::LoadBalancingPolicy::PickResult Complete(const Result& result, uintptr_t chosen,
+                                                      InstanceHealth* health,
+                                                      grpc_core::LoadBalancingPolicy::PickArgs& args,
+                                                      bool probe, uint32_t round) const;
   // StableHash of the call's hash key (SetHashKey's, else the configured
   // header's), or `random` when it has neither.
   uint64_t CallHash(grpc_core::LoadBalancingPolicy::PickArgs& args, uint64_t random) const;

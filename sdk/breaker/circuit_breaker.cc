@@ -37,15 +37,17 @@ CircuitBreaker::CircuitBreaker(const BreakerOptions& options, const Clock* clock
     : options_(options),
       clock_(clock),
       cap_(cap),
-      slice_nanos_(std::max<int64_t>(1, absl::ToInt64Nanoseconds(options.window) / kBuckets)) {
+      slice_nanos_(std::max<int64_t>(2, absl::ToInt64Nanoseconds(options.window) / kBuckets)),
+      slice_reciprocal_(~uint64_t{0} / static_cast<uint64_t>(slice_nanos_)) {
   sleep_nanos_.store(absl::ToInt64Nanoseconds(options.sleep_window), std::memory_order_relaxed);
+  Tick(NowNanos());
 }
 
 CircuitBreaker::~CircuitBreaker() {
   if (cap_ != nullptr && state() != BreakerState::kClosed) cap_->Closed();
 }
 
-int64_t CircuitBreaker::NowNanos() const { return absl::ToUnixNanos(clock_->Now()); }
+int64_t CircuitBreaker::NowNanos() const { return clock_->NowNanos(); }
 
 bool CircuitBreaker::Move(uint32_t round, BreakerState from, BreakerState to) {
   uint64_t expected = Word(round, from);
@@ -103,38 +105,43 @@ void CircuitBreaker::ReturnPermit(uint32_t round) {
   }
 }
 
-void CircuitBreaker::CountInWindow(bool failed, int64_t now) {
-  const int64_t slice = now / slice_nanos_;
+void CircuitBreaker::Tick(int64_t now) {
+  const int64_t slice = SliceOf(now);
   Bucket& bucket = buckets_[static_cast<size_t>(slice % kBuckets)];
   int64_t epoch = bucket.epoch.load(std::memory_order_acquire);
   if (epoch != slice && bucket.epoch.compare_exchange_strong(epoch, slice,
                                                              std::memory_order_acq_rel)) {
-    // This bucket now counts a new slice (counts racing with the reset may
-    // be lost: the window is an estimate).
-    bucket.calls.store(0, std::memory_order_relaxed);
+    // This bucket now counts a new slice (failures racing with the reset
+    // may be lost: the window is an estimate).
+    bucket.started_at.store(started(), std::memory_order_relaxed);
     bucket.failures.store(0, std::memory_order_relaxed);
   }
-  bucket.calls.fetch_add(1, std::memory_order_relaxed);
-  if (failed) bucket.failures.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool CircuitBreaker::ErrorRateExceeded(int64_t now, uint32_t* calls, uint32_t* failures) const {
-  const int64_t slice = now / slice_nanos_;
-  *calls = 0;
+bool CircuitBreaker::ErrorRateExceeded(int64_t now, uint64_t* calls, uint32_t* failures) const {
+  const int64_t slice = SliceOf(now);
+  // Calls: those started since the oldest slice of the window was claimed.
+  uint64_t since = base_started_.load(std::memory_order_relaxed);
+  int64_t oldest = slice + 1;
   *failures = 0;
   for (const Bucket& bucket : buckets_) {
     const int64_t epoch = bucket.epoch.load(std::memory_order_acquire);
     if (epoch > slice - kBuckets && epoch <= slice) {
-      *calls += bucket.calls.load(std::memory_order_relaxed);
       *failures += bucket.failures.load(std::memory_order_relaxed);
+      if (epoch < oldest) {
+        oldest = epoch;
+        since = bucket.started_at.load(std::memory_order_relaxed);
+      }
     }
   }
+  *calls = (started() - since) & (~uint64_t{0} >> (kInFlightBits + 1));
   return *calls >= options_.min_requests && *calls > 0 &&
-         uint64_t{*failures} * 100 >= uint64_t{*calls} * options_.error_rate_percent;
+         uint64_t{*failures} * 100 >= *calls * options_.error_rate_percent;
 }
 
 void CircuitBreaker::ResetWindow() {
   for (Bucket& bucket : buckets_) bucket.epoch.store(-1, std::memory_order_release);
+  base_started_.store(started(), std::memory_order_relaxed);
   consecutive_failures_.store(0, std::memory_order_relaxed);
 }
 
@@ -169,10 +176,9 @@ std::optional<BreakerTransition> CircuitBreaker::Record(bool failed, uint32_t ro
   const uint64_t word = word_.load(std::memory_order_acquire);
   if (static_cast<uint32_t>(word >> 2) != round) return std::nullopt;  // an earlier round's call
   const auto state = static_cast<BreakerState>(word & 3);
-  const int64_t now = NowNanos();
   if (state == BreakerState::kHalfOpen) {
     if (failed) {
-      return Open(round, BreakerState::kHalfOpen, "a half-open probe failed", now);
+      return Open(round, BreakerState::kHalfOpen, "a half-open probe failed", NowNanos());
     }
     if (probe_successes_.fetch_add(1, std::memory_order_acq_rel) + 1 <
         options_.half_open_probes) {
@@ -187,7 +193,6 @@ std::optional<BreakerTransition> CircuitBreaker::Record(bool failed, uint32_t ro
                              round + 1};
   }
   if (state == BreakerState::kOpen) return std::nullopt;
-  CountInWindow(failed, now);
   if (!failed) {
     // Read first: most calls succeed, and a store on every call would make
     // the calls of all threads contend for this line.
@@ -196,11 +201,16 @@ std::optional<BreakerTransition> CircuitBreaker::Record(bool failed, uint32_t ro
     }
     return std::nullopt;
   }
+  const int64_t now = NowNanos();
+  Tick(now);
+  buckets_[static_cast<size_t>(SliceOf(now) % kBuckets)].failures.fetch_add(
+      1, std::memory_order_relaxed);
   const uint32_t run = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (options_.consecutive_failures > 0 && run >= options_.consecutive_failures) {
     return Open(round, BreakerState::kClosed, absl::StrCat(run, " consecutive failures"), now);
   }
-  uint32_t calls = 0, failures = 0;
+  uint64_t calls = 0;
+  uint32_t failures = 0;
   if (options_.error_rate_percent > 0 && ErrorRateExceeded(now, &calls, &failures)) {
     return Open(round, BreakerState::kClosed,
                 absl::StrCat(failures, " of ", calls, " calls failed within ",

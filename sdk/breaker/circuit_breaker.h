@@ -110,11 +110,49 @@ class CircuitBreaker {
   // Takes one of the half-open permits (false when not half-open or none is
   // left), and tells the round the permit belongs to.
   bool TryProbe(uint32_t* round);
+  // Calls are counted from start to end (CallStarted, CallEnded), one
+  // atomic add at each end: the error rate's window counts the calls
+  // started in it, and the calls in flight tell an owner when the breaker
+  // may be destroyed (Retire).
+  void CallStarted() {
+    calls_.fetch_add(kOneStarted + 1, std::memory_order_relaxed);
+  }
+  // True when this was the last call in flight of a retired breaker: the
+  // caller then destroys it (nothing else may touch it).
+  bool CallEnded() {
+    const uint64_t before = calls_.fetch_sub(1, std::memory_order_acq_rel);
+    return (before & kRetired) != 0 && (before & kInFlightMask) == 1;
+  }
+  // The owner lets go: true when no call is in flight (the owner destroys
+  // it now); otherwise the last CallEnded returns true.
+  bool Retire() {
+    const uint64_t before = calls_.fetch_or(kRetired, std::memory_order_acq_rel);
+    return (before & kInFlightMask) == 0;
+  }
+  int64_t in_flight() const {
+    return static_cast<int64_t>(calls_.load(std::memory_order_relaxed) & kInFlightMask);
+  }
   // The outcome of a call let through in `round` (a call of an earlier
   // round, e.g. one still running from before the breaker opened, does not
-  // count). Returns the transition it caused, if any.
+  // count); call before CallEnded. Successes read no clock. Returns the
+  // transition it caused, if any.
   std::optional<BreakerTransition> Record(bool failed, uint32_t round);
-  std::optional<BreakerTransition> Record(bool failed) { return Record(failed, round()); }
+  // Record(false, round) when that changes nothing (closed, no failure run:
+  // most calls), inline; false when Record must run.
+  bool QuietSuccess(uint32_t round) const {
+    return word_.load(std::memory_order_acquire) == Word(round, BreakerState::kClosed) &&
+           consecutive_failures_.load(std::memory_order_relaxed) == 0;
+  }
+  // One whole call ending now: started, recorded and ended (for tests).
+  std::optional<BreakerTransition> Record(bool failed) {
+    CallStarted();
+    std::optional<BreakerTransition> transition = Record(failed, round());
+    CallEnded();
+    return transition;
+  }
+  // Notes how many calls had started by `now`, for the error-rate window
+  // (the owner calls it about once per window / 10; failures call it too).
+  void Tick(int64_t now_nanos);
   // A permitted probe of `round` ended without an outcome (cancelled,
   // abandoned): its permit goes back.
   void ReturnPermit(uint32_t round);
@@ -142,9 +180,19 @@ class CircuitBreaker {
   static constexpr int kBuckets = 10;
   struct Bucket {
     std::atomic<int64_t> epoch{-1};  // window slice index it counts for
-    std::atomic<uint32_t> calls{0};
+    std::atomic<uint64_t> started_at{0};  // calls started when it was claimed
     std::atomic<uint32_t> failures{0};
   };
+  // calls_: [calls started: 39 bits][retired: 1 bit][in flight: 24 bits].
+  // The started count wraps harmlessly (off the top; windows take
+  // differences); a call adds kOneStarted + 1 and subtracts 1.
+  static constexpr int kInFlightBits = 24;
+  static constexpr uint64_t kInFlightMask = (uint64_t{1} << kInFlightBits) - 1;
+  static constexpr uint64_t kRetired = uint64_t{1} << kInFlightBits;
+  static constexpr uint64_t kOneStarted = uint64_t{1} << (kInFlightBits + 1);
+  uint64_t started() const {
+    return calls_.load(std::memory_order_relaxed) >> (kInFlightBits + 1);
+  }
   static uint64_t Word(uint32_t round, BreakerState state) {
     return (uint64_t{round} << 2) | static_cast<uint64_t>(state);
   }
@@ -155,23 +203,33 @@ class CircuitBreaker {
   bool Move(uint32_t round, BreakerState from, BreakerState to);
   std::optional<BreakerTransition> HalfOpen(uint32_t round, int32_t permits_left,
                                             std::string reason);
-  void CountInWindow(bool failed, int64_t now);
-  bool ErrorRateExceeded(int64_t now, uint32_t* calls, uint32_t* failures) const;
+  bool ErrorRateExceeded(int64_t now, uint64_t* calls, uint32_t* failures) const;
   std::optional<BreakerTransition> Open(uint32_t round, BreakerState from, std::string reason,
                                         int64_t now);
   void ResetWindow();
 
+  // What every call reads, first. (round << 2) | state, changed together
+  // by compare-and-swap.
+  std::atomic<uint64_t> word_{0};
+  std::atomic<uint64_t> calls_{0};
+  std::atomic<uint32_t> consecutive_failures_{0};
   const BreakerOptions options_;
   const Clock* const clock_;
   OpenCap* const cap_;
   const int64_t slice_nanos_;
-  // (round << 2) | state, changed together by compare-and-swap.
-  std::atomic<uint64_t> word_{0};
-  std::atomic<uint32_t> consecutive_failures_{0};
+  // 2^64 / slice_nanos_: a slice index is a multiplication, not a division.
+  const uint64_t slice_reciprocal_;
+  int64_t SliceOf(int64_t now) const {
+    return static_cast<int64_t>(
+        (static_cast<unsigned __int128>(static_cast<uint64_t>(now)) * slice_reciprocal_) >> 64);
+  }
   std::atomic<int64_t> open_until_{0};      // nanos since epoch
   std::atomic<int64_t> sleep_nanos_{0};     // current sleep window
   std::atomic<int32_t> permits_{0};         // half-open permits left
   std::atomic<uint32_t> probe_successes_{0};
+  // Calls started when the window was last reset (the baseline when no
+  // bucket in the window has been claimed).
+  std::atomic<uint64_t> base_started_{0};
   std::array<Bucket, kBuckets> buckets_;
 };
 

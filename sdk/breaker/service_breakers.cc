@@ -56,20 +56,16 @@ FailureClassifier::FailureClassifier(const CircuitBreakingOptions& options)
 
 InstanceHealth::InstanceHealth(std::string address, std::shared_ptr<InstanceStats> stats,
                                std::shared_ptr<breaker_internal::Group> group)
-    : address_(std::move(address)),
+    : classifier_(group->classifier),
+      clock_(group->clock),
+      breaker_(group->options.instance, group->clock, &group->cap),
       stats_(std::move(stats)),
       group_(std::move(group)),
-      breaker_(group_->options.instance, group_->clock, &group_->cap) {}
+      address_(std::move(address)) {}
 
 InstanceHealth::~InstanceHealth() {
   breaker_internal::Discarded(group_->service, breaker_.state());
 }
-
-const FailureClassifier& InstanceHealth::classifier() const { return group_->classifier; }
-
-bool InstanceHealth::breaking() const { return group_->options.enabled; }
-
-int64_t InstanceHealth::NowNanos() const { return absl::ToUnixNanos(group_->clock->Now()); }
 
 void InstanceHealth::Record(CallOutcome outcome, uint32_t round, bool probe) {
   if (outcome == CallOutcome::kNeither) {
@@ -82,10 +78,6 @@ void InstanceHealth::Record(CallOutcome outcome, uint32_t round, bool probe) {
   }
 }
 
-void InstanceHealth::Abandoned(uint32_t round, bool probe) {
-  if (probe) breaker_.ReturnPermit(round);
-}
-
 void InstanceHealth::Report(const BreakerTransition& transition) {
   breaker_internal::Publish(BreakerEvent{group_->service, BreakerLevel::kInstance, address_,
                                          transition.from, transition.to, transition.reason,
@@ -95,7 +87,7 @@ void InstanceHealth::Report(const BreakerTransition& transition) {
     // its own); nothing if the instance is gone by then.
     group_->scheduler->RunAt(
         breaker_.open_until(),
-        [weak = std::weak_ptr<InstanceHealth>(shared_from_this()), round = transition.round] {
+        [weak = weak_from_this(), round = transition.round] {
           std::shared_ptr<InstanceHealth> self = weak.lock();
           if (self == nullptr) return;
           if (std::optional<BreakerTransition> half_open = self->breaker_.SleepOver(round)) {
@@ -122,7 +114,8 @@ std::vector<std::shared_ptr<InstanceHealth>> ServiceBreakers::Sync(
   for (const std::string& address : addresses) {
     std::shared_ptr<InstanceHealth>& health = instances_[address];
     if (health == nullptr) {
-      health.reset(new InstanceHealth(address, stats_->For(address), group_));
+      health = std::shared_ptr<InstanceHealth>(
+          new InstanceHealth(address, stats_->For(address), group_), &InstanceHealth::Release);
     }
     healths.push_back(health);
   }

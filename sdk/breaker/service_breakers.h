@@ -63,37 +63,61 @@ namespace breaker_internal {
 struct Group;
 }  // namespace breaker_internal
 
-// One instance: its call stats and its breaker.
-class InstanceHealth : public std::enable_shared_from_this<InstanceHealth> {
+// One instance: its call stats and its breaker. Held by shared_ptr on the
+// control plane (pickers, policies, the service's breakers) and by the
+// calls in flight (StartCall .. EndCall) on the data plane.
+class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceHealth> {
  public:
-  ~InstanceHealth();
   const std::string& address() const { return address_; }
   InstanceStats& stats() { return *stats_; }
   CircuitBreaker& breaker() { return breaker_; }
   const CircuitBreaker& breaker() const { return breaker_; }
-  const FailureClassifier& classifier() const;
-  // Whether outcomes are recorded (breaking on for the service).
-  bool breaking() const;
-  // The coarse clock's time, for timing calls (FailureClassifier::times_calls).
-  int64_t NowNanos() const;
+  const FailureClassifier& classifier() const { return classifier_; }
+  // The breakers' clock, for timing calls (FailureClassifier::times_calls).
+  int64_t NowNanos() const { return clock_->NowNanos(); }
 
-  // A call let through in `round` (a half-open permit when `probe`) ended
-  // with `outcome`.
+  // A call's life, from the pick to its end: StartCall keeps the instance's
+  // health alive (without a reference count: the breaker counts calls in
+  // flight anyway) until EndCall or AbandonCall, which may destroy it (the
+  // last call after every holder let go): nothing may touch it after.
+  void StartCall() { breaker_.CallStarted(); }
+  // The call, let through in `round` (a half-open permit when `probe`),
+  // ended with `outcome`.
+  void EndCall(CallOutcome outcome, uint32_t round, bool probe) {
+    if (outcome != CallOutcome::kSuccess || probe || !breaker_.QuietSuccess(round)) {
+      Record(outcome, round, probe);
+    }
+    if (breaker_.CallEnded()) delete this;
+  }
+  // The call ended without an outcome (gRPC abandoned the pick): a probe's
+  // permit goes back.
+  void AbandonCall(uint32_t round, bool probe) {
+    if (probe) breaker_.ReturnPermit(round);
+    if (breaker_.CallEnded()) delete this;
+  }
+  // An outcome outside a call's life (a failed connection).
   void Record(CallOutcome outcome, uint32_t round, bool probe);
-  // A call let through in `round` ended without an outcome (gRPC abandoned
-  // the pick): a probe's permit goes back.
-  void Abandoned(uint32_t round, bool probe);
 
  private:
   friend class ServiceBreakers;
   InstanceHealth(std::string address, std::shared_ptr<InstanceStats> stats,
                  std::shared_ptr<breaker_internal::Group> group);
+  ~InstanceHealth();
+  // The shared_ptr deleter: retires the breaker; destroyed now, or by the
+  // last call still in flight.
+  static void Release(InstanceHealth* health) {
+    if (health->breaker_.Retire()) delete health;
+  }
   void Report(const BreakerTransition& transition);
 
-  const std::string address_;
+  // What calls read, first and together (the breaker's call counters and
+  // state lead it).
+  const FailureClassifier classifier_;
+  const Clock* const clock_;
+  CircuitBreaker breaker_;
   const std::shared_ptr<InstanceStats> stats_;
   const std::shared_ptr<breaker_internal::Group> group_;
-  CircuitBreaker breaker_;
+  const std::string address_;
 };
 
 class ServiceBreakers {

@@ -119,11 +119,32 @@ TEST(ServiceBreakersTest, ACancelledOrAbandonedProbeGivesItsPermitBack) {
   ASSERT_TRUE(health->breaker().TryProbe(&round));
   ASSERT_TRUE(health->breaker().TryProbe(&round));
   EXPECT_FALSE(health->breaker().TryProbe(&round));
-  health->Record(CallOutcome::kNeither, round, true);
-  health->Abandoned(round, true);
+  health->StartCall();
+  health->EndCall(CallOutcome::kNeither, round, true);
+  health->StartCall();
+  health->AbandonCall(round, true);
   EXPECT_TRUE(health->breaker().TryProbe(&round));
   EXPECT_TRUE(health->breaker().TryProbe(&round));
   EXPECT_FALSE(health->breaker().TryProbe(&round));
+}
+
+TEST(ServiceBreakersTest, AHealthOutlivesItsHoldersWhileCallsAreInFlight) {
+  FakeClock clock;
+  Scheduler scheduler(&clock);
+  ServiceBreakers breakers({"default", "Lifetime"}, Options(), &clock, &scheduler);
+  std::shared_ptr<InstanceHealth> held = breakers.Sync({"a:1", "b:1"})[0];
+  InstanceHealth* health = held.get();
+  health->StartCall();
+  health->StartCall();
+  EXPECT_EQ(health->breaker().in_flight(), 2);
+  // Every holder lets go (the instance left): the calls still report into it
+  // (ASan checks that nothing is freed early or leaked).
+  breakers.Sync({"b:1"});
+  held.reset();
+  const uint32_t round = health->breaker().round();
+  health->EndCall(CallOutcome::kFailure, round, false);
+  EXPECT_EQ(health->breaker().in_flight(), 1);
+  health->AbandonCall(round, false);  // the last: destroys it
 }
 
 TEST(ServiceBreakersTest, TheCapFollowsTheMembers) {
