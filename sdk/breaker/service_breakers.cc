@@ -56,11 +56,11 @@ FailureClassifier::FailureClassifier(const CircuitBreakingOptions& options)
 
 InstanceHealth::InstanceHealth(std::string address, std::shared_ptr<InstanceStats> stats,
                                std::shared_ptr<breaker_internal::Group> group)
-    : classifier_(group->classifier),
-      clock_(group->clock),
-      breaker_(group->options.instance, group->clock, &group->cap),
+    : group_(std::move(group)),
+      classifier_(group_->classifier),
+      clock_(group_->clock),
+      breaker_(group_->options.instance, group_->clock, &group_->cap),
       stats_(std::move(stats)),
-      group_(std::move(group)),
       address_(std::move(address)) {}
 
 InstanceHealth::~InstanceHealth() {

@@ -110,13 +110,14 @@ class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceH
   }
   void Report(const BreakerTransition& transition);
 
-  // What calls read, first and together (the breaker's call counters and
-  // state lead it).
+  // Declared first, destroyed last: the breaker's cap lives in it.
+  const std::shared_ptr<breaker_internal::Group> group_;
+  // What calls read, together (the breaker's call counters and state lead
+  // it).
   const FailureClassifier classifier_;
   const Clock* const clock_;
   CircuitBreaker breaker_;
   const std::shared_ptr<InstanceStats> stats_;
-  const std::shared_ptr<breaker_internal::Group> group_;
   const std::string address_;
 };
 

@@ -131,16 +131,21 @@ TEST(ServiceBreakersTest, ACancelledOrAbandonedProbeGivesItsPermitBack) {
 TEST(ServiceBreakersTest, AHealthOutlivesItsHoldersWhileCallsAreInFlight) {
   FakeClock clock;
   Scheduler scheduler(&clock);
-  ServiceBreakers breakers({"default", "Lifetime"}, Options(), &clock, &scheduler);
-  std::shared_ptr<InstanceHealth> held = breakers.Sync({"a:1", "b:1"})[0];
+  auto breakers =
+      std::make_unique<ServiceBreakers>(ServiceKey{"default", "Lifetime"}, Options(), &clock,
+                                        &scheduler);
+  std::shared_ptr<InstanceHealth> held = breakers->Sync({"a:1", "b:1"})[0];
   InstanceHealth* health = held.get();
   health->StartCall();
   health->StartCall();
   EXPECT_EQ(health->breaker().in_flight(), 2);
-  // Every holder lets go (the instance left): the calls still report into it
-  // (ASan checks that nothing is freed early or leaked).
-  breakers.Sync({"b:1"});
+  Fail(*health, 3);  // open: its destruction gives its place in the cap back
+  // Every holder lets go (the instance left, then the service's breakers):
+  // the calls still report into it (ASan checks that nothing is freed early
+  // or leaked).
+  breakers->Sync({"b:1"});
   held.reset();
+  breakers.reset();
   const uint32_t round = health->breaker().round();
   health->EndCall(CallOutcome::kFailure, round, false);
   EXPECT_EQ(health->breaker().in_flight(), 1);
