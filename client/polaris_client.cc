@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sdk/context.h"
+#include "client/internal/call_id_filter.h"
 #include "client/internal/caller_identity_filter.h"
 #include "client/internal/polaris_lb.h"
 #include "client/internal/polaris_resolver.h"
@@ -22,6 +23,7 @@ bool RegisterPlugins() {
     internal::RegisterPolarisResolver(b);
     internal::RegisterPolarisLbPolicy(b);
     internal::RegisterCallerIdentityFilter(b);
+    internal::RegisterCallIdFilter(b);
   });
   return true;
 }

@@ -34,6 +34,9 @@ inline constexpr char kRouteLabelsMetadataKey[] = "polaris.request.route-labels"
 inline constexpr char kDestinationMetadataKey[] = "polaris.request.dst-metadata";
 inline constexpr char kHashKeyMetadataKey[] = "polaris.balancer.request.hashkey";
 inline constexpr char kLaneMetadataKey[] = "service-lane";
+// A random id per call (16 hex digits), the same on each of its attempts:
+// sent by polaris:// channels whose service config has a retry policy.
+inline constexpr char kCallIdMetadataKey[] = "polaris.call-id";
 
 // Labels as one metadata value: "k1=v1&k2=v2", sorted by key, with '%', '&',
 // '=' and bytes outside printable ASCII percent-encoded, so that equal label

@@ -6,7 +6,9 @@
 
 #include <grpc/support/log.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "client/internal/call_id_filter.h"
 #include "sdk/balancer/stable_hash.h"
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/call_metadata.h"
@@ -230,6 +232,15 @@ uint64_t RoutingPicker::CallHash(LoadBalancingPolicy::PickArgs& args, uint64_t r
   return key.has_value() ? StableHash(*key) : random;
 }
 
+uint32_t RoutingPicker::PreviousAttempts(LoadBalancingPolicy::PickArgs& args) {
+  std::string scratch;
+  const absl::optional<absl::string_view> value =
+      args.initial_metadata->Lookup("grpc-previous-rpc-attempts", &scratch);
+  uint32_t attempts = 0;
+  if (!value.has_value() || !absl::SimpleAtoi(*value, &attempts)) return 0;
+  return attempts;
+}
+
 LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result, uintptr_t chosen,
                                                         InstanceHealth* health,
                                                         LoadBalancingPolicy::PickArgs& args,
@@ -254,25 +265,87 @@ LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result,
                   track_calls_ ? target.health.get() : nullptr, args, probe, round);
 }
 
+RoutingPicker::Choice RoutingPicker::ChooseOne(const Result& result, uint64_t random,
+                                               LoadBalancingPolicy::PickArgs& args) const {
+  if (!result.table.empty()) {
+    const Result::Column& column = result.ColumnFor(random);
+    const bool self = result.ChoosesSelf(column, random);
+    return Choice{self ? column.self : column.alias,
+                  self ? column.self_health : column.alias_health};
+  }
+  BalanceInput input;
+  input.random = random;
+  if (result.uses_hash) input.hash = CallHash(args, random);
+  return ChoiceOf(result.targets[result.balancer->Pick(input)]);
+}
+
+RoutingPicker::Choice RoutingPicker::ChoiceOf(const Target& target) const {
+  return Choice{reinterpret_cast<uintptr_t>(target.subchannel.get()) | (target.enters_lane ? 1 : 0),
+                track_calls_ ? target.health.get() : nullptr};
+}
+
+RoutingPicker::Choice RoutingPicker::ChooseForAttempt(const Result& result, uint64_t id,
+                                                      uint32_t attempt,
+                                                      LoadBalancingPolicy::PickArgs& args) const {
+  // Each attempt's choice, replayed in order: attempt j draws from (id, j)
+  // and avoids what attempts 0..j-1 chose, as it did when it ran (with the
+  // picker of now: a replay under another picker may differ).
+  constexpr uint32_t kMaxReplayed = 8;
+  Choice chosen[kMaxReplayed + 1];
+  const uint32_t last = attempt < kMaxReplayed ? attempt : kMaxReplayed;
+  for (uint32_t j = 0; j <= last; ++j) {
+    auto tried = [&](const Choice& choice) {
+      for (uint32_t k = 0; k < j; ++k) {
+        if ((chosen[k].chosen & ~uintptr_t{1}) == (choice.chosen & ~uintptr_t{1})) return true;
+      }
+      return false;
+    };
+    // Drawn again a few times (a hash balancer draws the same each time),
+    // then the first target not tried, from a place the id decides.
+    Choice choice = ChooseOne(result, AttemptRandom(id, j), args);
+    for (uint32_t draw = 1; draw <= 4 && tried(choice); ++draw) {
+      choice = ChooseOne(result, AttemptRandom(id, j, draw), args);
+    }
+    const size_t targets = result.targets.size();
+    const size_t start = static_cast<size_t>(AttemptRandom(id, j, 5) % targets);
+    for (size_t k = 0; k < targets && tried(choice); ++k) {
+      choice = ChoiceOf(result.targets[(start + k) % targets]);
+    }
+    chosen[j] = choice;  // (all tried: the draw stands; an attempt must go somewhere)
+  }
+  return chosen[last];
+}
+
 LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_t random,
                                                    LoadBalancingPolicy::PickArgs& args) const {
   switch (result.kind) {
     case Result::Kind::kPick: {
+      // A call with an id (its channel retries) draws from it: a retry
+      // replays the earlier attempts and goes elsewhere (call_id_filter.h).
+      if (result.targets.size() > 1) {
+        std::string scratch;
+        const absl::optional<absl::string_view> value =
+            args.initial_metadata->Lookup(kCallIdMetadataKey, &scratch);
+        if (value.has_value()) {
+          if (const std::optional<uint64_t> id = ParseCallId(*value)) {
+            const uint32_t attempt = PreviousAttempts(args);
+            if (attempt > 0) {
+              const Choice choice = ChooseForAttempt(result, *id, attempt, args);
+              return Complete(result, choice.chosen, choice.health, args, false, 0);
+            }
+            random = AttemptRandom(*id, 0);
+          }
+        }
+      }
       // Half-open instances first: while they have permits, calls probe them.
       for (const Target& probe : result.probes) {
         uint32_t round;
-        if (probe.health->breaker().TryProbe(&round)) return Complete(result, probe, args, true, round);
+        if (probe.health->breaker().TryProbe(&round)) {
+          return Complete(result, probe, args, true, round);
+        }
       }
-      if (!result.table.empty()) {
-        const Result::Column& column = result.ColumnFor(random);
-        const bool self = result.ChoosesSelf(column, random);
-        return Complete(result, self ? column.self : column.alias,
-                        self ? column.self_health : column.alias_health, args, false, 0);
-      }
-      BalanceInput input;
-      input.random = random;
-      if (result.uses_hash) input.hash = CallHash(args, random);
-      return Complete(result, result.targets[result.balancer->Pick(input)], args, false, 0);
+      const Choice choice = ChooseOne(result, random, args);
+      return Complete(result, choice.chosen, choice.health, args, false, 0);
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();

@@ -90,6 +90,21 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
                                                   grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
   struct Target;
+  // A chosen target: its subchannel (lane flag in the low bit) and the
+  // health to track the call into (null: untracked).
+  struct Choice {
+    uintptr_t chosen;
+    InstanceHealth* health;
+  };
+  Choice ChooseOne(const Result& result, uint64_t random,
+                   grpc_core::LoadBalancingPolicy::PickArgs& args) const;
+  Choice ChoiceOf(const Target& target) const;
+  // The choice of attempt `attempt` (> 0) of the call with id `id`: not one
+  // of its earlier attempts' when there is another (call_id_filter.h).
+  Choice ChooseForAttempt(const Result& result, uint64_t id, uint32_t attempt,
+                          grpc_core::LoadBalancingPolicy::PickArgs& args) const;
+  // The call's grpc-previous-rpc-attempts (0 on a first attempt).
+  static uint32_t PreviousAttempts(grpc_core::LoadBalancingPolicy::PickArgs& args);
   // Picks from a result, with `random` and, for hash balancers, the call's
   // hash key.
   grpc_core::LoadBalancingPolicy::PickResult Use(const Result& result, uint64_t random,
