@@ -1,6 +1,7 @@
 // End-to-end unary calls over loopback: polaris:// (mockplane discovery, the
-// polaris policy) against gRPC's built-in round_robin over the same three
-// backends, in the same process and run.
+// polaris policy with a routing rule every call matches and circuit
+// breaking on, as by default) against gRPC's built-in round_robin over the
+// same three backends, in the same process and run.
 //
 //   tools/bazel run //benchmarks:e2e_benchmark -- --benchmark_repetitions=5
 //
@@ -59,6 +60,25 @@ class Fixture {
           Register(*backends_.back()->server(), backends_.back()->port(), options).value()));
       addresses.push_back(backends_.back()->address());
     }
+    // Routing on: a rule every call matches (by method) to every instance;
+    // circuit breaking is on by default.
+    v1::RuleRoutingConfig config;
+    v1::SubRuleRouting* sub = config.add_rules();
+    v1::SourceService* source = sub->add_sources();
+    source->set_service("*");
+    v1::SourceMatch* method = source->add_arguments();
+    method->set_type(v1::SourceMatch::METHOD);
+    method->mutable_value()->mutable_value()->set_value("Echo");
+    v1::DestinationGroup* group = sub->add_destinations();
+    group->set_service("BenchEcho");
+    group->set_weight(100);
+    v1::Routing routing;
+    v1::RouteRule* rule = routing.add_rules();
+    rule->set_id("bench-all");
+    rule->set_enable(true);
+    rule->set_routing_policy(v1::RulePolicy);
+    rule->mutable_routing_config()->PackFrom(config);
+    plane_->SetRouting(ServiceKey{"default", "BenchEcho"}, routing);
     grpc::ChannelArguments polaris_args;
     polaris_args.SetString(kControlPlaneAddressArg, plane_->address());
     polaris_ = echo::EchoServer::NewStub(grpc::CreateCustomChannel(
