@@ -19,6 +19,7 @@
 #include "client/polaris_client.h"
 #include "integration/echo_service_fixture.h"
 #include "mockplane/wait.h"
+#include "proto/v1/circuitbreaker.pb.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -239,6 +240,51 @@ TEST_F(CircuitBreakerTest, TheEjectionCapHoldsWhenHalfTheInstancesFail) {
   EXPECT_EQ(open(), 1) << transitions.Dump();
   const int still_called = tally.by_backend["bad1"] + tally.by_backend["bad2"] + tally.failed;
   EXPECT_GT(still_called, 100);  // about a third of 600 go to the one left in
+}
+
+// A CIRCUIT_BREAKER rule from the control plane: RESOURCE_EXHAUSTED (code
+// 8, not a failure by default) counts, and 3 in a row open the instance.
+TEST_F(CircuitBreakerTest, AnInstanceRuleFromTheControlPlaneDecidesWhatFailsAndWhenItOpens) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = cb.add_rules();
+  rule->set_id("echo-instances");
+  rule->set_enable(true);
+  rule->set_level(v1::INSTANCE);
+  rule->mutable_rule_matcher()->mutable_destination()->set_service("Echo");
+  rule->mutable_rule_matcher()->mutable_destination()->set_namespace_("default");
+  rule->mutable_rule_matcher()->mutable_source()->set_service("*");
+  v1::ErrorCondition* code = rule->add_error_conditions();
+  code->set_input_type(v1::ErrorCondition::RET_CODE);
+  code->mutable_condition()->set_type(v1::MatchString::IN);
+  code->mutable_condition()->mutable_value()->set_value("8,14");
+  v1::TriggerCondition* trigger = rule->add_trigger_condition();
+  trigger->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
+  trigger->set_error_count(3);
+  rule->mutable_recovercondition()->set_sleep_window(60);
+  plane_->SetCircuitBreaker(testing::kEcho, cb);
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetFailure(grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const std::string bad = Address("bad");
+  ASSERT_TRUE(CallUntil(*stub_, [&] { return transitions.Count(bad, BreakerState::kOpen) > 0; }))
+      << transitions.Dump();
+  EXPECT_NE(transitions.Dump().find("3 consecutive failures; open for 1m"), std::string::npos)
+      << transitions.Dump();
+  Tally after = CountWithDeadline(*stub_, 300, absl::Seconds(10));
+  EXPECT_EQ(after.failed, 0) << after.last_error;
+}
+
+// The control: without the rule RESOURCE_EXHAUSTED is not a failure, and
+// the instance keeps its share of calls.
+TEST_F(CircuitBreakerTest, WithoutARuleOnlyTheDefaultCodesFail) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetFailure(grpc::StatusCode::RESOURCE_EXHAUSTED);
+  Tally tally = CountWithDeadline(*stub_, 300, absl::Seconds(10));
+  EXPECT_GT(tally.failed, 50);
+  EXPECT_EQ(transitions.Total(), 0) << transitions.Dump();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "sdk/balancer/ring_hash.h"
 #include "sdk/balancer/round_robin.h"
 #include "sdk/balancer/weighted_random.h"
+#include "sdk/breaker/breaker_rules.h"
 #include "sdk/router/lane_router.h"
 #include "sdk/router/metadata_router.h"
 #include "sdk/router/nearby_router.h"
@@ -26,6 +27,7 @@ void RegisterBuiltinGovernance() {
     RuleParserRegistry& parsers = RuleParserRegistry::Global();
     (void)parsers.Register(MakeRoutingRulesParser());
     (void)parsers.Register(MakeLaneRulesParser());
+    (void)parsers.Register(MakeCircuitBreakerRulesParser());
 
     RouterRegistry& routers = RouterRegistry::Global();
     (void)routers.Register(MakeLaneRouterFactory());

@@ -34,6 +34,7 @@
 #include "sdk/balancer/balancer.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
+#include "sdk/breaker/breaker_rules.h"
 #include "sdk/breaker/service_breakers.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
@@ -153,6 +154,8 @@ class PolarisLb final : public LoadBalancingPolicy {
   std::shared_ptr<ServiceBreakers> breakers_;
   std::shared_ptr<const std::vector<std::shared_ptr<InstanceHealth>>> healths_;
   uint64_t breaker_listener_ = 0;
+  // Whether outcomes are recorded (circuit breaking on for the service).
+  bool breaking_ = false;
   std::shared_ptr<BreakerBridge> breaker_bridge_;
   // The service config's choices, if any.
   RefCountedPtr<PolarisLbConfig> config_;
@@ -276,7 +279,18 @@ void PolarisLb::BuildChainLocked() {
 
 void PolarisLb::TrackInstancesLocked() {
   healths_ = nullptr;
-  const CircuitBreakingOptions& breaking = governance_->circuit_breaking;
+  // The service's INSTANCE rule for this caller, if any, over the options
+  // in code (which may turn breaking off altogether).
+  CircuitBreakingOptions breaking = governance_->circuit_breaking;
+  if (breaking.enabled) {
+    if (std::shared_ptr<const CircuitBreakerRules> rules = view_->Rules<CircuitBreakerRules>()) {
+      if (const BreakerRule* rule =
+              rules->Find(BreakerLevel::kInstance, caller_->service, view_->key)) {
+        breaking = rule->options;
+      }
+    }
+  }
+  breaking_ = breaking.enabled;
   if (!breaking.enabled && !balancer_->uses_load()) {
     StopListeningLocked();
     return;
@@ -350,7 +364,7 @@ void PolarisLb::OnStateChangeLocked(const std::string& key, uint64_t generation,
       endpoint.failing = true;
       endpoint.last_failure = status;
       // A failed connection counts against the instance's breaker.
-      if (healths_ != nullptr && governance_->circuit_breaking.enabled && endpoint.index >= 0 &&
+      if (healths_ != nullptr && breaking_ && endpoint.index >= 0 &&
           static_cast<size_t>(endpoint.index) < healths_->size()) {
         InstanceHealth& health = *(*healths_)[static_cast<size_t>(endpoint.index)];
         health.Record(CallOutcome::kFailure, health.breaker().round(), false);
@@ -421,7 +435,7 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   inputs.probing.assign(instances.size(), false);
   inputs.ready.resize(instances.size());
   // Breakers: open instances are not available; half-open ones are probed.
-  const bool breaking = healths_ != nullptr && governance_->circuit_breaking.enabled;
+  const bool breaking = healths_ != nullptr && breaking_;
   auto admitted = [&](size_t index) {
     if (!breaking || index >= healths_->size()) return true;
     const BreakerState state = (*healths_)[index]->breaker().state();

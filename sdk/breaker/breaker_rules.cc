@@ -1,0 +1,290 @@
+#include "sdk/breaker/breaker_rules.h"
+
+#include <algorithm>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "proto/v1/circuitbreaker.pb.h"
+#include "proto/v1/response.pb.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+bool Any(absl::string_view value) { return value.empty() || value == "*"; }
+
+bool FieldMatches(absl::string_view rule, absl::string_view actual) {
+  return Any(rule) || rule == actual;
+}
+
+// 0: exact, 1: wildcard (for ordering).
+int Wild(absl::string_view value) { return Any(value) ? 1 : 0; }
+
+// The conditions and triggers of a rule (or of all its blocks), merged.
+struct Conditions {
+  const google::protobuf::RepeatedPtrField<v1::ErrorCondition>* errors = nullptr;
+  const google::protobuf::RepeatedPtrField<v1::TriggerCondition>* triggers = nullptr;
+  std::string field;  // where they are, for messages
+};
+
+class Builder {
+ public:
+  Builder(const v1::CircuitBreakerRule& proto, std::string where)
+      : proto_(proto), where_(std::move(where)) {}
+
+  absl::StatusOr<std::optional<BreakerRule>> Build(const CircuitBreakingOptions& defaults) {
+    if (!proto_.enable()) return std::optional<BreakerRule>();
+    BreakerRule rule;
+    rule.id = proto_.id().empty() ? proto_.name() : proto_.id();
+    switch (proto_.level()) {
+      case v1::SERVICE:
+        rule.level = BreakerLevel::kService;
+        break;
+      case v1::METHOD:
+        rule.level = BreakerLevel::kMethod;
+        break;
+      case v1::INSTANCE:
+        rule.level = BreakerLevel::kInstance;
+        break;
+      case v1::GROUP:
+      case v1::UNKNOWN:
+        return std::optional<BreakerRule>();  // not supported (nor upstream)
+      default:
+        return Bad("level", absl::StrCat("unknown level ", static_cast<int>(proto_.level())));
+    }
+    const v1::RuleMatcher& matcher = proto_.rule_matcher();
+    rule.source = ServiceKey{matcher.source().namespace_(), matcher.source().service()};
+    rule.destination =
+        ServiceKey{matcher.destination().namespace_(), matcher.destination().service()};
+    rule.regex_separate = proto_.regex_separate();
+    rule.priority = proto_.priority();
+    rule.options = defaults;
+    rule.options.enabled = true;
+
+    // Conditions: the blocks', else the rule's own (deprecated) ones.
+    std::vector<Conditions> conditions;
+    if (proto_.block_configs_size() > 0) {
+      for (int i = 0; i < proto_.block_configs_size(); ++i) {
+        const v1::BlockConfig& block = proto_.block_configs(i);
+        const std::string field = absl::StrCat("block_configs[", i, "]");
+        conditions.push_back({&block.error_conditions(), &block.trigger_conditions(), field});
+        if (block.has_api() && block.api().has_path()) {
+          absl::StatusOr<StringMatcher> path =
+              StringMatcher::FromProto(block.api().path(), absl::StrCat(field, ".api.path"));
+          if (!path.ok()) return Bad(path.status());
+          if (!path->MatchesAnything()) rule.methods.push_back(*std::move(path));
+        }
+      }
+    } else {
+      conditions.push_back({&proto_.error_conditions(), &proto_.trigger_condition(), ""});
+      if (matcher.destination().has_method()) {
+        absl::StatusOr<StringMatcher> method = StringMatcher::FromProto(
+            matcher.destination().method(), "rule_matcher.destination.method");
+        if (!method.ok()) return Bad(method.status());
+        if (!method->MatchesAnything()) rule.methods.push_back(*std::move(method));
+      }
+    }
+    if (absl::Status status = ReadErrors(conditions, &rule.options); !status.ok()) return status;
+    if (absl::Status status = ReadTriggers(conditions, &rule.options); !status.ok()) return status;
+
+    const v1::RecoverCondition& recover = proto_.recovercondition();
+    if (recover.sleep_window() > 0) {
+      rule.options.instance.sleep_window = absl::Seconds(recover.sleep_window());
+      rule.options.instance.max_sleep_window =
+          std::max(rule.options.instance.sleep_window, defaults.instance.max_sleep_window);
+    }
+    if (recover.consecutivesuccess() > 1000) {
+      return Bad("recoverCondition.consecutiveSuccess", "must be at most 1000");
+    }
+    if (recover.consecutivesuccess() > 0) {
+      rule.options.instance.half_open_probes = recover.consecutivesuccess();
+    }
+    if (proto_.max_ejection_percent() > 100) {
+      return Bad("max_ejection_percent", "must be in 0..100");
+    }
+    if (proto_.max_ejection_percent() > 0) {
+      rule.options.max_open_percent = proto_.max_ejection_percent();
+    }
+    rule.fault_detect = proto_.faultdetectconfig().enable();
+    if (proto_.fallbackconfig().enable()) {
+      const v1::FallbackResponse& response = proto_.fallbackconfig().response();
+      FallbackResponse fallback;
+      fallback.code = response.code();
+      for (const auto& header : response.headers()) {
+        fallback.headers.emplace_back(header.key(), header.value());
+      }
+      fallback.body = response.body();
+      rule.fallback = std::move(fallback);
+    }
+    if (absl::Status status = rule.options.Validate(""); !status.ok()) return Bad(status);
+    return std::optional<BreakerRule>(std::move(rule));
+  }
+
+ private:
+  absl::Status Bad(absl::string_view field, absl::string_view why) const {
+    return absl::InvalidArgumentError(absl::StrCat(where_, ": ", field, " ", why));
+  }
+  absl::Status Bad(const absl::Status& status) const {
+    return absl::InvalidArgumentError(absl::StrCat(where_, ": ", status.message()));
+  }
+  static std::string At(const Conditions& c, absl::string_view name, int i) {
+    return absl::StrCat(c.field, c.field.empty() ? "" : ".", name, "[", i, "]");
+  }
+
+  // RET_CODE conditions become the codes that fail (each matcher tried on
+  // "1" .. "16"), DELAY ones the slow-call threshold (the lowest).
+  absl::Status ReadErrors(const std::vector<Conditions>& all, CircuitBreakingOptions* options) {
+    bool any = false;
+    uint32_t mask = 0;
+    int64_t slow_ms = -1;
+    for (const Conditions& c : all) {
+      for (int i = 0; i < c.errors->size(); ++i) {
+        const v1::ErrorCondition& condition = c.errors->Get(i);
+        const std::string field = At(c, "error_conditions", i);
+        switch (condition.input_type()) {
+          case v1::ErrorCondition::RET_CODE: {
+            absl::StatusOr<StringMatcher> matcher =
+                StringMatcher::FromProto(condition.condition(), absl::StrCat(field, ".condition"));
+            if (!matcher.ok()) return Bad(matcher.status());
+            for (int code = 1; code <= 16; ++code) {
+              if (matcher->Matches(absl::StrCat(code))) mask |= uint32_t{1} << code;
+            }
+            any = true;
+            break;
+          }
+          case v1::ErrorCondition::DELAY: {
+            int64_t ms = 0;
+            if (!absl::SimpleAtoi(condition.condition().value().value(), &ms) || ms <= 0) {
+              return Bad(absl::StrCat(field, ".condition.value"),
+                         absl::StrCat("'", condition.condition().value().value(),
+                                      "' is not a positive number of milliseconds"));
+            }
+            slow_ms = slow_ms < 0 ? ms : std::min(slow_ms, ms);
+            any = true;
+            break;
+          }
+          default:
+            return Bad(absl::StrCat(field, ".input_type"),
+                       absl::StrCat("unknown input type ", static_cast<int>(condition.input_type())));
+        }
+      }
+    }
+    if (!any) return absl::OkStatus();  // the default codes
+    options->failure_codes.clear();
+    for (int code = 1; code <= 16; ++code) {
+      if ((mask >> code & 1) != 0) options->failure_codes.push_back(static_cast<absl::StatusCode>(code));
+    }
+    options->slow_call = slow_ms < 0 ? absl::ZeroDuration() : absl::Milliseconds(slow_ms);
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadTriggers(const std::vector<Conditions>& all, CircuitBreakingOptions* options) {
+    bool consecutive = false;
+    bool rate = false;
+    BreakerOptions& breaker = options->instance;
+    for (const Conditions& c : all) {
+      for (int i = 0; i < c.triggers->size(); ++i) {
+        const v1::TriggerCondition& trigger = c.triggers->Get(i);
+        const std::string field =
+            At(c, c.field.empty() ? "trigger_condition" : "trigger_conditions", i);
+        switch (trigger.trigger_type()) {
+          case v1::TriggerCondition::CONSECUTIVE_ERROR:
+            if (trigger.error_count() == 0) break;  // never trips (as upstream)
+            breaker.consecutive_failures =
+                consecutive ? std::min(breaker.consecutive_failures, trigger.error_count())
+                            : trigger.error_count();
+            consecutive = true;
+            break;
+          case v1::TriggerCondition::ERROR_RATE: {
+            if (trigger.error_percent() == 0 || trigger.error_percent() > 100) {
+              return Bad(absl::StrCat(field, ".error_percent"), "must be in 1..100");
+            }
+            if (rate && trigger.error_percent() >= breaker.error_rate_percent) break;
+            breaker.error_rate_percent = trigger.error_percent();
+            breaker.min_requests = trigger.minimum_request();
+            breaker.window = absl::Seconds(trigger.interval() == 0 ? 60 : trigger.interval());
+            rate = true;
+            break;
+          }
+          default:
+            return Bad(absl::StrCat(field, ".trigger_type"),
+                       absl::StrCat("unknown trigger type ", static_cast<int>(trigger.trigger_type())));
+        }
+      }
+    }
+    if (consecutive && !rate) breaker.error_rate_percent = 0;
+    if (rate && !consecutive) breaker.consecutive_failures = 0;
+    return absl::OkStatus();
+  }
+
+  const v1::CircuitBreakerRule& proto_;
+  const std::string where_;
+};
+
+class CircuitBreakerRulesParser final : public RuleParser {
+ public:
+  absl::string_view name() const override { return CircuitBreakerRules::kParserName; }
+  std::vector<ResourceType> sources() const override { return {ResourceType::kCircuitBreaker}; }
+  absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
+      const ServiceKey& /*key*/, const ResourceAnswers& answers) const override {
+    auto rules = std::make_shared<CircuitBreakerRules>();
+    const ResourceUpdatePtr& update = answers[ResourceIndex(ResourceType::kCircuitBreaker)];
+    if (update == nullptr || update->answer == nullptr) return std::shared_ptr<const ParsedRules>(rules);
+    const v1::CircuitBreaker& breaker = update->answer->circuitbreaker();
+    // The settings a rule leaves out are the defaults of the built-in
+    // breaker (GovernanceOptions' own defaults).
+    const CircuitBreakingOptions defaults;
+    for (int i = 0; i < breaker.rules_size(); ++i) {
+      const v1::CircuitBreakerRule& proto = breaker.rules(i);
+      Builder builder(proto, absl::StrCat("CIRCUIT_BREAKER rules[", i, "] (",
+                                          proto.id().empty() ? proto.name() : proto.id(), ")"));
+      absl::StatusOr<std::optional<BreakerRule>> rule = builder.Build(defaults);
+      if (!rule.ok()) return rule.status();
+      if (rule->has_value()) rules->rules.push_back(**std::move(rule));
+    }
+    std::stable_sort(rules->rules.begin(), rules->rules.end(),
+                     [](const BreakerRule& a, const BreakerRule& b) {
+                       auto key = [](const BreakerRule& r) {
+                         return std::make_tuple(r.priority, Wild(r.destination.service_namespace),
+                                                r.destination.service_namespace,
+                                                Wild(r.destination.service),
+                                                r.destination.service, r.id);
+                       };
+                       return key(a) < key(b);
+                     });
+    return std::shared_ptr<const ParsedRules>(std::move(rules));
+  }
+};
+
+}  // namespace
+
+bool BreakerRule::Covers(const ServiceKey& caller, const ServiceKey& callee) const {
+  return FieldMatches(destination.service_namespace, callee.service_namespace) &&
+         FieldMatches(destination.service, callee.service) &&
+         FieldMatches(source.service_namespace, caller.service_namespace) &&
+         FieldMatches(source.service, caller.service);
+}
+
+bool BreakerRule::CoversMethod(absl::string_view path) const {
+  if (methods.empty()) return true;
+  for (const StringMatcher& method : methods) {
+    if (method.Matches(path)) return true;
+  }
+  return false;
+}
+
+const BreakerRule* CircuitBreakerRules::Find(BreakerLevel level, const ServiceKey& caller,
+                                             const ServiceKey& callee) const {
+  for (const BreakerRule& rule : rules) {
+    if (rule.level == level && rule.Covers(caller, callee)) return &rule;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<RuleParser> MakeCircuitBreakerRulesParser() {
+  return std::make_unique<CircuitBreakerRulesParser>();
+}
+
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,191 @@
+#include "sdk/breaker/breaker_rules.h"
+
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "proto/v1/circuitbreaker.pb.h"
+#include "proto/v1/response.pb.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+const ServiceKey kCallee{"default", "Echo"};
+const ServiceKey kCaller{"default", "Front"};
+
+absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> Parse(const v1::CircuitBreaker& cb) {
+  auto update = std::make_shared<ResourceUpdate>();
+  update->type = ResourceType::kCircuitBreaker;
+  update->key = kCallee;
+  auto answer = std::make_shared<v1::DiscoverResponse>();
+  *answer->mutable_circuitbreaker() = cb;
+  update->answer = answer;
+  ResourceAnswers answers;
+  answers[ResourceIndex(ResourceType::kCircuitBreaker)] = update;
+  absl::StatusOr<std::shared_ptr<const ParsedRules>> parsed =
+      MakeCircuitBreakerRulesParser()->Parse(kCallee, answers);
+  if (!parsed.ok()) return parsed.status();
+  return std::static_pointer_cast<const CircuitBreakerRules>(*parsed);
+}
+
+v1::CircuitBreakerRule* AddRule(v1::CircuitBreaker* cb, const std::string& id, v1::Level level) {
+  v1::CircuitBreakerRule* rule = cb->add_rules();
+  rule->set_id(id);
+  rule->set_enable(true);
+  rule->set_level(level);
+  rule->mutable_rule_matcher()->mutable_destination()->set_service("Echo");
+  rule->mutable_rule_matcher()->mutable_destination()->set_namespace_("default");
+  rule->mutable_rule_matcher()->mutable_source()->set_service("*");
+  return rule;
+}
+
+void AddCode(google::protobuf::RepeatedPtrField<v1::ErrorCondition>* conditions,
+             v1::MatchString::MatchStringType type, const std::string& value) {
+  v1::ErrorCondition* condition = conditions->Add();
+  condition->set_input_type(v1::ErrorCondition::RET_CODE);
+  condition->mutable_condition()->set_type(type);
+  condition->mutable_condition()->mutable_value()->set_value(value);
+}
+
+TEST(CircuitBreakerRulesTest, ReadsConditionsTriggersRecoveryAndCap) {
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddRule(&cb, "r1", v1::INSTANCE);
+  AddCode(rule->mutable_error_conditions(), v1::MatchString::IN, "8,14");
+  v1::ErrorCondition* delay = rule->add_error_conditions();
+  delay->set_input_type(v1::ErrorCondition::DELAY);
+  delay->mutable_condition()->mutable_value()->set_value("250");
+  v1::TriggerCondition* consecutive = rule->add_trigger_condition();
+  consecutive->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
+  consecutive->set_error_count(4);
+  v1::TriggerCondition* rate = rule->add_trigger_condition();
+  rate->set_trigger_type(v1::TriggerCondition::ERROR_RATE);
+  rate->set_error_percent(30);
+  rate->set_interval(20);
+  rate->set_minimum_request(7);
+  rule->mutable_recovercondition()->set_sleep_window(12);
+  rule->mutable_recovercondition()->set_consecutivesuccess(5);
+  rule->set_max_ejection_percent(34);
+  absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  const BreakerRule* found = (*rules)->Find(BreakerLevel::kInstance, kCaller, kCallee);
+  ASSERT_NE(found, nullptr);
+  const CircuitBreakingOptions& options = found->options;
+  EXPECT_EQ(options.failure_codes, (std::vector<absl::StatusCode>{
+                                       absl::StatusCode::kResourceExhausted,
+                                       absl::StatusCode::kUnavailable}));
+  EXPECT_EQ(options.slow_call, absl::Milliseconds(250));
+  EXPECT_EQ(options.instance.consecutive_failures, 4u);
+  EXPECT_EQ(options.instance.error_rate_percent, 30u);
+  EXPECT_EQ(options.instance.min_requests, 7u);
+  EXPECT_EQ(options.instance.window, absl::Seconds(20));
+  EXPECT_EQ(options.instance.sleep_window, absl::Seconds(12));
+  EXPECT_EQ(options.instance.half_open_probes, 5u);
+  EXPECT_EQ(options.max_open_percent, 34u);
+  EXPECT_EQ((*rules)->Find(BreakerLevel::kService, kCaller, kCallee), nullptr);
+}
+
+TEST(CircuitBreakerRulesTest, BlocksTakeThePlaceOfTheDeprecatedFields) {
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddRule(&cb, "m", v1::METHOD);
+  AddCode(rule->mutable_error_conditions(), v1::MatchString::EXACT, "2");  // ignored
+  v1::BlockConfig* block = rule->add_block_configs();
+  block->mutable_api()->mutable_path()->set_type(v1::MatchString::REGEX);
+  block->mutable_api()->mutable_path()->mutable_value()->set_value("/Echo$");
+  AddCode(block->mutable_error_conditions(), v1::MatchString::RANGE, "13~14");
+  v1::TriggerCondition* consecutive = block->add_trigger_conditions();
+  consecutive->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
+  consecutive->set_error_count(3);
+  rule->mutable_fallbackconfig()->set_enable(true);
+  rule->mutable_fallbackconfig()->mutable_response()->set_code(503);
+  rule->mutable_fallbackconfig()->mutable_response()->set_body("later");
+  auto* header = rule->mutable_fallbackconfig()->mutable_response()->add_headers();
+  header->set_key("x-fallback");
+  header->set_value("1");
+  absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  const BreakerRule* found = (*rules)->Find(BreakerLevel::kMethod, kCaller, kCallee);
+  ASSERT_NE(found, nullptr);
+  EXPECT_TRUE(found->CoversMethod("/grpc_cpp_polaris.echo.EchoServer/Echo"));
+  EXPECT_FALSE(found->CoversMethod("/grpc_cpp_polaris.echo.EchoServer/Chat"));
+  EXPECT_EQ(found->options.failure_codes,
+            (std::vector<absl::StatusCode>{absl::StatusCode::kInternal,
+                                           absl::StatusCode::kUnavailable}));
+  EXPECT_EQ(found->options.instance.consecutive_failures, 3u);
+  EXPECT_EQ(found->options.instance.error_rate_percent, 0u);  // no rate trigger
+  ASSERT_TRUE(found->fallback.has_value());
+  EXPECT_EQ(found->fallback->code, 503);
+  EXPECT_EQ(found->fallback->body, "later");
+  ASSERT_EQ(found->fallback->headers.size(), 1u);
+}
+
+TEST(CircuitBreakerRulesTest, WithoutConditionsTheDefaultCodesApplyAndOkNeverFails) {
+  v1::CircuitBreaker cb;
+  AddRule(&cb, "plain", v1::INSTANCE);
+  v1::CircuitBreakerRule* all = AddRule(&cb, "all", v1::SERVICE);
+  AddCode(all->mutable_error_conditions(), v1::MatchString::RANGE, "0~16");
+  absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, kCaller, kCallee)->options.failure_codes,
+            CircuitBreakingOptions().failure_codes);
+  const std::vector<absl::StatusCode>& codes =
+      (*rules)->Find(BreakerLevel::kService, kCaller, kCallee)->options.failure_codes;
+  EXPECT_EQ(codes.size(), 16u);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), absl::StatusCode::kOk), 0);
+}
+
+TEST(CircuitBreakerRulesTest, MatchingOrderAndSkippedRules) {
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* wild = AddRule(&cb, "b-wild", v1::INSTANCE);
+  wild->mutable_rule_matcher()->mutable_destination()->set_service("*");
+  AddRule(&cb, "c-exact", v1::INSTANCE);
+  v1::CircuitBreakerRule* other_caller = AddRule(&cb, "a-other", v1::INSTANCE);
+  other_caller->mutable_rule_matcher()->mutable_source()->set_service("Other");
+  AddRule(&cb, "d-disabled", v1::INSTANCE)->set_enable(false);
+  AddRule(&cb, "e-group", v1::GROUP);
+  v1::CircuitBreakerRule* urgent = AddRule(&cb, "z-urgent", v1::INSTANCE);
+  urgent->set_priority(0);
+  for (auto* rule : {wild, other_caller}) rule->set_priority(1);
+  cb.mutable_rules(1)->set_priority(1);  // c-exact
+  absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)->rules.size(), 4u);  // disabled and GROUP left out
+  EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, kCaller, kCallee)->id, "z-urgent");
+  urgent->set_enable(false);
+  rules = Parse(cb);
+  ASSERT_TRUE(rules.ok());
+  // Same priority: the exact destination before the wildcard; a rule for
+  // another caller never matches.
+  EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, kCaller, kCallee)->id, "c-exact");
+  EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, {"default", "Other"}, kCallee)->id, "a-other");
+  EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, kCaller, {"default", "Else"})->id, "b-wild");
+}
+
+TEST(CircuitBreakerRulesTest, BadFieldsAreNamed) {
+  auto message = [](const v1::CircuitBreaker& cb) {
+    absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+    return rules.ok() ? std::string("ok") : std::string(rules.status().message());
+  };
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddRule(&cb, "bad", v1::INSTANCE);
+  v1::TriggerCondition* rate = rule->add_trigger_condition();
+  rate->set_trigger_type(v1::TriggerCondition::ERROR_RATE);
+  rate->set_error_percent(150);
+  EXPECT_EQ(message(cb),
+            "CIRCUIT_BREAKER rules[0] (bad): trigger_condition[0].error_percent must be in 1..100");
+  rate->set_error_percent(50);
+  v1::ErrorCondition* delay = rule->add_error_conditions();
+  delay->set_input_type(v1::ErrorCondition::DELAY);
+  delay->mutable_condition()->mutable_value()->set_value("soon");
+  EXPECT_NE(message(cb).find("error_conditions[0].condition.value 'soon' is not a positive"),
+            std::string::npos)
+      << message(cb);
+  delay->mutable_condition()->mutable_value()->set_value("10");
+  AddCode(rule->mutable_error_conditions(), v1::MatchString::REGEX, "(");
+  EXPECT_NE(message(cb).find("error_conditions[1].condition"), std::string::npos) << message(cb);
+  rule->mutable_error_conditions()->RemoveLast();
+  rule->set_max_ejection_percent(101);
+  EXPECT_NE(message(cb).find("max_ejection_percent must be in 0..100"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
