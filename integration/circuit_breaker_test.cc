@@ -271,6 +271,10 @@ TEST_F(CircuitBreakerTest, AnInstanceRuleFromTheControlPlaneDecidesWhatFailsAndW
       << transitions.Dump();
   EXPECT_NE(transitions.Dump().find("3 consecutive failures; open for 1m"), std::string::npos)
       << transitions.Dump();
+  // The channel rebuilds its picker after the event (on its own thread):
+  // once a batch of 50 calls misses "bad" (by chance: (2/3)^50), it is out.
+  ASSERT_TRUE(WaitUntil([&] { return CountWithDeadline(*stub_, 50, absl::Seconds(10)).failed == 0; },
+                        absl::Seconds(20)));
   Tally after = CountWithDeadline(*stub_, 300, absl::Seconds(10));
   EXPECT_EQ(after.failed, 0) << after.last_error;
 }
