@@ -279,6 +279,106 @@ TEST_F(CircuitBreakerTest, AnInstanceRuleFromTheControlPlaneDecidesWhatFailsAndW
   EXPECT_EQ(after.failed, 0) << after.last_error;
 }
 
+v1::CircuitBreakerRule* AddEchoRule(v1::CircuitBreaker* cb, const std::string& id, v1::Level level,
+                                    uint32_t consecutive) {
+  v1::CircuitBreakerRule* rule = cb->add_rules();
+  rule->set_id(id);
+  rule->set_enable(true);
+  rule->set_level(level);
+  rule->mutable_rule_matcher()->mutable_destination()->set_service("Echo");
+  rule->mutable_rule_matcher()->mutable_destination()->set_namespace_("default");
+  rule->mutable_rule_matcher()->mutable_source()->set_service("*");
+  v1::TriggerCondition* trigger = rule->add_trigger_condition();
+  trigger->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
+  trigger->set_error_count(consecutive);
+  rule->mutable_recovercondition()->set_sleep_window(60);
+  return rule;
+}
+
+uint64_t BackendCalls(std::map<std::string, std::unique_ptr<mockplane::EchoBackend>>& backends) {
+  uint64_t calls = 0;
+  for (auto& [name, backend] : backends) calls += backend->calls();
+  return calls;
+}
+
+// A METHOD rule covering Echo: once Echo keeps failing, Echo calls fail at
+// once in the client, while the service's other method still reaches the
+// backends.
+TEST_F(CircuitBreakerTest, AMethodBreakerOpensForTheFailingMethodOnly) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddEchoRule(&cb, "echo-method", v1::METHOD, 3);
+  v1::BlockConfig* block = rule->add_block_configs();
+  block->mutable_api()->mutable_path()->mutable_value()->set_value(
+      "/grpc_cpp_polaris.echo.EchoServer/Echo");
+  v1::TriggerCondition* trigger = block->add_trigger_conditions();
+  trigger->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
+  trigger->set_error_count(3);
+  plane_->SetCircuitBreaker(testing::kEcho, cb);
+  Transitions transitions;
+  StartThree();
+  for (const char* name : {"a", "b", "bad"}) backends_[name]->SetFailure(grpc::StatusCode::INTERNAL);
+  Tally first = CountWithDeadline(*stub_, 3, absl::Seconds(10));
+  EXPECT_EQ(first.failed, 3);
+  ASSERT_TRUE(WaitUntil([&] { return transitions.Total() > 0; }, absl::Seconds(10)));
+  EXPECT_NE(transitions.Dump().find("method echo-method: closed -> open (3 consecutive failures"),
+            std::string::npos)
+      << transitions.Dump();
+  const uint64_t before = BackendCalls(backends_);
+  for (int i = 0; i < 100; ++i) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);  // a Drop fails even these at once
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    grpc::Status status = stub_->Echo(&context, request, &response);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+    ASSERT_NE(status.error_message().find(
+                  "circuit breaker of method /grpc_cpp_polaris.echo.EchoServer/Echo of "
+                  "default/Echo is open (rule echo-method)"),
+              std::string::npos)
+        << status.error_message();
+  }
+  EXPECT_EQ(BackendCalls(backends_), before);  // none left the client
+  // Chat is not covered: it reaches a backend (which does not implement it).
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto stream = stub_->Chat(&context);
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// A SERVICE rule with a fallback: once the service keeps failing, every call
+// fails at once with the fallback's code, without reaching any backend.
+TEST_F(CircuitBreakerTest, AnOpenServiceBreakerFailsCallsAtOnceWithTheRulesCode) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddEchoRule(&cb, "echo-service", v1::SERVICE, 3);
+  rule->mutable_fallbackconfig()->set_enable(true);
+  rule->mutable_fallbackconfig()->mutable_response()->set_code(8);  // RESOURCE_EXHAUSTED
+  plane_->SetCircuitBreaker(testing::kEcho, cb);
+  Transitions transitions;
+  StartThree();
+  for (const char* name : {"a", "b", "bad"}) backends_[name]->SetFailure(grpc::StatusCode::INTERNAL);
+  Tally first = CountWithDeadline(*stub_, 3, absl::Seconds(10));
+  EXPECT_EQ(first.failed, 3);
+  ASSERT_TRUE(WaitUntil([&] { return transitions.Total() > 0; }, absl::Seconds(10)));
+  EXPECT_NE(transitions.Dump().find("default/Echo service: closed -> open"), std::string::npos)
+      << transitions.Dump();
+  const uint64_t before = BackendCalls(backends_);
+  Tally refused = CountWithDeadline(*stub_, 100, absl::Seconds(10));
+  EXPECT_EQ(refused.failed, 100);
+  EXPECT_NE(refused.last_error.find("circuit breaker of service default/Echo is open (rule "
+                                    "echo-service)"),
+            std::string::npos)
+      << refused.last_error;
+  EXPECT_EQ(BackendCalls(backends_), before);
+  grpc::ClientContext context;
+  echo::EchoRequest request;
+  echo::EchoResponse response;
+  EXPECT_EQ(stub_->Echo(&context, request, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
 // The control: without the rule RESOURCE_EXHAUSTED is not a failure, and
 // the instance keeps its share of calls.
 TEST_F(CircuitBreakerTest, WithoutARuleOnlyTheDefaultCodesFail) {

@@ -156,6 +156,14 @@ class PolarisLb final : public LoadBalancingPolicy {
   uint64_t breaker_listener_ = 0;
   // Whether outcomes are recorded (circuit breaking on for the service).
   bool breaking_ = false;
+  // The service's CIRCUIT_BREAKER rules, and its SERVICE and METHOD
+  // breakers when a rule of those levels applies to this caller.
+  std::shared_ptr<const CircuitBreakerRules> breaker_rules_;
+  const BreakerRule* service_rule_ = nullptr;
+  const BreakerRule* method_rule_ = nullptr;
+  std::shared_ptr<ServiceBreakers> service_breakers_;
+  std::shared_ptr<InstanceHealth> service_breaker_;
+  std::shared_ptr<ServiceBreakers> method_breakers_;
   std::shared_ptr<BreakerBridge> breaker_bridge_;
   // The service config's choices, if any.
   RefCountedPtr<PolarisLbConfig> config_;
@@ -282,11 +290,28 @@ void PolarisLb::TrackInstancesLocked() {
   // The service's INSTANCE rule for this caller, if any, over the options
   // in code (which may turn breaking off altogether).
   CircuitBreakingOptions breaking = governance_->circuit_breaking;
+  breaker_rules_ = nullptr;
+  service_rule_ = method_rule_ = nullptr;
+  service_breaker_ = nullptr;
+  service_breakers_ = method_breakers_ = nullptr;
   if (breaking.enabled) {
-    if (std::shared_ptr<const CircuitBreakerRules> rules = view_->Rules<CircuitBreakerRules>()) {
-      if (const BreakerRule* rule =
-              rules->Find(BreakerLevel::kInstance, caller_->service, view_->key)) {
+    breaker_rules_ = view_->Rules<CircuitBreakerRules>();
+    if (breaker_rules_ != nullptr) {
+      const ServiceKey& caller = caller_->service;
+      if (const BreakerRule* rule = breaker_rules_->Find(BreakerLevel::kInstance, caller, view_->key)) {
         breaking = rule->options;
+      }
+      // SERVICE and METHOD breakers: per process and service too.
+      service_rule_ = breaker_rules_->Find(BreakerLevel::kService, caller, view_->key);
+      if (service_rule_ != nullptr) {
+        service_breakers_ = ServiceBreakersRegistry::Global().For(
+            view_->key, service_rule_->options, BreakerLevel::kService);
+        service_breaker_ = service_breakers_->Resource("");
+      }
+      method_rule_ = breaker_rules_->Find(BreakerLevel::kMethod, caller, view_->key);
+      if (method_rule_ != nullptr) {
+        method_breakers_ = ServiceBreakersRegistry::Global().For(
+            view_->key, method_rule_->options, BreakerLevel::kMethod);
       }
     }
   }
@@ -491,6 +516,11 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   inputs.hash_key_header = hash_key_header_;
   inputs.healths = healths_;
   inputs.record_outcomes = breaking;
+  inputs.service_breaker = service_breaker_;
+  inputs.service_rule = service_rule_;
+  inputs.method_rule = method_rule_;
+  inputs.method_breakers = method_breakers_;
+  inputs.breaker_rules = breaker_rules_;
   channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
                                         std::make_unique<RoutingPicker>(std::move(inputs)));
 }

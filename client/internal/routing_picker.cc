@@ -42,50 +42,72 @@ class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInter
     bool count_in_flight;
     bool record;
   };
+  using Gate = RoutingPicker::Gate;
+  static constexpr int kMaxGates = 2;
+  // `health` may be null when `gates` are given.
   static std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface> Create(
       LoadBalancingPolicy::CallState* call_state, InstanceHealth* health, Mode mode,
-      uint32_t round, bool probe) {
+      uint32_t round, bool probe, const Gate* gates, int gate_count) {
     void* memory = call_state->Alloc(sizeof(CallTracker));
     return std::unique_ptr<LoadBalancingPolicy::SubchannelCallTrackerInterface>(
-        new (memory) CallTracker(health, mode, round, probe));
+        new (memory) CallTracker(health, mode, round, probe, gates, gate_count));
   }
   static void operator delete(void*) {}
 
   ~CallTracker() override {
     TsanAcquire(this);
     if (finished_) return;
-    if (mode_.count_in_flight) health_->stats().in_flight.fetch_sub(1, std::memory_order_relaxed);
-    health_->AbandonCall(round_, probe_);
+    if (health_ != nullptr) {
+      if (mode_.count_in_flight) health_->stats().in_flight.fetch_sub(1, std::memory_order_relaxed);
+      health_->AbandonCall(round_, probe_);
+    }
+    for (int i = 0; i < gate_count_; ++i) gates_[i].breaker->AbandonCall(gates_[i].round, gates_[i].probe);
   }
   void Start() override {
     TsanAcquire(this);
-    if (mode_.record && health_->classifier().times_calls()) start_nanos_ = health_->NowNanos();
+    if (times_) start_nanos_ = Clock::Coarse()->NowNanos();
     TsanRelease(this);
   }
   void Finish(FinishArgs args) override {
     TsanAcquire(this);
-    if (mode_.count_in_flight) {
-      InstanceStats& stats = health_->stats();
-      stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
-      (args.status.ok() ? stats.succeeded : stats.failed).fetch_add(1, std::memory_order_relaxed);
-    }
-    CallOutcome outcome = CallOutcome::kNeither;
-    if (mode_.record) {
-      const FailureClassifier& classifier = health_->classifier();
-      const int64_t latency =
-          classifier.times_calls() && start_nanos_ != 0 ? health_->NowNanos() - start_nanos_ : 0;
-      outcome = classifier.Classify(args.status.code(), latency);
-    }
+    const absl::StatusCode code = args.status.code();
+    const int64_t latency = times_ && start_nanos_ != 0 ? Clock::Coarse()->NowNanos() - start_nanos_ : 0;
     finished_ = true;
     TsanRelease(this);
-    health_->EndCall(outcome, round_, probe_);  // may destroy the health: last
+    if (health_ != nullptr) {
+      if (mode_.count_in_flight) {
+        InstanceStats& stats = health_->stats();
+        stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
+        (code == absl::StatusCode::kOk ? stats.succeeded : stats.failed)
+            .fetch_add(1, std::memory_order_relaxed);
+      }
+      const CallOutcome outcome =
+          mode_.record ? health_->classifier().Classify(code, latency) : CallOutcome::kNeither;
+      health_->EndCall(outcome, round_, probe_);  // may destroy the health: last
+    }
+    for (int i = 0; i < gate_count_; ++i) {
+      InstanceHealth* breaker = gates_[i].breaker;
+      breaker->EndCall(breaker->classifier().Classify(code, latency), gates_[i].round,
+                       gates_[i].probe);
+    }
   }
 
  private:
-  CallTracker(InstanceHealth* health, Mode mode, uint32_t round, bool probe)
-      : health_(health), mode_(mode), round_(round), probe_(probe) {
-    health_->StartCall();
-    if (mode_.count_in_flight) health_->stats().in_flight.fetch_add(1, std::memory_order_relaxed);
+  CallTracker(InstanceHealth* health, Mode mode, uint32_t round, bool probe, const Gate* gates,
+              int gate_count)
+      : health_(health), mode_(mode), round_(round), probe_(probe), gate_count_(gate_count) {
+    if (health_ != nullptr) {
+      health_->StartCall();
+      if (mode_.count_in_flight) {
+        health_->stats().in_flight.fetch_add(1, std::memory_order_relaxed);
+      }
+      times_ = mode_.record && health_->classifier().times_calls();
+    }
+    for (int i = 0; i < gate_count; ++i) {
+      gates_[i] = gates[i];
+      gates_[i].breaker->StartCall();
+      times_ = times_ || gates_[i].breaker->classifier().times_calls();
+    }
     TsanRelease(this);  // gRPC hands the tracker to the call's threads
   }
 
@@ -93,7 +115,10 @@ class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInter
   const Mode mode_;
   const uint32_t round_;
   const bool probe_;
+  bool times_ = false;
   bool finished_ = false;
+  const int gate_count_;
+  Gate gates_[kMaxGates];
   int64_t start_nanos_ = 0;
 };
 
@@ -145,6 +170,10 @@ struct RoutingPicker::Result {
   // Routed READY instances whose breaker is half-open: each call first
   // tries to take one of their probe permits.
   std::vector<Target> probes;
+  // kPick, with a METHOD rule covering the call's path: the method's
+  // breaker (also set on kDrop results it caused: none).
+  std::shared_ptr<InstanceHealth> method;
+  std::string method_open_message;
   // kPick: the candidates (for pooling), and the tag of those entering a lane.
   Candidates candidates;
   std::string lane_tag;
@@ -154,7 +183,7 @@ struct RoutingPicker::Result {
 
   bool SameAs(const Result& other) const {
     if (kind != other.kind || code != other.code || message != other.message ||
-        lane_tag != other.lane_tag) {
+        lane_tag != other.lane_tag || method != other.method) {
       return false;
     }
     if (candidates.size() != other.candidates.size()) return false;
@@ -168,7 +197,8 @@ struct RoutingPicker::Result {
     return true;  // (within a picker an instance is a probe or not for every result)
   }
   uint64_t Fingerprint() const {
-    uint64_t hash = static_cast<uint64_t>(kind) * 0x9E3779B97F4A7C15ULL;
+    uint64_t hash = (static_cast<uint64_t>(kind) ^ reinterpret_cast<uintptr_t>(method.get())) *
+                    0x9E3779B97F4A7C15ULL;
     for (const Candidate& candidate : candidates) {
       hash = (hash ^ candidate.index) * 0x100000001b3ULL;
       hash = (hash ^ candidate.weight ^ (uint64_t{candidate.enters_lane} << 40)) * 0x100000001b3ULL;
@@ -184,8 +214,16 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
       keys_(inputs_.chain->keys()),
       cache_(inputs_.max_cached_tuples),
       pool_(inputs_.max_cached_results) {
-  tuple_size_ = (keys_.path ? 1 : 0) + header_keys_.size() + (keys_.labels ? 1 : 0) +
+  path_in_tuple_ = keys_.path || inputs_.method_rule != nullptr;
+  tuple_size_ = (path_in_tuple_ ? 1 : 0) + header_keys_.size() + (keys_.labels ? 1 : 0) +
                 (keys_.destination_metadata ? 1 : 0) + (keys_.lane ? 1 : 0);
+  if (inputs_.service_rule != nullptr) {
+    service_open_code_ = inputs_.service_rule->OpenCode();
+    service_open_message_ =
+        absl::StrCat("polaris: the circuit breaker of service ", inputs_.view->key.ToString(),
+                     " is open (rule ", inputs_.service_rule->id, ")");
+  }
+  if (inputs_.method_rule != nullptr) method_open_code_ = inputs_.method_rule->OpenCode();
   count_in_flight_ = inputs_.healths != nullptr && inputs_.balancer->uses_load();
   track_calls_ = inputs_.healths != nullptr && (inputs_.record_outcomes || count_in_flight_);
   TsanRelease(this);  // published to the data plane by gRPC
@@ -241,28 +279,50 @@ uint32_t RoutingPicker::PreviousAttempts(LoadBalancingPolicy::PickArgs& args) {
   return attempts;
 }
 
+bool RoutingPicker::Admit(InstanceHealth* breaker, Gate* gate) {
+  gate->breaker = breaker;
+  gate->probe = false;
+  switch (breaker->breaker().state()) {
+    case BreakerState::kClosed:
+      gate->round = breaker->breaker().round();
+      return true;
+    case BreakerState::kHalfOpen:
+      gate->probe = breaker->breaker().TryProbe(&gate->round);
+      return gate->probe;
+    case BreakerState::kOpen:
+      break;
+  }
+  return false;
+}
+
 LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result, uintptr_t chosen,
                                                         InstanceHealth* health,
                                                         LoadBalancingPolicy::PickArgs& args,
-                                                        bool probe, uint32_t round) const {
+                                                        bool probe, uint32_t round,
+                                                        const Gate* gates, int gate_count) const {
   if ((chosen & 1) != 0) AddLaneTag(result, args);
   RefCountedPtr<SubchannelInterface> subchannel =
       reinterpret_cast<SubchannelInterface*>(chosen & ~uintptr_t{1})->Ref();
-  if (health == nullptr) return LoadBalancingPolicy::PickResult::Complete(std::move(subchannel));
+  if (health == nullptr && gate_count == 0) {
+    return LoadBalancingPolicy::PickResult::Complete(std::move(subchannel));
+  }
   return LoadBalancingPolicy::PickResult::Complete(
       std::move(subchannel),
       CallTracker::Create(args.call_state, health,
                           CallTracker::Mode{count_in_flight_, inputs_.record_outcomes},
-                          probe ? round : health->breaker().round(), probe));
+                          probe || health == nullptr ? round : health->breaker().round(), probe,
+                          gates, gate_count));
 }
 
 LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result,
                                                         const Target& target,
                                                         LoadBalancingPolicy::PickArgs& args,
-                                                        bool probe, uint32_t round) const {
+                                                        bool probe, uint32_t round,
+                                                        const Gate* gates, int gate_count) const {
   return Complete(result,
                   reinterpret_cast<uintptr_t>(target.subchannel.get()) | (target.enters_lane ? 1 : 0),
-                  track_calls_ ? target.health.get() : nullptr, args, probe, round);
+                  track_calls_ ? target.health.get() : nullptr, args, probe, round, gates,
+                  gate_count);
 }
 
 RoutingPicker::Choice RoutingPicker::ChooseOne(const Result& result, uint64_t random,
@@ -320,6 +380,28 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
                                                    LoadBalancingPolicy::PickArgs& args) const {
   switch (result.kind) {
     case Result::Kind::kPick: {
+      // SERVICE and METHOD breakers (rules from the control plane): a call
+      // to an open one fails at once; half-open ones let their probes by.
+      Gate gates[2];
+      int gate_count = 0;
+      if (inputs_.service_breaker != nullptr) {
+        if (!Admit(inputs_.service_breaker.get(), &gates[0])) {
+          return LoadBalancingPolicy::PickResult::Drop(
+              absl::Status(service_open_code_, service_open_message_));
+        }
+        gate_count = 1;
+      }
+      if (result.method != nullptr) {
+        if (!Admit(result.method.get(), &gates[gate_count])) {
+          // The service's probe permit, if this call held one, goes back.
+          if (gate_count == 1 && gates[0].probe) {
+            gates[0].breaker->breaker().ReturnPermit(gates[0].round);
+          }
+          return LoadBalancingPolicy::PickResult::Drop(
+              absl::Status(method_open_code_, result.method_open_message));
+        }
+        ++gate_count;
+      }
       // A call with an id (its channel retries) draws from it: a retry
       // replays the earlier attempts and goes elsewhere (call_id_filter.h).
       if (result.targets.size() > 1) {
@@ -331,7 +413,8 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
             const uint32_t attempt = PreviousAttempts(args);
             if (attempt > 0) {
               const Choice choice = ChooseForAttempt(result, *id, attempt, args);
-              return Complete(result, choice.chosen, choice.health, args, false, 0);
+              return Complete(result, choice.chosen, choice.health, args, false, 0, gates,
+                              gate_count);
             }
             random = AttemptRandom(*id, 0);
           }
@@ -341,11 +424,11 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
       for (const Target& probe : result.probes) {
         uint32_t round;
         if (probe.health->breaker().TryProbe(&round)) {
-          return Complete(result, probe, args, true, round);
+          return Complete(result, probe, args, true, round, gates, gate_count);
         }
       }
       const Choice choice = ChooseOne(result, random, args);
-      return Complete(result, choice.chosen, choice.health, args, false, 0);
+      return Complete(result, choice.chosen, choice.health, args, false, 0, gates, gate_count);
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();
@@ -382,7 +465,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Pick(LoadBalancingPolicy::PickArg
     if (!scratch.empty()) built = true;
     return value.has_value() ? RouteAttr::Of(*value) : RouteAttr::Absent();
   };
-  if (keys_.path) tuple[size++] = RouteAttr::Of(args.path);
+  if (path_in_tuple_) tuple[size++] = RouteAttr::Of(args.path);
   for (const std::string& key : header_keys_) tuple[size++] = lookup(key);
   if (keys_.labels) tuple[size++] = lookup(kRouteLabelsMetadataKey);
   if (keys_.destination_metadata) tuple[size++] = lookup(kDestinationMetadataKey);
@@ -429,7 +512,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::SlowPick(LoadBalancingPolicy::Pic
         args.initial_metadata->Lookup(key, buffers.back().get());
     return value.has_value() ? RouteAttr::Of(*value) : RouteAttr::Absent();
   };
-  if (keys_.path) tuple.push_back(RouteAttr::Of(args.path));
+  if (path_in_tuple_) tuple.push_back(RouteAttr::Of(args.path));
   for (const std::string& key : header_keys_) tuple.push_back(lookup(key));
   if (keys_.labels) tuple.push_back(lookup(kRouteLabelsMetadataKey));
   if (keys_.destination_metadata) tuple.push_back(lookup(kDestinationMetadataKey));
@@ -445,12 +528,21 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
   // The request, from the tuple (same layout as in Pick).
   RouteRequest request;
   size_t at = 0;
-  if (keys_.path) request.path = std::string(tuple[at++].view());
+  if (path_in_tuple_) request.path = std::string(tuple[at++].view());
   for (const std::string& key : header_keys_) {
     const RouteAttr& value = tuple[at++];
     if (value.present) request.headers[key] = std::string(value.view());
   }
   auto result = std::make_unique<Result>();
+  if (const BreakerRule* rule = inputs_.method_rule;
+      rule != nullptr && rule->CoversMethod(request.path)) {
+    // One breaker per path, or one for all the paths the rule covers.
+    result->method =
+        inputs_.method_breakers->Resource(rule->regex_separate ? request.path : rule->id);
+    result->method_open_message =
+        absl::StrCat("polaris: the circuit breaker of method ", request.path, " of ",
+                     inputs_.view->key.ToString(), " is open (rule ", rule->id, ")");
+  }
   auto decode = [&](std::map<std::string, std::string>* into, const char* key) {
     const RouteAttr& value = tuple[at++];
     if (!value.present) return true;

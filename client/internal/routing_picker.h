@@ -32,6 +32,7 @@
 #include "sdk/router/route_cache.h"
 #include "sdk/router/router.h"
 #include "sdk/service_view.h"
+#include "sdk/breaker/breaker_rules.h"
 #include "sdk/breaker/service_breakers.h"
 #include "src/core/lib/gprpp/ref_counted_ptr.h"
 #include "src/core/lib/load_balancing/lb_policy.h"
@@ -54,6 +55,15 @@ struct RoutingPickerInputs {
   // breaking on) and, for load-aware balancers, counted while in flight.
   std::shared_ptr<const std::vector<std::shared_ptr<InstanceHealth>>> healths;
   bool record_outcomes = false;
+  // SERVICE and METHOD circuit breaking (rules from the control plane): the
+  // service's breaker, and the METHOD rule with the breakers of the methods
+  // it covers (null: none). A call to an open one fails at once (Drop) with
+  // the code of its rule's fallback (UNAVAILABLE without one).
+  std::shared_ptr<InstanceHealth> service_breaker;
+  const BreakerRule* service_rule = nullptr;
+  const BreakerRule* method_rule = nullptr;
+  std::shared_ptr<ServiceBreakers> method_breakers;
+  std::shared_ptr<const CircuitBreakerRules> breaker_rules;  // owns the rules above
   // Per instance of the view: whether routers may send calls to it (healthy
   // per the control plane, not ejected by its breaker, and READY or
   // connecting without having failed: calls routed to an instance still
@@ -78,6 +88,14 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   grpc_core::LoadBalancingPolicy::PickResult Pick(
       grpc_core::LoadBalancingPolicy::PickArgs args) override;
 
+  // A SERVICE or METHOD breaker a call passed: the round it was let through
+  // in, and whether it holds a half-open permit.
+  struct Gate {
+    InstanceHealth* breaker;
+    uint32_t round;
+    bool probe;
+  };
+
  private:
   struct Result;
   // Calls whose chain reads more attributes than this take a slower path
@@ -90,6 +108,9 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
                                                   grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
   struct Target;
+  // Lets the call through `breaker` (into `gate`), or not (open, or
+  // half-open without a permit left).
+  static bool Admit(InstanceHealth* breaker, Gate* gate);
   // A chosen target: its subchannel (lane flag in the low bit) and the
   // health to track the call into (null: untracked).
   struct Choice {
@@ -113,13 +134,15 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   // call holds a half-open permit of `round`.
   grpc_core::LoadBalancingPolicy::PickResult Complete(const Result& result, const Target& target,
                                                       grpc_core::LoadBalancingPolicy::PickArgs& args,
-                                                      bool probe, uint32_t round) const;
+                                                      bool probe, uint32_t round,
+                                                      const Gate* gates, int gate_count) const;
   // The same, from a subchannel pointer with the lane flag in its low bit,
   // and the health to track the call into (null: untracked).
   grpc_core::LoadBalancingPolicy::PickResult Complete(const Result& result, uintptr_t chosen,
                                                       InstanceHealth* health,
                                                       grpc_core::LoadBalancingPolicy::PickArgs& args,
-                                                      bool probe, uint32_t round) const;
+                                                      bool probe, uint32_t round,
+                                                      const Gate* gates, int gate_count) const;
   // StableHash of the call's hash key (SetHashKey's, else the configured
   // header's), or `random` when it has neither.
   uint64_t CallHash(grpc_core::LoadBalancingPolicy::PickArgs& args, uint64_t random) const;
@@ -133,6 +156,13 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   const RoutingPickerInputs inputs_;
   // Whether picks attach a call tracker.
   bool track_calls_ = false;
+  // Whether the call's path is part of the cached tuple (the routers read
+  // it, or a METHOD rule does).
+  bool path_in_tuple_ = false;
+  // The failure of calls to an open SERVICE / METHOD breaker.
+  absl::StatusCode service_open_code_ = absl::StatusCode::kUnavailable;
+  std::string service_open_message_;
+  absl::StatusCode method_open_code_ = absl::StatusCode::kUnavailable;
   bool count_in_flight_ = false;
   // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].
   std::vector<std::string> header_keys_;

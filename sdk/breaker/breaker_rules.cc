@@ -275,6 +275,29 @@ bool BreakerRule::CoversMethod(absl::string_view path) const {
   return false;
 }
 
+absl::StatusCode BreakerRule::OpenCode() const {
+  if (!fallback.has_value()) return absl::StatusCode::kUnavailable;
+  const int32_t code = fallback->code;
+  if (code >= 1 && code <= 16) return static_cast<absl::StatusCode>(code);
+  switch (code) {
+    case 400:
+      return absl::StatusCode::kInternal;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kUnimplemented;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return code >= 100 ? absl::StatusCode::kUnknown : absl::StatusCode::kUnavailable;
+  }
+}
+
 const BreakerRule* CircuitBreakerRules::Find(BreakerLevel level, const ServiceKey& caller,
                                              const ServiceKey& callee) const {
   for (const BreakerRule& rule : rules) {

@@ -72,6 +72,11 @@ struct BreakerRule {
   bool Covers(const ServiceKey& caller, const ServiceKey& callee) const;
   // METHOD level: whether the rule covers `path`.
   bool CoversMethod(absl::string_view path) const;
+  // The status code of calls refused while the breaker is open: the
+  // fallback's code when it is a gRPC code (1..16), else the gRPC code for
+  // it as an HTTP status (gRPC's HTTP mapping: 503 is UNAVAILABLE);
+  // UNAVAILABLE without a fallback.
+  absl::StatusCode OpenCode() const;
 };
 
 class CircuitBreakerRules final : public ParsedRules {

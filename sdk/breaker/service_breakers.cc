@@ -1,6 +1,8 @@
 #include "sdk/breaker/service_breakers.h"
 
 #include <set>
+
+#include "absl/strings/str_cat.h"
 #include <utility>
 
 namespace grpc_cpp_polaris {
@@ -9,9 +11,10 @@ namespace breaker_internal {
 // What a service's breakers share, kept alive by each of them (a breaker may
 // outlive its ServiceBreakers while calls to its instance run).
 struct Group : std::enable_shared_from_this<Group> {
-  Group(const ServiceKey& service, const CircuitBreakingOptions& options, const Clock* clock,
-        Scheduler* scheduler)
+  Group(const ServiceKey& service, BreakerLevel level, const CircuitBreakingOptions& options,
+        const Clock* clock, Scheduler* scheduler)
       : service(service),
+        level(level),
         options(options),
         classifier(options),
         clock(clock),
@@ -33,6 +36,7 @@ struct Group : std::enable_shared_from_this<Group> {
   }
 
   const ServiceKey service;
+  const BreakerLevel level;
   const CircuitBreakingOptions options;
   const FailureClassifier classifier;
   const Clock* const clock;
@@ -59,7 +63,9 @@ InstanceHealth::InstanceHealth(std::string address, std::shared_ptr<InstanceStat
     : group_(std::move(group)),
       classifier_(group_->classifier),
       clock_(group_->clock),
-      breaker_(group_->options.instance, group_->clock, &group_->cap),
+      // The cap is on the share of a service's instances open at once.
+      breaker_(group_->options.instance, group_->clock,
+               group_->level == BreakerLevel::kInstance ? &group_->cap : nullptr),
       stats_(std::move(stats)),
       address_(std::move(address)) {}
 
@@ -79,7 +85,7 @@ void InstanceHealth::Record(CallOutcome outcome, uint32_t round, bool probe) {
 }
 
 void InstanceHealth::Report(const BreakerTransition& transition) {
-  breaker_internal::Publish(BreakerEvent{group_->service, BreakerLevel::kInstance, address_,
+  breaker_internal::Publish(BreakerEvent{group_->service, group_->level, address_,
                                          transition.from, transition.to, transition.reason,
                                          group_->clock->Now()});
   if (transition.to == BreakerState::kOpen) {
@@ -99,8 +105,8 @@ void InstanceHealth::Report(const BreakerTransition& transition) {
 }
 
 ServiceBreakers::ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
-                                 const Clock* clock, Scheduler* scheduler)
-    : group_(std::make_shared<breaker_internal::Group>(service, options, clock, scheduler)),
+                                 const Clock* clock, Scheduler* scheduler, BreakerLevel level)
+    : group_(std::make_shared<breaker_internal::Group>(service, level, options, clock, scheduler)),
       stats_(ServiceStatsRegistry::Global().For(service)) {}
 
 ServiceBreakers::~ServiceBreakers() = default;
@@ -127,6 +133,17 @@ std::vector<std::shared_ptr<InstanceHealth>> ServiceBreakers::Sync(
   return healths;
 }
 
+std::shared_ptr<InstanceHealth> ServiceBreakers::Resource(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = instances_.find(name);
+  if (it != instances_.end()) return it->second;
+  if (instances_.size() >= kMaxResources) return nullptr;
+  std::shared_ptr<InstanceHealth> health(
+      new InstanceHealth(name, stats_->For(name), group_), &InstanceHealth::Release);
+  instances_.emplace(name, health);
+  return health;
+}
+
 uint64_t ServiceBreakers::AddListener(std::function<void()> listener) {
   std::lock_guard<std::mutex> lock(group_->mu);
   const uint64_t id = group_->next_listener++;
@@ -150,15 +167,16 @@ ServiceBreakersRegistry& ServiceBreakersRegistry::Global() {
 }
 
 std::shared_ptr<ServiceBreakers> ServiceBreakersRegistry::For(
-    const ServiceKey& service, const CircuitBreakingOptions& options) {
+    const ServiceKey& service, const CircuitBreakingOptions& options, BreakerLevel level) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = services_.begin(); it != services_.end();) {
     it = it->second.expired() ? services_.erase(it) : std::next(it);
   }
-  std::weak_ptr<ServiceBreakers>& slot = services_[{service, options.Key()}];
+  std::weak_ptr<ServiceBreakers>& slot =
+      services_[{service, absl::StrCat(static_cast<int>(level), "|", options.Key())}];
   std::shared_ptr<ServiceBreakers> breakers = slot.lock();
   if (breakers == nullptr) {
-    breakers = std::make_shared<ServiceBreakers>(service, options, clock_, scheduler_);
+    breakers = std::make_shared<ServiceBreakers>(service, options, clock_, scheduler_, level);
     slot = breakers;
   }
   return breakers;

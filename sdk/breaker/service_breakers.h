@@ -124,8 +124,11 @@ class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceH
 class ServiceBreakers {
  public:
   // `clock` and `scheduler` outlive the breakers and every InstanceHealth.
+  // `level`: what the breakers are of (their events say so). Instance
+  // breakers come from Sync, method and service ones from Resource.
   ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
-                  const Clock* clock, Scheduler* scheduler);
+                  const Clock* clock, Scheduler* scheduler,
+                  BreakerLevel level = BreakerLevel::kInstance);
   ~ServiceBreakers();
   ServiceBreakers(const ServiceBreakers&) = delete;
   ServiceBreakers& operator=(const ServiceBreakers&) = delete;
@@ -134,6 +137,12 @@ class ServiceBreakers {
   // on first use. Instances not listed are forgotten (calls in flight and
   // pickers keep theirs until they end). Takes a lock: for building pickers.
   std::vector<std::shared_ptr<InstanceHealth>> Sync(const std::vector<std::string>& addresses);
+
+  // The breaker named `name` (a method's path, "" for the service), made on
+  // first use and kept while the breakers live; null past kMaxResources
+  // names (calls to those are not broken).
+  static constexpr size_t kMaxResources = 1024;
+  std::shared_ptr<InstanceHealth> Resource(const std::string& name);
 
   // Calls `listener` after transitions of this service's breakers (several
   // close together may be reported once), on the scheduler's thread.
@@ -159,10 +168,11 @@ class ServiceBreakersRegistry {
   ServiceBreakersRegistry(const Clock* clock, Scheduler* scheduler)
       : clock_(clock), scheduler_(scheduler) {}
 
-  // The breakers of `service` under `options`, shared with every other
-  // holder in the process; options must be valid.
+  // The breakers of `service` under `options` at `level`, shared with every
+  // other holder in the process; options must be valid.
   std::shared_ptr<ServiceBreakers> For(const ServiceKey& service,
-                                       const CircuitBreakingOptions& options);
+                                       const CircuitBreakingOptions& options,
+                                       BreakerLevel level = BreakerLevel::kInstance);
 
  private:
   const Clock* const clock_;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace grpc_cpp_polaris {
 namespace {
 
@@ -185,6 +187,37 @@ TEST(ServiceBreakersTest, SyncKeepsStateOfListedInstancesAndForgetsOthers) {
   std::shared_ptr<InstanceHealth> b = breakers.Sync({"b:1"})[0];
   EXPECT_EQ(b->breaker().state(), BreakerState::kClosed);
   EXPECT_NE(breakers.Sync({"a:1", "b:1"})[0], a);  // forgotten, then new
+}
+
+TEST(ServiceBreakersTest, MethodAndServiceBreakersAreNamedAndUncapped) {
+  FakeClock clock;
+  Scheduler scheduler(&clock);
+  const ServiceKey service{"default", "Levels"};
+  EventLog log(service.service);
+  ServiceBreakers methods(service, Options(), &clock, &scheduler, BreakerLevel::kMethod);
+  std::shared_ptr<InstanceHealth> echo = methods.Resource("/pkg.Svc/Echo");
+  EXPECT_EQ(methods.Resource("/pkg.Svc/Echo"), echo);  // one per name
+  std::shared_ptr<InstanceHealth> chat = methods.Resource("/pkg.Svc/Chat");
+  Fail(*echo, 3);
+  Fail(*chat, 3);  // no cap on methods: both open
+  EXPECT_EQ(echo->breaker().state(), BreakerState::kOpen);
+  EXPECT_EQ(chat->breaker().state(), BreakerState::kOpen);
+  std::vector<BreakerEvent> events = log.WaitFor(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].level, BreakerLevel::kMethod);
+  EXPECT_EQ(events[0].ToString(),
+            "circuit breaker default/Levels method /pkg.Svc/Echo: closed -> open (3 consecutive "
+            "failures; open for 10s)");
+  ServiceBreakers whole(service, Options(), &clock, &scheduler, BreakerLevel::kService);
+  Fail(*whole.Resource(""), 3);
+  events = log.WaitFor(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].ToString(),
+            "circuit breaker default/Levels service: closed -> open (3 consecutive failures; open "
+            "for 10s)");
+  // Names are bounded.
+  for (size_t i = 0; i < ServiceBreakers::kMaxResources; ++i) methods.Resource(absl::StrCat(i));
+  EXPECT_EQ(methods.Resource("one-too-many"), nullptr);
 }
 
 TEST(FailureClassifierTest, CodesLatencyAndCancellation) {
