@@ -20,6 +20,7 @@
 #include "integration/echo_service_fixture.h"
 #include "mockplane/wait.h"
 #include "proto/v1/circuitbreaker.pb.h"
+#include "sdk/breaker/breaker_rule_builders.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -87,21 +88,10 @@ class CircuitBreakerTest : public testing::EchoServiceTest {
   // a failure is a failure).
   static Tally CountWithDeadline(echo::EchoServer::Stub& stub, int calls,
                                  absl::Duration deadline) {
-    Tally tally;
-    for (int i = 0; i < calls; ++i) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-      echo::EchoRequest request;
-      echo::EchoResponse response;
-      grpc::Status status = stub.Echo(&context, request, &response);
-      if (status.ok()) {
-        ++tally.by_backend[response.instance().substr(0, response.instance().find('@'))];
-      } else {
-        ++tally.failed;
-        tally.last_error = status.error_message();
-      }
-    }
-    return tally;
+    return Count(stub, calls, [deadline](grpc::ClientContext* context) {
+      context->set_wait_for_ready(false);
+      context->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    });
   }
 
   // Calls for `duration` (at most `max_calls`).
@@ -127,6 +117,18 @@ class CircuitBreakerTest : public testing::EchoServiceTest {
 
   std::string Address(const std::string& name) { return backends_[name]->address(); }
 
+  // Calls for 5 s (each with `deadline`): fewer than 1% may fail.
+  Tally ExpectFewFailuresFor5s(const char* what, absl::Duration deadline,
+                               Transitions& transitions) {
+    Tally during = CallFor(*stub_, absl::Seconds(5), deadline);
+    printf("%s: %d of %d calls failed over 5 s\n", what, during.failed, during.total());
+    EXPECT_GT(during.total(), 200);
+    EXPECT_LT(during.failed * 100, during.total())
+        << during.failed << " of " << during.total() << " failed; " << during.last_error << "\n"
+        << transitions.Dump();
+    return during;
+  }
+
   std::unique_ptr<echo::EchoServer::Stub> stub_;
 };
 
@@ -140,13 +142,7 @@ TEST_F(CircuitBreakerTest, AFailingInstanceIsEjectedAndProbedBackOnceItRecovers)
       << transitions.Dump();
   // Ejected: over 5 s, fewer than 1% of calls fail (each half-open round
   // costs one failed probe: the sleep window is 2 s, then 4 s).
-  Tally during = CallFor(*stub_, absl::Seconds(5), absl::Seconds(10));
-  printf("failing instance ejected: %d of %d calls failed over 5 s\n", during.failed,
-         during.total());
-  EXPECT_GT(during.total(), 200);
-  EXPECT_LT(during.failed * 100, during.total())
-      << during.failed << " of " << during.total() << " failed; " << during.last_error << "\n"
-      << transitions.Dump();
+  ExpectFewFailuresFor5s("failing instance ejected", absl::Seconds(10), transitions);
   EXPECT_GE(transitions.Count(bad, BreakerState::kHalfOpen), 1) << transitions.Dump();
   // It recovers: the next half-open round (within the 4 s sleep window)
   // probes it and closes it, and it takes calls again.
@@ -176,12 +172,8 @@ TEST_F(CircuitBreakerTest, AnInstanceSlowerThanTheDeadlineIsEjected) {
       *stub_, [&] { return transitions.Count(bad, BreakerState::kOpen) > 0; }, 3000,
       absl::Milliseconds(200)))
       << transitions.Dump();
-  Tally during = CallFor(*stub_, absl::Seconds(5), absl::Milliseconds(200));
-  printf("slow instance ejected: %d of %d calls failed over 5 s\n", during.failed,
-         during.total());
-  EXPECT_GT(during.total(), 200);
-  EXPECT_LT(during.failed * 100, during.total())
-      << during.failed << " of " << during.total() << " failed; " << during.last_error;
+  Tally during =
+      ExpectFewFailuresFor5s("slow instance ejected", absl::Milliseconds(200), transitions);
   EXPECT_EQ(during.by_backend["bad"], 0);
 }
 
@@ -247,20 +239,9 @@ TEST_F(CircuitBreakerTest, TheEjectionCapHoldsWhenHalfTheInstancesFail) {
 TEST_F(CircuitBreakerTest, AnInstanceRuleFromTheControlPlaneDecidesWhatFailsAndWhenItOpens) {
   ASSERT_TRUE(Init(Breaking()).ok());
   v1::CircuitBreaker cb;
-  v1::CircuitBreakerRule* rule = cb.add_rules();
-  rule->set_id("echo-instances");
-  rule->set_enable(true);
-  rule->set_level(v1::INSTANCE);
-  rule->mutable_rule_matcher()->mutable_destination()->set_service("Echo");
-  rule->mutable_rule_matcher()->mutable_destination()->set_namespace_("default");
-  rule->mutable_rule_matcher()->mutable_source()->set_service("*");
-  v1::ErrorCondition* code = rule->add_error_conditions();
-  code->set_input_type(v1::ErrorCondition::RET_CODE);
-  code->mutable_condition()->set_type(v1::MatchString::IN);
-  code->mutable_condition()->mutable_value()->set_value("8,14");
-  v1::TriggerCondition* trigger = rule->add_trigger_condition();
-  trigger->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
-  trigger->set_error_count(3);
+  v1::CircuitBreakerRule* rule = testing::AddBreakerRule(&cb, "echo-instances", v1::INSTANCE, testing::kEcho);
+  testing::AddRetCode(rule->mutable_error_conditions(), v1::MatchString::IN, "8,14");
+  testing::AddConsecutive(rule->mutable_trigger_condition(), 3);
   rule->mutable_recovercondition()->set_sleep_window(60);
   plane_->SetCircuitBreaker(testing::kEcho, cb);
   Transitions transitions;
@@ -281,16 +262,8 @@ TEST_F(CircuitBreakerTest, AnInstanceRuleFromTheControlPlaneDecidesWhatFailsAndW
 
 v1::CircuitBreakerRule* AddEchoRule(v1::CircuitBreaker* cb, const std::string& id, v1::Level level,
                                     uint32_t consecutive) {
-  v1::CircuitBreakerRule* rule = cb->add_rules();
-  rule->set_id(id);
-  rule->set_enable(true);
-  rule->set_level(level);
-  rule->mutable_rule_matcher()->mutable_destination()->set_service("Echo");
-  rule->mutable_rule_matcher()->mutable_destination()->set_namespace_("default");
-  rule->mutable_rule_matcher()->mutable_source()->set_service("*");
-  v1::TriggerCondition* trigger = rule->add_trigger_condition();
-  trigger->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
-  trigger->set_error_count(consecutive);
+  v1::CircuitBreakerRule* rule = testing::AddBreakerRule(cb, id, level, testing::kEcho);
+  testing::AddConsecutive(rule->mutable_trigger_condition(), consecutive);
   rule->mutable_recovercondition()->set_sleep_window(60);
   return rule;
 }
@@ -311,9 +284,7 @@ TEST_F(CircuitBreakerTest, AMethodBreakerOpensForTheFailingMethodOnly) {
   v1::BlockConfig* block = rule->add_block_configs();
   block->mutable_api()->mutable_path()->mutable_value()->set_value(
       "/grpc_cpp_polaris.echo.EchoServer/Echo");
-  v1::TriggerCondition* trigger = block->add_trigger_conditions();
-  trigger->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
-  trigger->set_error_count(3);
+  testing::AddConsecutive(block->mutable_trigger_conditions(), 3);
   plane_->SetCircuitBreaker(testing::kEcho, cb);
   Transitions transitions;
   StartThree();

@@ -40,21 +40,10 @@ class RetryTest : public testing::EchoServiceTest {
 
   // `calls` calls, not wait_for_ready: a failure is a failure.
   static Tally Calls(echo::EchoServer::Stub& stub, int calls) {
-    Tally tally;
-    for (int i = 0; i < calls; ++i) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-      echo::EchoRequest request;
-      echo::EchoResponse response;
-      grpc::Status status = stub.Echo(&context, request, &response);
-      if (status.ok()) {
-        ++tally.by_backend[response.instance().substr(0, response.instance().find('@'))];
-      } else {
-        ++tally.failed;
-        tally.last_error = status.error_message();
-      }
-    }
-    return tally;
+    return Count(stub, calls, [](grpc::ClientContext* context) {
+      context->set_wait_for_ready(false);
+      context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    });
   }
 };
 

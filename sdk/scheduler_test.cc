@@ -1,19 +1,19 @@
 #include "sdk/scheduler.h"
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "mockplane/wait.h"
 
 namespace grpc_cpp_polaris {
 namespace {
 
-// Waits (bounded) until `done` holds, polling the real clock.
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 10000 && !done(); ++i) Clock::Real()->SleepFor(absl::Milliseconds(1));
-  return done();
+// Waits (bounded, 10 s) until `done` holds.
+bool Eventually(const std::function<bool()>& done) {
+  return mockplane::WaitUntil(done, absl::Seconds(10), absl::Milliseconds(1));
 }
 
 TEST(SchedulerTest, RunsTasksInTimeOrderOnceTheClockReachesThem) {

@@ -144,7 +144,9 @@ class PolarisResolver final : public grpc_core::Resolver {
   void OnCallerChangedLocked() {
     if (shutdown_) return;
     if (pending_view_ != nullptr) {
-      ReportView(std::move(pending_view_));
+      ServiceViewPtr view = std::move(pending_view_);
+      pending_view_ = nullptr;
+      ReportView(view);
     } else if (last_view_ != nullptr) {
       ReportView(last_view_);  // the policy rebuilds its routers for the new caller
     }

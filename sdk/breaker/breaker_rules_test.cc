@@ -6,6 +6,7 @@
 
 #include "proto/v1/circuitbreaker.pb.h"
 #include "proto/v1/response.pb.h"
+#include "sdk/breaker/breaker_rule_builders.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -29,28 +30,13 @@ absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> Parse(const v1::Circu
 }
 
 v1::CircuitBreakerRule* AddRule(v1::CircuitBreaker* cb, const std::string& id, v1::Level level) {
-  v1::CircuitBreakerRule* rule = cb->add_rules();
-  rule->set_id(id);
-  rule->set_enable(true);
-  rule->set_level(level);
-  rule->mutable_rule_matcher()->mutable_destination()->set_service("Echo");
-  rule->mutable_rule_matcher()->mutable_destination()->set_namespace_("default");
-  rule->mutable_rule_matcher()->mutable_source()->set_service("*");
-  return rule;
-}
-
-void AddCode(google::protobuf::RepeatedPtrField<v1::ErrorCondition>* conditions,
-             v1::MatchString::MatchStringType type, const std::string& value) {
-  v1::ErrorCondition* condition = conditions->Add();
-  condition->set_input_type(v1::ErrorCondition::RET_CODE);
-  condition->mutable_condition()->set_type(type);
-  condition->mutable_condition()->mutable_value()->set_value(value);
+  return testing::AddBreakerRule(cb, id, level, kCallee);
 }
 
 TEST(CircuitBreakerRulesTest, ReadsConditionsTriggersRecoveryAndCap) {
   v1::CircuitBreaker cb;
   v1::CircuitBreakerRule* rule = AddRule(&cb, "r1", v1::INSTANCE);
-  AddCode(rule->mutable_error_conditions(), v1::MatchString::IN, "8,14");
+  testing::AddRetCode(rule->mutable_error_conditions(), v1::MatchString::IN, "8,14");
   v1::ErrorCondition* delay = rule->add_error_conditions();
   delay->set_input_type(v1::ErrorCondition::DELAY);
   delay->mutable_condition()->mutable_value()->set_value("250");
@@ -87,11 +73,11 @@ TEST(CircuitBreakerRulesTest, ReadsConditionsTriggersRecoveryAndCap) {
 TEST(CircuitBreakerRulesTest, BlocksTakeThePlaceOfTheDeprecatedFields) {
   v1::CircuitBreaker cb;
   v1::CircuitBreakerRule* rule = AddRule(&cb, "m", v1::METHOD);
-  AddCode(rule->mutable_error_conditions(), v1::MatchString::EXACT, "2");  // ignored
+  testing::AddRetCode(rule->mutable_error_conditions(), v1::MatchString::EXACT, "2");  // ignored
   v1::BlockConfig* block = rule->add_block_configs();
   block->mutable_api()->mutable_path()->set_type(v1::MatchString::REGEX);
   block->mutable_api()->mutable_path()->mutable_value()->set_value("/Echo$");
-  AddCode(block->mutable_error_conditions(), v1::MatchString::RANGE, "13~14");
+  testing::AddRetCode(block->mutable_error_conditions(), v1::MatchString::RANGE, "13~14");
   v1::TriggerCondition* consecutive = block->add_trigger_conditions();
   consecutive->set_trigger_type(v1::TriggerCondition::CONSECUTIVE_ERROR);
   consecutive->set_error_count(3);
@@ -122,7 +108,7 @@ TEST(CircuitBreakerRulesTest, WithoutConditionsTheDefaultCodesApplyAndOkNeverFai
   v1::CircuitBreaker cb;
   AddRule(&cb, "plain", v1::INSTANCE);
   v1::CircuitBreakerRule* all = AddRule(&cb, "all", v1::SERVICE);
-  AddCode(all->mutable_error_conditions(), v1::MatchString::RANGE, "0~16");
+  testing::AddRetCode(all->mutable_error_conditions(), v1::MatchString::RANGE, "0~16");
   absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
   ASSERT_TRUE(rules.ok()) << rules.status();
   EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, kCaller, kCallee)->options.failure_codes,
@@ -180,7 +166,7 @@ TEST(CircuitBreakerRulesTest, BadFieldsAreNamed) {
             std::string::npos)
       << message(cb);
   delay->mutable_condition()->mutable_value()->set_value("10");
-  AddCode(rule->mutable_error_conditions(), v1::MatchString::REGEX, "(");
+  testing::AddRetCode(rule->mutable_error_conditions(), v1::MatchString::REGEX, "(");
   EXPECT_NE(message(cb).find("error_conditions[1].condition"), std::string::npos) << message(cb);
   rule->mutable_error_conditions()->RemoveLast();
   rule->set_max_ejection_percent(101);

@@ -1,20 +1,22 @@
 #include "sdk/breaker/service_breakers.h"
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "mockplane/wait.h"
 
 #include "absl/strings/str_cat.h"
 
 namespace grpc_cpp_polaris {
 namespace {
 
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 10000 && !done(); ++i) Clock::Real()->SleepFor(absl::Milliseconds(1));
-  return done();
+// Waits (bounded, 10 s) until `done` holds.
+bool Eventually(const std::function<bool()>& done) {
+  return mockplane::WaitUntil(done, absl::Seconds(10), absl::Milliseconds(1));
 }
 
 CircuitBreakingOptions Options() {
