@@ -117,6 +117,16 @@ class CircuitBreakerTest : public testing::EchoServiceTest {
 
   std::string Address(const std::string& name) { return backends_[name]->address(); }
 
+  // Serves `cb`, starts three backends that then fail every call, and makes
+  // 3 calls (which fail): the rule's breaker opens.
+  void FailEveryBackendUntilOpen(const v1::CircuitBreaker& cb, Transitions& transitions) {
+    plane_->SetCircuitBreaker(testing::kEcho, cb);
+    StartThree();
+    for (auto& [name, backend] : backends_) backend->SetFailure(grpc::StatusCode::INTERNAL);
+    EXPECT_EQ(CountWithDeadline(*stub_, 3, absl::Seconds(10)).failed, 3);
+    ASSERT_TRUE(WaitUntil([&] { return transitions.Total() > 0; }, absl::Seconds(10)));
+  }
+
   // Calls for 5 s (each with `deadline`): fewer than 1% may fail.
   Tally ExpectFewFailuresFor5s(const char* what, absl::Duration deadline,
                                Transitions& transitions) {
@@ -285,13 +295,8 @@ TEST_F(CircuitBreakerTest, AMethodBreakerOpensForTheFailingMethodOnly) {
   block->mutable_api()->mutable_path()->mutable_value()->set_value(
       "/grpc_cpp_polaris.echo.EchoServer/Echo");
   testing::AddConsecutive(block->mutable_trigger_conditions(), 3);
-  plane_->SetCircuitBreaker(testing::kEcho, cb);
   Transitions transitions;
-  StartThree();
-  for (const char* name : {"a", "b", "bad"}) backends_[name]->SetFailure(grpc::StatusCode::INTERNAL);
-  Tally first = CountWithDeadline(*stub_, 3, absl::Seconds(10));
-  EXPECT_EQ(first.failed, 3);
-  ASSERT_TRUE(WaitUntil([&] { return transitions.Total() > 0; }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(FailEveryBackendUntilOpen(cb, transitions));
   EXPECT_NE(transitions.Dump().find("method echo-method: closed -> open (3 consecutive failures"),
             std::string::npos)
       << transitions.Dump();
@@ -326,13 +331,8 @@ TEST_F(CircuitBreakerTest, AnOpenServiceBreakerFailsCallsAtOnceWithTheRulesCode)
   v1::CircuitBreakerRule* rule = AddEchoRule(&cb, "echo-service", v1::SERVICE, 3);
   rule->mutable_fallbackconfig()->set_enable(true);
   rule->mutable_fallbackconfig()->mutable_response()->set_code(8);  // RESOURCE_EXHAUSTED
-  plane_->SetCircuitBreaker(testing::kEcho, cb);
   Transitions transitions;
-  StartThree();
-  for (const char* name : {"a", "b", "bad"}) backends_[name]->SetFailure(grpc::StatusCode::INTERNAL);
-  Tally first = CountWithDeadline(*stub_, 3, absl::Seconds(10));
-  EXPECT_EQ(first.failed, 3);
-  ASSERT_TRUE(WaitUntil([&] { return transitions.Total() > 0; }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(FailEveryBackendUntilOpen(cb, transitions));
   EXPECT_NE(transitions.Dump().find("default/Echo service: closed -> open"), std::string::npos)
       << transitions.Dump();
   const uint64_t before = BackendCalls(backends_);
