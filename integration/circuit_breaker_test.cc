@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/fallback_interceptor.h"
 #include "client/polaris_client.h"
 #include "integration/echo_service_fixture.h"
 #include "mockplane/wait.h"
@@ -348,6 +349,49 @@ TEST_F(CircuitBreakerTest, AnOpenServiceBreakerFailsCallsAtOnceWithTheRulesCode)
   echo::EchoResponse response;
   EXPECT_EQ(stub_->Echo(&context, request, &response).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// With the fallback interceptor installed, refused calls carry the rule's
+// fallback: its body as the message, its headers as trailing metadata.
+TEST_F(CircuitBreakerTest, TheFallbackInterceptorGivesRefusedCallsTheRulesFallback) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddEchoRule(&cb, "echo-fallback", v1::SERVICE, 3);
+  rule->mutable_fallbackconfig()->set_enable(true);
+  v1::FallbackResponse* response = rule->mutable_fallbackconfig()->mutable_response();
+  response->set_code(503);
+  response->set_body("try again later");
+  v1::FallbackResponse::MessageHeader* header = response->add_headers();
+  header->set_key("X-Fallback");
+  header->set_value("yes");
+  Transitions transitions;
+  ASSERT_NO_FATAL_FAILURE(FailEveryBackendUntilOpen(cb, transitions));
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  factories.push_back(MakeFallbackInterceptorFactory());
+  grpc::ChannelArguments args;
+  args.SetString(kControlPlaneAddressArg, plane_->address());
+  auto stub = echo::EchoServer::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
+      "polaris://Echo", grpc::InsecureChannelCredentials(), args, std::move(factories)));
+  const uint64_t before = BackendCalls(backends_);
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    echo::EchoRequest request;
+    echo::EchoResponse answer;
+    grpc::Status status = stub->Echo(&context, request, &answer);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+    EXPECT_EQ(status.error_message(), "try again later");
+    auto trailing = context.GetServerTrailingMetadata();
+    auto found = trailing.find("x-fallback");
+    ASSERT_NE(found, trailing.end());
+    EXPECT_EQ(std::string(found->second.data(), found->second.size()), "yes");
+  }
+  EXPECT_EQ(BackendCalls(backends_), before);
+  // Without the interceptor, the refusal itself.
+  Tally plain = CountWithDeadline(*stub_, 1, absl::Seconds(10));
+  EXPECT_NE(plain.last_error.find("circuit breaker of service default/Echo is open"),
+            std::string::npos)
+      << plain.last_error;
 }
 
 // The control: without the rule RESOURCE_EXHAUSTED is not a failure, and

@@ -297,6 +297,7 @@ void PolarisLb::TrackInstancesLocked() {
   if (breaking.enabled) {
     breaker_rules_ = view_->Rules<CircuitBreakerRules>();
     if (breaker_rules_ != nullptr) {
+      FallbackDirectory::Global().Publish(view_->key, *breaker_rules_);
       const ServiceKey& caller = caller_->service;
       if (const BreakerRule* rule = breaker_rules_->Find(BreakerLevel::kInstance, caller, view_->key)) {
         breaking = rule->options;

@@ -219,9 +219,7 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
                 (keys_.destination_metadata ? 1 : 0) + (keys_.lane ? 1 : 0);
   if (inputs_.service_rule != nullptr) {
     service_open_code_ = inputs_.service_rule->OpenCode();
-    service_open_message_ =
-        absl::StrCat("polaris: the circuit breaker of service ", inputs_.view->key.ToString(),
-                     " is open (rule ", inputs_.service_rule->id, ")");
+    service_open_message_ = BreakerRefusal(inputs_.view->key, "", inputs_.service_rule->id);
   }
   if (inputs_.method_rule != nullptr) method_open_code_ = inputs_.method_rule->OpenCode();
   count_in_flight_ = inputs_.healths != nullptr && inputs_.balancer->uses_load();
@@ -539,9 +537,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
     // One breaker per path, or one for all the paths the rule covers.
     result->method =
         inputs_.method_breakers->Resource(rule->regex_separate ? request.path : rule->id);
-    result->method_open_message =
-        absl::StrCat("polaris: the circuit breaker of method ", request.path, " of ",
-                     inputs_.view->key.ToString(), " is open (rule ", rule->id, ")");
+    result->method_open_message = BreakerRefusal(inputs_.view->key, request.path, rule->id);
   }
   auto decode = [&](std::map<std::string, std::string>* into, const char* key) {
     const RouteAttr& value = tuple[at++];

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "proto/v1/circuitbreaker.pb.h"
@@ -308,6 +309,69 @@ const BreakerRule* CircuitBreakerRules::Find(BreakerLevel level, const ServiceKe
 
 std::unique_ptr<RuleParser> MakeCircuitBreakerRulesParser() {
   return std::make_unique<CircuitBreakerRulesParser>();
+}
+
+namespace {
+constexpr absl::string_view kRefusalPrefix = "polaris: the circuit breaker of ";
+constexpr absl::string_view kRefusalRule = " is open (rule ";
+}  // namespace
+
+std::string BreakerRefusal(const ServiceKey& service, absl::string_view path,
+                           absl::string_view rule_id) {
+  return path.empty()
+             ? absl::StrCat(kRefusalPrefix, "service ", service.ToString(), kRefusalRule, rule_id,
+                            ")")
+             : absl::StrCat(kRefusalPrefix, "method ", path, " of ", service.ToString(),
+                            kRefusalRule, rule_id, ")");
+}
+
+std::optional<ParsedRefusal> ParseBreakerRefusal(absl::string_view message) {
+  if (!absl::StartsWith(message, kRefusalPrefix) || !absl::EndsWith(message, ")")) {
+    return std::nullopt;
+  }
+  const size_t open = message.rfind(kRefusalRule);
+  if (open == absl::string_view::npos) return std::nullopt;
+  ParsedRefusal refusal;
+  refusal.rule_id = std::string(message.substr(
+      open + kRefusalRule.size(), message.size() - 1 - open - kRefusalRule.size()));
+  const absl::string_view before = message.substr(0, open);
+  const size_t space = before.rfind(' ');
+  const absl::string_view service = before.substr(space + 1);
+  const size_t slash = service.find('/');
+  if (slash == absl::string_view::npos) return std::nullopt;
+  refusal.service = ServiceKey{std::string(service.substr(0, slash)),
+                               std::string(service.substr(slash + 1))};
+  return refusal;
+}
+
+FallbackDirectory& FallbackDirectory::Global() {
+  static FallbackDirectory* const directory = new FallbackDirectory();
+  return *directory;
+}
+
+void FallbackDirectory::Publish(const ServiceKey& service, const CircuitBreakerRules& rules) {
+  std::map<std::string, FallbackResponse, std::less<>> fallbacks;
+  for (const BreakerRule& rule : rules.rules) {
+    if (rule.level != BreakerLevel::kInstance && rule.fallback.has_value()) {
+      fallbacks.emplace(rule.id, *rule.fallback);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fallbacks.empty()) {
+    fallbacks_.erase(service);
+  } else {
+    fallbacks_[service] = std::move(fallbacks);
+  }
+}
+
+std::optional<FallbackResponse> FallbackDirectory::Find(const ServiceKey& service,
+                                                        absl::string_view rule_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fallbacks_.find(service);
+  if (it == fallbacks_.end()) return std::nullopt;
+  auto rule = it->second.find(rule_id);
+  if (rule == it->second.end()) return std::nullopt;
+  return rule->second;
 }
 
 }  // namespace grpc_cpp_polaris

@@ -29,7 +29,9 @@
 #define GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_RULES_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -93,6 +95,35 @@ class CircuitBreakerRules final : public ParsedRules {
 };
 
 std::unique_ptr<RuleParser> MakeCircuitBreakerRulesParser();
+
+// The message of calls refused by an open SERVICE breaker (`path` empty) or
+// METHOD breaker, e.g. "polaris: the circuit breaker of service
+// default/Echo is open (rule r1)", and back.
+std::string BreakerRefusal(const ServiceKey& service, absl::string_view path,
+                           absl::string_view rule_id);
+struct ParsedRefusal {
+  ServiceKey service;
+  std::string rule_id;
+};
+std::optional<ParsedRefusal> ParseBreakerRefusal(absl::string_view message);
+
+// The fallbacks of the SERVICE and METHOD rules in force, by service and
+// rule id, for the fallback interceptor (client/fallback_interceptor.h):
+// channels publish their service's rules as they apply them.
+class FallbackDirectory {
+ public:
+  static FallbackDirectory& Global();
+  // The fallbacks of `service`'s SERVICE and METHOD rules (replacing what
+  // was published for it before).
+  void Publish(const ServiceKey& service, const CircuitBreakerRules& rules);
+  // The fallback of rule `rule_id` of `service`, if it has one.
+  std::optional<FallbackResponse> Find(const ServiceKey& service,
+                                       absl::string_view rule_id) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<ServiceKey, std::map<std::string, FallbackResponse, std::less<>>> fallbacks_;
+};
 
 }  // namespace grpc_cpp_polaris
 

@@ -146,6 +146,22 @@ TEST(CircuitBreakerRulesTest, MatchingOrderAndSkippedRules) {
   EXPECT_EQ((*rules)->Find(BreakerLevel::kInstance, kCaller, {"default", "Else"})->id, "b-wild");
 }
 
+TEST(CircuitBreakerRulesTest, RefusalMessagesNameTheServiceAndRuleAndParseBack) {
+  const std::string service = BreakerRefusal(kCallee, "", "r-1");
+  EXPECT_EQ(service, "polaris: the circuit breaker of service default/Echo is open (rule r-1)");
+  const std::string method = BreakerRefusal(kCallee, "/p.S/M", "m (x)");
+  EXPECT_EQ(method,
+            "polaris: the circuit breaker of method /p.S/M of default/Echo is open (rule m (x))");
+  for (const std::string& message : {service, method}) {
+    std::optional<ParsedRefusal> parsed = ParseBreakerRefusal(message);
+    ASSERT_TRUE(parsed.has_value()) << message;
+    EXPECT_EQ(parsed->service, kCallee);
+  }
+  EXPECT_EQ(ParseBreakerRefusal(method)->rule_id, "m (x)");
+  EXPECT_FALSE(ParseBreakerRefusal("connection refused").has_value());
+  EXPECT_FALSE(ParseBreakerRefusal("polaris: the circuit breaker of nothing").has_value());
+}
+
 TEST(CircuitBreakerRulesTest, BadFieldsAreNamed) {
   auto message = [](const v1::CircuitBreaker& cb) {
     absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
