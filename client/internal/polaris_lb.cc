@@ -264,6 +264,9 @@ absl::Status PolarisLb::UpdateLocked(UpdateArgs args) {
 void PolarisLb::BuildChainLocked() {
   chain_ = nullptr;
   chain_status_ = absl::OkStatus();
+  // By the old view's indices: gone with it (TrackInstancesLocked makes the
+  // new ones once the chain builds).
+  healths_ = nullptr;
   if (view_ == nullptr) return;
   const GovernanceOptions& governance = *governance_;
   absl::StatusOr<std::unique_ptr<RouterChain>> chain =

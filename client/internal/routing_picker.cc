@@ -32,8 +32,9 @@ namespace {
 // operator delete, the arena frees the memory); keeps the instance's health
 // alive as one of its calls in flight (InstanceHealth::StartCall: one atomic
 // add at each end of the call, no reference count), so that a call
-// outliving its picker still reports. Atomics only: a transition it causes
-// is handed to the breakers' scheduler (service_breakers.h). A pick gRPC
+// outliving its picker still reports. Atomics only, except when the call
+// causes a transition (rare): then it logs and hands the events to the
+// breakers' scheduler (service_breakers.h) under a lock. A pick gRPC
 // abandons never calls Finish: the destructor then takes the call back out
 // and returns a probe's permit.
 class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
@@ -183,7 +184,8 @@ struct RoutingPicker::Result {
 
   bool SameAs(const Result& other) const {
     if (kind != other.kind || code != other.code || message != other.message ||
-        lane_tag != other.lane_tag || method != other.method) {
+        lane_tag != other.lane_tag || method != other.method ||
+        method_open_message != other.method_open_message) {
       return false;
     }
     if (candidates.size() != other.candidates.size()) return false;
@@ -280,9 +282,10 @@ uint32_t RoutingPicker::PreviousAttempts(LoadBalancingPolicy::PickArgs& args) {
 bool RoutingPicker::Admit(InstanceHealth* breaker, Gate* gate) {
   gate->breaker = breaker;
   gate->probe = false;
-  switch (breaker->breaker().state()) {
+  const auto [state, round] = breaker->breaker().StateAndRound();
+  switch (state) {
     case BreakerState::kClosed:
-      gate->round = breaker->breaker().round();
+      gate->round = round;
       return true;
     case BreakerState::kHalfOpen:
       gate->probe = breaker->breaker().TryProbe(&gate->round);

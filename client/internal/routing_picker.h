@@ -69,7 +69,8 @@ struct RoutingPickerInputs {
   // connecting without having failed: calls routed to an instance still
   // connecting wait for it rather than go elsewhere), whether its
   // connection is being made, whether its breaker is half-open (then, when
-  // routed, it gets only the calls its probe permits let through), and its
+  // routed, it gets only the calls its probe permits let through, unless
+  // every routed instance is half-open: then they take every call), and its
   // subchannel when READY (null otherwise).
   std::vector<bool> available;
   std::vector<bool> connecting;

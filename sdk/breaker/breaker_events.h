@@ -35,7 +35,9 @@ struct BreakerEvent {
 };
 
 // Calls `listener` with every transition from now on, on the breakers'
-// scheduler thread (never on a call's), one at a time in order. Returns an
+// scheduler thread (never on a call's), one at a time, in the order they
+// were published (transitions of one breaker in the order they happened;
+// two breakers changing at once on two threads may come either way). Returns an
 // id for RemoveBreakerListener. A listener must not block for long nor add
 // or remove listeners.
 uint64_t AddBreakerListener(std::function<void(const BreakerEvent&)> listener);

@@ -5,6 +5,8 @@
 #include <tuple>
 #include <utility>
 
+#include <grpc/support/log.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -67,17 +69,25 @@ class Builder {
     // Conditions: the blocks', else the rule's own (deprecated) ones.
     std::vector<Conditions> conditions;
     if (proto_.block_configs_size() > 0) {
+      bool every_method = false;  // a block without a path covers them all
       for (int i = 0; i < proto_.block_configs_size(); ++i) {
         const v1::BlockConfig& block = proto_.block_configs(i);
         const std::string field = absl::StrCat("block_configs[", i, "]");
         conditions.push_back({&block.error_conditions(), &block.trigger_conditions(), field});
-        if (block.has_api() && block.api().has_path()) {
-          absl::StatusOr<StringMatcher> path =
-              StringMatcher::FromProto(block.api().path(), absl::StrCat(field, ".api.path"));
-          if (!path.ok()) return Bad(path.status());
-          if (!path->MatchesAnything()) rule.methods.push_back(*std::move(path));
+        if (!block.has_api() || !block.api().has_path()) {
+          every_method = true;
+          continue;
+        }
+        absl::StatusOr<StringMatcher> path =
+            StringMatcher::FromProto(block.api().path(), absl::StrCat(field, ".api.path"));
+        if (!path.ok()) return Bad(path.status());
+        if (path->MatchesAnything()) {
+          every_method = true;
+        } else {
+          rule.methods.push_back(*std::move(path));
         }
       }
+      if (every_method) rule.methods.clear();
     } else {
       conditions.push_back({&proto_.error_conditions(), &proto_.trigger_condition(), ""});
       if (matcher.destination().has_method()) {
@@ -184,10 +194,12 @@ class Builder {
   absl::Status ReadTriggers(const std::vector<Conditions>& all, CircuitBreakingOptions* options) {
     bool consecutive = false;
     bool rate = false;
+    bool any = false;
     BreakerOptions& breaker = options->instance;
     for (const Conditions& c : all) {
       for (int i = 0; i < c.triggers->size(); ++i) {
         const v1::TriggerCondition& trigger = c.triggers->Get(i);
+        any = true;
         const std::string field =
             At(c, c.field.empty() ? "trigger_condition" : "trigger_conditions", i);
         switch (trigger.trigger_type()) {
@@ -215,8 +227,10 @@ class Builder {
         }
       }
     }
-    if (consecutive && !rate) breaker.error_rate_percent = 0;
-    if (rate && !consecutive) breaker.consecutive_failures = 0;
+    // The triggers given replace the defaults (one that never trips, such
+    // as error_count 0, included); without any, the defaults stay.
+    if (any && !rate) breaker.error_rate_percent = 0;
+    if (any && !consecutive) breaker.consecutive_failures = 0;
     return absl::OkStatus();
   }
 
@@ -242,7 +256,14 @@ class CircuitBreakerRulesParser final : public RuleParser {
       Builder builder(proto, absl::StrCat("CIRCUIT_BREAKER rules[", i, "] (",
                                           proto.id().empty() ? proto.name() : proto.id(), ")"));
       absl::StatusOr<std::optional<BreakerRule>> rule = builder.Build(defaults);
-      if (!rule.ok()) return rule.status();
+      if (!rule.ok()) {
+        // One bad rule is left out (logged, and kept in `rejected`); the
+        // service's other rules still apply.
+        gpr_log(GPR_ERROR, "polaris: ignoring a circuit breaker rule of %s: %s",
+                update->key.ToString().c_str(), rule.status().ToString().c_str());
+        rules->rejected.push_back(std::string(rule.status().message()));
+        continue;
+      }
       if (rule->has_value()) rules->rules.push_back(**std::move(rule));
     }
     std::stable_sort(rules->rules.begin(), rules->rules.end(),

@@ -17,14 +17,17 @@
 //   - when it opens: CONSECUTIVE_ERROR error_count failures in a row, or
 //     ERROR_RATE error_percent % of the calls in the last `interval` s
 //     (60 when 0) once there are minimum_request of them (several triggers:
-//     the most sensitive of each kind); no trigger: the default ones;
+//     the most sensitive of each kind; error_count 0 never trips); no
+//     trigger: the default ones;
 //   - recovery: open for sleep_window s (30 when 0), then consecutiveSuccess
 //     probe calls (3 when 0) that must all succeed;
 //   - max_ejection_percent (INSTANCE: the share of instances open at once;
 //     0: the default), fallbackConfig, faultDetectConfig, regex_separate.
 // block_configs, when present, take the place of the rule's own
 // error_conditions, trigger_condition and destination.method (upstream's
-// current format); their conditions and triggers are merged.
+// current format); their conditions and triggers are merged, and a block
+// without a path covers every method. A rule with a bad field is left out
+// (logged, and listed in `rejected`); the others apply.
 #ifndef GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_RULES_H_
 #define GRPC_CPP_POLARIS_SDK_BREAKER_BREAKER_RULES_H_
 
@@ -88,6 +91,8 @@ class CircuitBreakerRules final : public ParsedRules {
   // The enabled rules of supported levels, in upstream's order: priority
   // (lower first), then the more specific destination, then id.
   std::vector<BreakerRule> rules;
+  // Why rules were left out (each names the rule and the bad field).
+  std::vector<std::string> rejected;
 
   // The first rule of `level` for calls of `caller` to `callee`, or null.
   const BreakerRule* Find(BreakerLevel level, const ServiceKey& caller,

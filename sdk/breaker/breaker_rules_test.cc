@@ -163,12 +163,17 @@ TEST(CircuitBreakerRulesTest, RefusalMessagesNameTheServiceAndRuleAndParseBack) 
 }
 
 TEST(CircuitBreakerRulesTest, BadFieldsAreNamed) {
+  // A bad rule is left out, naming the field; the good ones still apply.
   auto message = [](const v1::CircuitBreaker& cb) {
     absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
-    return rules.ok() ? std::string("ok") : std::string(rules.status().message());
+    EXPECT_TRUE(rules.ok());
+    EXPECT_EQ((*rules)->rules.size(), 1u);
+    EXPECT_EQ((*rules)->rules[0].id, "good");
+    return (*rules)->rejected.empty() ? std::string("ok") : (*rules)->rejected[0];
   };
   v1::CircuitBreaker cb;
   v1::CircuitBreakerRule* rule = AddRule(&cb, "bad", v1::INSTANCE);
+  AddRule(&cb, "good", v1::SERVICE);
   v1::TriggerCondition* rate = rule->add_trigger_condition();
   rate->set_trigger_type(v1::TriggerCondition::ERROR_RATE);
   rate->set_error_percent(150);
@@ -187,6 +192,25 @@ TEST(CircuitBreakerRulesTest, BadFieldsAreNamed) {
   rule->mutable_error_conditions()->RemoveLast();
   rule->set_max_ejection_percent(101);
   EXPECT_NE(message(cb).find("max_ejection_percent must be in 0..100"), std::string::npos);
+}
+
+TEST(CircuitBreakerRulesTest, ABlockWithoutAPathCoversEveryMethod) {
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule = AddRule(&cb, "m", v1::METHOD);
+  rule->add_block_configs();  // no api: every method
+  rule->add_block_configs()->mutable_api()->mutable_path()->mutable_value()->set_value("/p.S/A");
+  absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_TRUE((*rules)->rules[0].CoversMethod("/p.S/B"));
+}
+
+TEST(CircuitBreakerRulesTest, TriggersGivenReplaceTheDefaultsEvenOnesThatNeverTrip) {
+  v1::CircuitBreaker cb;
+  testing::AddConsecutive(AddRule(&cb, "never", v1::INSTANCE)->mutable_trigger_condition(), 0);
+  absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> rules = Parse(cb);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)->rules[0].options.instance.consecutive_failures, 0u);
+  EXPECT_EQ((*rules)->rules[0].options.instance.error_rate_percent, 0u);
 }
 
 }  // namespace

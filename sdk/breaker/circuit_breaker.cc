@@ -1,6 +1,7 @@
 #include "sdk/breaker/circuit_breaker.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,7 @@ std::optional<BreakerTransition> CircuitBreaker::HalfOpen(uint32_t round, int32_
   // exactly `half_open_probes` of them. Until it has, the round's permits
   // read as the previous round's (none left): a racing TryProbe is refused.
   if (!Move(round, BreakerState::kOpen, BreakerState::kHalfOpen)) return std::nullopt;
+  open_until_.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
   probe_successes_.store(0, std::memory_order_relaxed);
   permits_.store(permits_left, std::memory_order_release);
   return BreakerTransition{BreakerState::kOpen, BreakerState::kHalfOpen, std::move(reason),
@@ -92,6 +94,12 @@ bool CircuitBreaker::TryProbe(uint32_t* round) {
   int32_t left = permits_.load(std::memory_order_acquire);
   while (left > 0) {
     if (permits_.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel)) {
+      // A thread delayed across rounds may have taken a later round's
+      // permit: it goes back, and this call is not a probe.
+      if (word_.load(std::memory_order_acquire) != word) {
+        ReturnPermit(static_cast<uint32_t>(word_.load(std::memory_order_acquire) >> 2));
+        return false;
+      }
       *round = static_cast<uint32_t>(word >> 2);
       return true;
     }
@@ -156,14 +164,15 @@ std::optional<BreakerTransition> CircuitBreaker::Open(uint32_t round, BreakerSta
           ? std::min(sleep_nanos_.load(std::memory_order_relaxed) * 2,
                      absl::ToInt64Nanoseconds(options_.max_sleep_window))
           : base;
-  // Set before the move, so that whoever sees the breaker open sees when
-  // the opening ends (a racing loser writes about the same values).
-  sleep_nanos_.store(sleep, std::memory_order_relaxed);
-  open_until_.store(now + sleep, std::memory_order_release);
+  // Only the winner of the move writes the sleep (two probes failing
+  // together must double it once). Until it has, the opening's end reads as
+  // "not yet known": nobody half-opens it early.
   if (!Move(round, from, BreakerState::kOpen)) {
     if (from == BreakerState::kClosed && cap_ != nullptr) cap_->Closed();  // another won
     return std::nullopt;
   }
+  sleep_nanos_.store(sleep, std::memory_order_relaxed);
+  open_until_.store(now + sleep, std::memory_order_release);
   // A half-open round's unused permits end with it.
   if (from == BreakerState::kHalfOpen) permits_.store(0, std::memory_order_release);
   return BreakerTransition{

@@ -20,8 +20,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -150,8 +152,9 @@ class CircuitBreaker {
     CallEnded();
     return transition;
   }
-  // Notes how many calls had started by `now`, for the error-rate window
-  // (the owner calls it about once per window / 10; failures call it too).
+  // Notes how many calls had started by `now`, for the error-rate window.
+  // The owner calls it about once per window / 10 (ServiceBreakers does,
+  // on its scheduler); failures and the constructor call it too.
   void Tick(int64_t now_nanos);
   // A permitted probe of `round` ended without an outcome (cancelled,
   // abandoned): its permit goes back.
@@ -165,6 +168,11 @@ class CircuitBreaker {
 
   BreakerState state() const {
     return static_cast<BreakerState>(word_.load(std::memory_order_acquire) & 3);
+  }
+  // State and round from one read (they change together).
+  std::pair<BreakerState, uint32_t> StateAndRound() const {
+    const uint64_t word = word_.load(std::memory_order_acquire);
+    return {static_cast<BreakerState>(word & 3), static_cast<uint32_t>(word >> 2)};
   }
   // Counts the breaker's transitions: calls remember the round they were
   // let through in, so that their outcomes count only for that round.
@@ -223,7 +231,9 @@ class CircuitBreaker {
     return static_cast<int64_t>(
         (static_cast<unsigned __int128>(static_cast<uint64_t>(now)) * slice_reciprocal_) >> 64);
   }
-  std::atomic<int64_t> open_until_{0};      // nanos since epoch
+  // Nanos since epoch; "not yet known" (the maximum) between an opening's
+  // move and its winner's store, and outside openings.
+  std::atomic<int64_t> open_until_{std::numeric_limits<int64_t>::max()};
   std::atomic<int64_t> sleep_nanos_{0};     // current sleep window
   std::atomic<int32_t> permits_{0};         // half-open permits left
   std::atomic<uint32_t> probe_successes_{0};

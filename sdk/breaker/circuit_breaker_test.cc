@@ -238,6 +238,19 @@ TEST(CircuitBreakerTest, AFailedRoundLeavesNoPermitsToTheNext) {
   EXPECT_FALSE(breaker.Allow());
 }
 
+TEST(CircuitBreakerTest, ASecondFailureOfTheSameRoundChangesNothing) {
+  FakeClock clock;
+  CircuitBreaker breaker(Options(), &clock);
+  OpenIt(breaker);
+  ASSERT_TRUE(breaker.ProbeSucceeded().has_value());
+  uint32_t round = 0;
+  ASSERT_TRUE(breaker.TryProbe(&round));
+  ASSERT_TRUE(breaker.TryProbe(&round));
+  EXPECT_TRUE(breaker.Record(true, round).has_value());   // reopens: 10 s
+  EXPECT_FALSE(breaker.Record(true, round).has_value());  // the same round: nothing
+  EXPECT_EQ(breaker.open_until(), clock.Now() + absl::Seconds(10));
+}
+
 TEST(OpenCapTest, AtLeastOneUnlessZeroPercentAndFollowsTheMembers) {
   OpenCap cap(3, 30);
   EXPECT_EQ(cap.max_open(), 1);

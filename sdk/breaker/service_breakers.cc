@@ -1,9 +1,9 @@
 #include "sdk/breaker/service_breakers.h"
 
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
-#include <utility>
 
 namespace grpc_cpp_polaris {
 namespace breaker_internal {
@@ -35,6 +35,40 @@ struct Group : std::enable_shared_from_this<Group> {
     });
   }
 
+  // The error-rate window's clock: every window / 10, each live breaker
+  // of the group notes how many calls have started (CircuitBreaker::Tick),
+  // so that the window counts the calls of its whole span.
+  void Join(InstanceHealth* member) {
+    std::lock_guard<std::mutex> lock(members_mu);
+    members.insert(member);
+    if (!ticking && options.instance.error_rate_percent > 0) {
+      ticking = true;
+      ScheduleTick();
+    }
+  }
+  void Leave(InstanceHealth* member) {
+    std::lock_guard<std::mutex> lock(members_mu);
+    members.erase(member);
+  }
+  // Under members_mu.
+  void ScheduleTick() {
+    scheduler->RunAt(clock->Now() + options.instance.window / 10,
+                     [weak = weak_from_this()] {
+                       if (std::shared_ptr<Group> self = weak.lock()) self->Tick();
+                     });
+  }
+  void Tick() {
+    std::lock_guard<std::mutex> lock(members_mu);
+    if (members.empty()) {
+      ticking = false;
+      return;
+    }
+    const int64_t now = clock->NowNanos();
+    // A member being destroyed waits in Leave: each is alive here.
+    for (InstanceHealth* member : members) member->breaker().Tick(now);
+    ScheduleTick();
+  }
+
   const ServiceKey service;
   const BreakerLevel level;
   const CircuitBreakingOptions options;
@@ -46,6 +80,9 @@ struct Group : std::enable_shared_from_this<Group> {
   std::mutex mu;
   std::map<uint64_t, std::function<void()>> listeners;  // guarded by mu
   uint64_t next_listener = 1;                           // guarded by mu
+  std::mutex members_mu;
+  std::set<InstanceHealth*> members;  // guarded by members_mu
+  bool ticking = false;               // guarded by members_mu
 };
 
 }  // namespace breaker_internal
@@ -67,9 +104,12 @@ InstanceHealth::InstanceHealth(std::string address, std::shared_ptr<InstanceStat
       breaker_(group_->options.instance, group_->clock,
                group_->level == BreakerLevel::kInstance ? &group_->cap : nullptr),
       stats_(std::move(stats)),
-      address_(std::move(address)) {}
+      address_(std::move(address)) {
+  group_->Join(this);
+}
 
 InstanceHealth::~InstanceHealth() {
+  group_->Leave(this);
   breaker_internal::Discarded(group_->service, breaker_.state());
 }
 

@@ -7,9 +7,10 @@
 // and listens for transitions (called on the scheduler's thread; the
 // listener hops to wherever pickers are built). Data plane: a call picked
 // for an instance remembers the breaker's round (or takes a half-open
-// permit) and, when it ends, records its outcome (InstanceHealth::Record):
-// atomics only. A transition is published (breaker_events.h) and, for an
-// opening, the end of its sleep window is scheduled.
+// permit) and, when it ends, records its outcome (InstanceHealth::EndCall):
+// atomics only, unless the outcome causes a transition (rare): that is
+// published (breaker_events.h: a log line and a lock) and, for an opening,
+// the end of its sleep window is scheduled.
 #ifndef GRPC_CPP_POLARIS_SDK_BREAKER_SERVICE_BREAKERS_H_
 #define GRPC_CPP_POLARIS_SDK_BREAKER_SERVICE_BREAKERS_H_
 

@@ -191,6 +191,39 @@ TEST(ServiceBreakersTest, SyncKeepsStateOfListedInstancesAndForgetsOthers) {
   EXPECT_NE(breakers.Sync({"a:1", "b:1"})[0], a);  // forgotten, then new
 }
 
+// The error rate is over every call of the window, not only those since its
+// first failure: the breakers note the calls started at every slice.
+TEST(ServiceBreakersTest, TheErrorRateWindowCountsTheCallsOfItsWholeSpan) {
+  FakeClock clock;
+  Scheduler scheduler(&clock);
+  CircuitBreakingOptions options = Options();
+  options.instance.consecutive_failures = 0;
+  options.instance.error_rate_percent = 50;
+  options.instance.min_requests = 1;
+  options.instance.window = absl::Seconds(10);
+  ServiceBreakers breakers({"default", "Window"}, options, &clock, &scheduler);
+  std::shared_ptr<InstanceHealth> health = breakers.Sync({"a:1", "b:1"})[0];
+  // Long after the breaker was made: only the slices' ticks know the calls.
+  clock.Advance(absl::Seconds(30));
+  std::atomic<bool> ticked{false};
+  scheduler.RunAt(clock.Now(), [&] { ticked = true; });  // after the due tick
+  ASSERT_TRUE(Eventually([&] { return ticked.load(); }));
+  for (int i = 0; i < 20; ++i) {
+    health->StartCall();
+    health->EndCall(CallOutcome::kSuccess, health->breaker().round(), false);
+  }
+  for (int i = 0; i < 2; ++i) {
+    health->StartCall();
+    health->EndCall(CallOutcome::kFailure, health->breaker().round(), false);
+  }
+  EXPECT_EQ(health->breaker().state(), BreakerState::kClosed);  // 2 of 22
+  for (int i = 0; i < 30; ++i) {
+    health->StartCall();
+    health->EndCall(CallOutcome::kFailure, health->breaker().round(), false);
+  }
+  EXPECT_EQ(health->breaker().state(), BreakerState::kOpen);  // 32 of 52
+}
+
 TEST(ServiceBreakersTest, MethodAndServiceBreakersAreNamedAndUncapped) {
   FakeClock clock;
   Scheduler scheduler(&clock);
