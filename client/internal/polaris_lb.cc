@@ -289,7 +289,7 @@ void PolarisLb::BuildChainLocked() {
 }
 
 void PolarisLb::TrackInstancesLocked() {
-  healths_ = nullptr;
+  // (healths_ is null here: BuildChainLocked dropped the old view's.)
   // The service's INSTANCE rule for this caller, if any, over the options
   // in code (which may turn breaking off altogether).
   CircuitBreakingOptions breaking = governance_->circuit_breaking;

@@ -320,10 +320,8 @@ LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result,
                                                         LoadBalancingPolicy::PickArgs& args,
                                                         bool probe, uint32_t round,
                                                         const Gate* gates, int gate_count) const {
-  return Complete(result,
-                  reinterpret_cast<uintptr_t>(target.subchannel.get()) | (target.enters_lane ? 1 : 0),
-                  track_calls_ ? target.health.get() : nullptr, args, probe, round, gates,
-                  gate_count);
+  const Choice choice = ChoiceOf(target);
+  return Complete(result, choice.chosen, choice.health, args, probe, round, gates, gate_count);
 }
 
 RoutingPicker::Choice RoutingPicker::ChooseOne(const Result& result, uint64_t random,
@@ -612,18 +610,11 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
         result->uses_hash = inputs_.balancer->uses_hash();
         if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
           result->table.reserve(selector->columns().size());
-          auto tagged = [&](uint32_t index) {
-            const Target& target = result->targets[index];
-            return reinterpret_cast<uintptr_t>(target.subchannel.get()) |
-                   (target.enters_lane ? 1 : 0);
-          };
-          auto tracked = [&](uint32_t index) {
-            return track_calls_ ? result->targets[index].health.get() : nullptr;
-          };
           for (const WeightedRandomSelector::Column& column : selector->columns()) {
-            result->table.push_back(Result::Column{column.keep_below, tagged(column.index),
-                                                   tagged(column.alias), tracked(column.index),
-                                                   tracked(column.alias)});
+            const Choice self = ChoiceOf(result->targets[column.index]);
+            const Choice alias = ChoiceOf(result->targets[column.alias]);
+            result->table.push_back(Result::Column{column.keep_below, self.chosen, alias.chosen,
+                                                   self.health, alias.health});
           }
           result->balancer.reset();  // the table is all a pick needs
         }

@@ -178,8 +178,11 @@ std::shared_ptr<InstanceHealth> ServiceBreakers::Resource(const std::string& nam
   auto it = instances_.find(name);
   if (it != instances_.end()) return it->second;
   if (instances_.size() >= kMaxResources) return nullptr;
+  // Its own stats: a method's or the service's name is not an instance's
+  // address, and has no place among the service's instance stats.
   std::shared_ptr<InstanceHealth> health(
-      new InstanceHealth(name, stats_->For(name), group_), &InstanceHealth::Release);
+      new InstanceHealth(name, std::make_shared<InstanceStats>(), group_),
+      &InstanceHealth::Release);
   instances_.emplace(name, health);
   return health;
 }
