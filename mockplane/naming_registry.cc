@@ -149,6 +149,9 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
   record.instance.isolate = request.isolate().value();
   record.ttl_seconds = ttl;
   record.last_heartbeat = clock_->Now();
+  // ctime, as the server's `replace into instance` sets it: again on every
+  // registration (whole seconds, in the server's local time).
+  record.instance.created = absl::FromUnixSeconds(absl::ToUnixSeconds(record.last_heartbeat));
   v1::Response response = WithCode<v1::Response>(v1::ExecuteSuccess, "");
   std::string new_service_namespace;
   {

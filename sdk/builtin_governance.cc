@@ -11,6 +11,7 @@
 #include "sdk/balancer/round_robin.h"
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/breaker/breaker_rules.h"
+#include "sdk/lossless/lossless_rules.h"
 #include "sdk/router/lane_router.h"
 #include "sdk/router/metadata_router.h"
 #include "sdk/router/nearby_router.h"
@@ -28,6 +29,7 @@ void RegisterBuiltinGovernance() {
     (void)parsers.Register(MakeRoutingRulesParser());
     (void)parsers.Register(MakeLaneRulesParser());
     (void)parsers.Register(MakeCircuitBreakerRulesParser());
+    (void)parsers.Register(MakeLosslessRulesParser());
 
     RouterRegistry& routers = RouterRegistry::Global();
     (void)routers.Register(MakeLaneRouterFactory());

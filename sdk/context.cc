@@ -80,6 +80,7 @@ std::string OptionsKey(const ContextOptions& options) {
                    static_cast<int>(governance.metadata.failover), ",",
                    static_cast<int>(governance.lane.baseline)));
   add(governance.circuit_breaking.Key());
+  add(governance.warmup.Key());
   return key;
 }
 

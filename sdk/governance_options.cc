@@ -31,7 +31,28 @@ absl::Status GovernanceOptions::Validate() const {
       metadata.failover_metadata.empty()) {
     return bad("metadata.failover_metadata", "is empty but metadata.failover is kCustom");
   }
-  return circuit_breaking.Validate("GovernanceOptions.circuit_breaking.");
+  if (absl::Status status = circuit_breaking.Validate("GovernanceOptions.circuit_breaking.");
+      !status.ok()) {
+    return status;
+  }
+  return warmup.Validate("GovernanceOptions.warmup.");
+}
+
+absl::Status WarmupOptions::Validate(absl::string_view prefix) const {
+  auto bad = [prefix](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(prefix, field, " ", why));
+  };
+  if (window <= absl::ZeroDuration()) return bad("window", "must be positive");
+  if (!(curvature > 0) || curvature > 100) return bad("curvature", "must be in (0, 100]");
+  if (overload_threshold_percent == 0 || overload_threshold_percent > 100) {
+    return bad("overload_threshold_percent", "must be in 1..100");
+  }
+  return absl::OkStatus();
+}
+
+std::string WarmupOptions::Key() const {
+  return absl::StrCat(enabled, ",", absl::ToInt64Nanoseconds(window), ",", curvature, ",",
+                      overload_protection, ",", overload_threshold_percent);
 }
 
 absl::Status CircuitBreakingOptions::Validate(absl::string_view prefix) const {

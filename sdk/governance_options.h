@@ -113,6 +113,26 @@ struct CircuitBreakingOptions {
   std::string Key() const;
 };
 
+// Warm-up (sdk/lossless/warmup.h): a newly registered instance's weight
+// ramps up over `window`. A service's LOSSLESS rule with warm-up enabled
+// sets it for the instances it covers (whatever `enabled` says here);
+// these options apply to services without one when `enabled`.
+struct WarmupOptions {
+  bool enabled = false;
+  absl::Duration window = absl::Seconds(120);
+  // The share of its weight an instance of age a takes:
+  // (a / window)^curvature (1: linear; 2: slow, then fast).
+  double curvature = 2;
+  // No warm-up at all while overload_threshold_percent % or more of the
+  // service's instances are warming.
+  bool overload_protection = false;
+  uint32_t overload_threshold_percent = 50;
+
+  // InvalidArgument naming the first bad field, prefixed with `prefix`.
+  absl::Status Validate(absl::string_view prefix = "WarmupOptions.") const;
+  std::string Key() const;
+};
+
 struct GovernanceOptions {
   // The routers, by registered name, in the order they run. The final filter
   // (unavailable, isolated and weight-0 instances out) always runs last.
@@ -134,6 +154,7 @@ struct GovernanceOptions {
   MetadataRouterOptions metadata;
   LaneRouterOptions lane;
   CircuitBreakingOptions circuit_breaking;
+  WarmupOptions warmup;
 
   // InvalidArgument naming the first bad field ("GovernanceOptions.nearby.
   // max_match_level ..."). Router and balancer names are checked against

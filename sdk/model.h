@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+
 namespace grpc_cpp_polaris {
 
 inline constexpr char kDefaultNamespace[] = "default";
@@ -59,6 +61,10 @@ struct Instance {
   std::string version;
   std::map<std::string, std::string> metadata;
   Location location;
+  // When the instance was registered (the control plane's ctime; it starts
+  // again when the instance registers again): what warm-up times from.
+  // InfinitePast when unknown.
+  absl::Time created = absl::InfinitePast();
 
   // "host:port", with brackets for IPv6 hosts.
   std::string Address() const;

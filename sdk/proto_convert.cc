@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+
 namespace grpc_cpp_polaris {
 
 Instance InstanceFromProto(const v1::Instance& proto) {
@@ -18,6 +21,9 @@ Instance InstanceFromProto(const v1::Instance& proto) {
   instance.location.region = proto.location().region().value();
   instance.location.zone = proto.location().zone().value();
   instance.location.campus = proto.location().campus().value();
+  if (proto.has_ctime()) {
+    instance.created = ParseInstanceTime(proto.ctime().value()).value_or(absl::InfinitePast());
+  }
   return instance;
 }
 
@@ -37,6 +43,31 @@ void InstanceToProto(const Instance& instance, v1::Instance* proto) {
     proto->mutable_location()->mutable_zone()->set_value(location.zone);
     proto->mutable_location()->mutable_campus()->set_value(location.campus);
   }
+  if (instance.created != absl::InfinitePast()) {
+    proto->mutable_ctime()->set_value(FormatInstanceTime(instance.created));
+  }
+}
+
+namespace {
+constexpr char kServerTimeFormat[] = "%Y-%m-%d %H:%M:%S";
+}  // namespace
+
+std::optional<absl::Time> ParseInstanceTime(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  if (text.empty()) return std::nullopt;
+  absl::Time time;
+  std::string error;
+  if (absl::ParseTime(kServerTimeFormat, text, absl::LocalTimeZone(), &time, &error) ||
+      absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
+    return time;
+  }
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(text, &seconds) && seconds > 0) return absl::FromUnixSeconds(seconds);
+  return std::nullopt;
+}
+
+std::string FormatInstanceTime(absl::Time time) {
+  return absl::FormatTime(kServerTimeFormat, time, absl::LocalTimeZone());
 }
 
 ServiceSnapshotPtr SnapshotFromDiscoverResponse(const v1::DiscoverResponse& response) {

@@ -1,0 +1,62 @@
+#include "sdk/lossless/warmup.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace grpc_cpp_polaris {
+
+uint32_t WarmupShares::Apply(size_t index, uint32_t weight) const {
+  if (index >= share.size() || share[index] >= 1) return weight;
+  // (less a hair: 100 * 0.01 is 1.0000000000000002 in binary)
+  const double scaled = std::ceil(static_cast<double>(weight) * share[index] - 1e-9);
+  return std::max<uint32_t>(1, static_cast<uint32_t>(std::min<double>(scaled, weight)));
+}
+
+WarmupShares ComputeWarmup(const std::vector<Instance>& instances,
+                           const std::function<const WarmupOptions*(const Instance&)>& plan_of,
+                           absl::Time now) {
+  WarmupShares result;
+  std::vector<const WarmupOptions*> plans(instances.size(), nullptr);
+  // Per plan: the instances it covers, and those warming now.
+  std::map<const WarmupOptions*, std::pair<size_t, size_t>> counts;
+  bool any = false;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    const WarmupOptions* plan = plan_of(instances[i]);
+    if (plan == nullptr || plan->window <= absl::ZeroDuration()) continue;
+    plans[i] = plan;
+    auto& [covered, warming] = counts[plan];
+    ++covered;
+    const absl::Time created = instances[i].created;
+    if (created != absl::InfinitePast() && now - created < plan->window) {
+      ++warming;
+      any = true;
+    }
+  }
+  if (!any) return result;
+  result.share.assign(instances.size(), 1.0);
+  any = false;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    const WarmupOptions* plan = plans[i];
+    if (plan == nullptr) continue;
+    const absl::Time created = instances[i].created;
+    if (created == absl::InfinitePast() || now - created >= plan->window) continue;
+    const auto& [covered, warming] = counts[plan];
+    if (plan->overload_protection && warming * 100 >= covered * plan->overload_threshold_percent) {
+      // Held back from warming while too many warm; looked at again when
+      // this one would have finished (others may finish first).
+      result.next_update = std::min(result.next_update, created + plan->window);
+      continue;
+    }
+    const absl::Duration age = std::max(now - created, absl::ZeroDuration());
+    result.share[i] = std::pow(absl::FDivDuration(age, plan->window), plan->curvature);
+    const absl::Duration step =
+        std::clamp(plan->window / 20, absl::Milliseconds(100), absl::Seconds(5));
+    result.next_update = std::min({result.next_update, now + step, created + plan->window});
+    any = true;
+  }
+  if (!any) result.share.clear();  // (next_update stays: protection may lift)
+  return result;
+}
+
+}  // namespace grpc_cpp_polaris
