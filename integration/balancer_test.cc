@@ -15,6 +15,8 @@
 #include "client/polaris_client.h"
 #include "integration/echo_service_fixture.h"
 #include "mockplane/wait.h"
+#include "proto/v1/lossless.pb.h"
+#include "sdk/clock.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -28,6 +30,13 @@ std::string BalancerConfig(const std::string& fields) {
 
 class BalancerTest : public testing::EchoServiceTest {
  protected:
+  // The share of `name`'s calls among `calls` sequential calls.
+  static double ShareOf(echo::EchoServer::Stub& stub, const std::string& name, int calls) {
+    Tally tally = Count(stub, calls);
+    EXPECT_EQ(tally.failed, 0) << tally.last_error;
+    return static_cast<double>(tally.by_backend[name]) / calls;
+  }
+
   // The backend each of `keys` keys lands on, with each key's `repeat`
   // calls checked to land on one backend.
   std::map<int, std::string> Placement(echo::EchoServer::Stub& stub, int keys, int repeat,
@@ -146,6 +155,85 @@ TEST_F(BalancerTest, LeastRequestSendsFewCallsToASlowInstance) {
   EXPECT_EQ(all.total(), kCallers * 30);
   EXPECT_LT(all.by_backend["slow"], all.total() / 10)
       << all.by_backend["slow"] << " of " << all.total();
+}
+
+// A LOSSLESS rule's warm-up, for the instances with metadata warmup=on.
+TEST_F(BalancerTest, WarmUpFromALosslessRuleRampsANewInstancesShare) {
+  AddBackend("a", {});
+  AddBackend("b", {});
+  v1::LosslessRule rule;
+  rule.set_id("warm");
+  (*rule.mutable_metadata())["warmup"] = "on";
+  rule.mutable_losslessonline()->mutable_warmup()->set_enable(true);
+  rule.mutable_losslessonline()->mutable_warmup()->set_intervalsecond(8);
+  rule.mutable_losslessonline()->mutable_warmup()->set_curvature(1);
+  plane_->SetLossless(testing::kEcho, rule);
+  // The channel's first view waits for every rule type: it has the rule.
+  auto stub = NewStub();
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 30).by_backend.size() == 2; },
+                        absl::Seconds(10)));
+  const absl::Time added = absl::Now();
+  AddBackend("new", {{"warmup", "on"}});
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 30).by_backend.count("new") > 0; },
+                        absl::Seconds(10)));
+  // Its share, 1,000 calls at a time, from its first calls to after the
+  // window: weight 100 * age / 8 s against 200. Full weight is 1/3.
+  std::vector<std::pair<absl::Duration, double>> shares;
+  for (int i = 0; i < 200 && absl::Now() - added < absl::Seconds(11); ++i) {
+    const absl::Duration at = absl::Now() - added;
+    shares.emplace_back(at, ShareOf(*stub, "new", 1000));
+  }
+  ASSERT_GE(shares.size(), 3u);
+  std::string trace;
+  for (const auto& [at, share] : shares) absl::StrAppend(&trace, absl::FormatDuration(at), ": ", share, "\n");
+  // (ctime has whole seconds: the instance may look up to 1 s older.)
+  EXPECT_LT(shares.front().second, 0.2) << trace;
+  double early = 0, late = 0;
+  int early_n = 0, late_n = 0;
+  for (const auto& [at, share] : shares) {
+    if (at < absl::Seconds(2)) {
+      early += share;
+      ++early_n;
+    } else if (at > absl::Seconds(9.5)) {
+      late += share;
+      ++late_n;
+    }
+  }
+  ASSERT_GT(early_n, 0) << trace;
+  ASSERT_GT(late_n, 0) << trace;
+  EXPECT_LT(early / early_n, 0.2) << trace;
+  EXPECT_NEAR(late / late_n, 1.0 / 3, 0.05) << trace;
+}
+
+// Warm-up from the options in code, timed by the control plane's clock: a
+// and b registered an hour before the new instance take their full weight.
+TEST_F(BalancerTest, WarmUpFromOptionsLeavesOldInstancesAlone) {
+  FakeClock clock(absl::Now() - absl::Hours(1));
+  mockplane::ControlPlaneOptions plane_options;
+  plane_options.clock = &clock;
+  auto plane = mockplane::ControlPlane::Start(plane_options);
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  plane_ = std::move(*plane);
+  ControlPlaneOptions registrar;
+  registrar.address = plane_->address();
+  registrar_ = std::make_unique<ControlPlaneClient>(registrar);
+  ClientOptions options;
+  options.governance.warmup.enabled = true;
+  options.governance.warmup.window = absl::Seconds(100);
+  options.governance.warmup.curvature = 1;
+  ASSERT_TRUE(Init(options).ok());
+  AddBackend("a", {});
+  AddBackend("b", {});
+  clock.Advance(absl::Hours(1) - absl::Seconds(10));  // "new" is 10 s old
+  AddBackend("new", {});
+  auto stub = NewStub();
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 30).by_backend.size() == 3; },
+                        absl::Seconds(10)));
+  // new: weight ~10-11 of 100 (its age grows while the test runs), against
+  // 200: about 5 %; without warm-up it would be 1/3.
+  const double share = ShareOf(*stub, "new", 3000);
+  EXPECT_GT(share, 0.02);
+  EXPECT_LT(share, 0.09);
 }
 
 // gRPC refuses a channel whose default service config does not parse: it

@@ -80,5 +80,26 @@ TEST(ProtoConvertTest, SnapshotFromDiscoverResponse) {
   EXPECT_EQ(snapshot->instances[1].host, "b");
 }
 
+TEST(ProtoConvertTest, InstanceTimeInTheServersFormatAndOthers) {
+  const absl::Time time = absl::FromUnixSeconds(1700000000);
+  const std::string text = FormatInstanceTime(time);
+  EXPECT_EQ(text.size(), 19u) << text;  // "2006-01-02 15:04:05"
+  EXPECT_EQ(ParseInstanceTime(text), time);
+  EXPECT_EQ(ParseInstanceTime("2023-11-14T22:13:20Z"), time);
+  EXPECT_EQ(ParseInstanceTime("1700000000"), time);
+  EXPECT_EQ(ParseInstanceTime("yesterday"), std::nullopt);
+  EXPECT_EQ(ParseInstanceTime(""), std::nullopt);
+  // Through the message: ctime both ways; absent or bad: unknown.
+  Instance instance;
+  instance.created = time;
+  v1::Instance proto;
+  InstanceToProto(instance, &proto);
+  EXPECT_EQ(InstanceFromProto(proto).created, time);
+  proto.mutable_ctime()->set_value("not a time");
+  EXPECT_EQ(InstanceFromProto(proto).created, absl::InfinitePast());
+  proto.clear_ctime();
+  EXPECT_EQ(InstanceFromProto(proto).created, absl::InfinitePast());
+}
+
 }  // namespace
 }  // namespace grpc_cpp_polaris

@@ -36,6 +36,10 @@
 #include "sdk/router/router.h"
 #include "sdk/breaker/breaker_rules.h"
 #include "sdk/breaker/service_breakers.h"
+#include "sdk/clock.h"
+#include "sdk/lossless/lossless_rules.h"
+#include "sdk/lossless/warmup.h"
+#include "sdk/scheduler.h"
 #include "sdk/tsan.h"
 #include "src/core/lib/address_utils/sockaddr_utils.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -91,7 +95,7 @@ class PolarisLb final : public LoadBalancingPolicy {
  private:
   class StateWatcher;
   // What the breakers' listener holds instead of the policy.
-  struct BreakerBridge {
+  struct RefreshBridge {
     std::mutex mu;
     PolarisLb* policy = nullptr;  // null once shut down
   };
@@ -133,10 +137,14 @@ class PolarisLb final : public LoadBalancingPolicy {
   // Follows the breakers and stats of view_'s instances (or none).
   void TrackInstancesLocked();
   void StopListeningLocked();
-  // A breaker of the service changed state (on the breakers' scheduler
-  // thread): rebuild the picker on the work serializer.
-  static void OnBreakersChanged(const std::shared_ptr<BreakerBridge>& bridge);
+  // A breaker of the service changed state, or warm-up shares are due (on
+  // the scheduler's thread): rebuild the picker on the work serializer.
+  static void Refresh(const std::shared_ptr<RefreshBridge>& bridge);
   void UpdateRoutingPickerLocked();
+  // The warm-up shares of view_'s instances now (LOSSLESS rules, else the
+  // options), with the picker's refresh scheduled while any is warming.
+  WarmupShares WarmupLocked();
+  RefreshBridge* Bridge();
 
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // by address
   // The resolver's view, caller and options, when it is Polaris': then calls
@@ -164,7 +172,9 @@ class PolarisLb final : public LoadBalancingPolicy {
   std::shared_ptr<ServiceBreakers> service_breakers_;
   std::shared_ptr<InstanceHealth> service_breaker_;
   std::shared_ptr<ServiceBreakers> method_breakers_;
-  std::shared_ptr<BreakerBridge> breaker_bridge_;
+  std::shared_ptr<RefreshBridge> refresh_bridge_;
+  // When a warm-up refresh of the picker is scheduled for (past: none).
+  absl::Time warmup_refresh_ = absl::InfinitePast();
   // The service config's choices, if any.
   RefCountedPtr<PolarisLbConfig> config_;
   uint64_t next_generation_ = 1;
@@ -329,12 +339,9 @@ void PolarisLb::TrackInstancesLocked() {
   if (breakers != breakers_) {
     StopListeningLocked();
     breakers_ = std::move(breakers);
-    if (breaker_bridge_ == nullptr) {
-      breaker_bridge_ = std::make_shared<BreakerBridge>();
-      breaker_bridge_->policy = this;
-    }
+    Bridge();
     breaker_listener_ =
-        breakers_->AddListener([bridge = breaker_bridge_] { OnBreakersChanged(bridge); });
+        breakers_->AddListener([bridge = refresh_bridge_] { Refresh(bridge); });
   }
   std::vector<std::string> addresses;
   addresses.reserve(view_->instances->instances.size());
@@ -345,12 +352,44 @@ void PolarisLb::TrackInstancesLocked() {
       breakers_->Sync(addresses));
 }
 
+PolarisLb::RefreshBridge* PolarisLb::Bridge() {
+  if (refresh_bridge_ == nullptr) {
+    refresh_bridge_ = std::make_shared<RefreshBridge>();
+    refresh_bridge_->policy = this;
+  }
+  return refresh_bridge_.get();
+}
+
+WarmupShares PolarisLb::WarmupLocked() {
+  std::shared_ptr<const LosslessRules> rules = view_->Rules<LosslessRules>();
+  const WarmupOptions* options = governance_->warmup.enabled ? &governance_->warmup : nullptr;
+  if (options == nullptr && (rules == nullptr || rules->rules.empty())) return WarmupShares{};
+  const absl::Time now = Clock::Real()->Now();
+  WarmupShares shares = ComputeWarmup(
+      view_->instances->instances,
+      [&](const Instance& instance) -> const WarmupOptions* {
+        const LosslessRule* rule = rules != nullptr ? rules->For(instance) : nullptr;
+        if (rule == nullptr) return options;
+        return rule->warmup.has_value() ? &*rule->warmup : nullptr;
+      },
+      now);
+  // One pending refresh at a time: the earliest due.
+  if (shares.next_update != absl::InfiniteFuture() &&
+      (warmup_refresh_ <= now || shares.next_update < warmup_refresh_)) {
+    warmup_refresh_ = shares.next_update;
+    Bridge();
+    Scheduler::Default()->RunAt(shares.next_update,
+                                [bridge = refresh_bridge_] { Refresh(bridge); });
+  }
+  return shares;
+}
+
 void PolarisLb::StopListeningLocked() {
   if (breakers_ != nullptr) breakers_->RemoveListener(breaker_listener_);
   breakers_ = nullptr;
 }
 
-void PolarisLb::OnBreakersChanged(const std::shared_ptr<BreakerBridge>& bridge) {
+void PolarisLb::Refresh(const std::shared_ptr<RefreshBridge>& bridge) {
   grpc_core::ExecCtx exec_ctx;
   RefCountedPtr<PolarisLb> self;
   {
@@ -525,6 +564,7 @@ void PolarisLb::UpdateRoutingPickerLocked() {
   inputs.method_rule = method_rule_;
   inputs.method_breakers = method_breakers_;
   inputs.breaker_rules = breaker_rules_;
+  inputs.warmup = WarmupLocked();
   channel_control_helper()->UpdateState(GRPC_CHANNEL_READY, absl::OkStatus(),
                                         std::make_unique<RoutingPicker>(std::move(inputs)));
 }
@@ -542,9 +582,9 @@ void PolarisLb::ResetBackoffLocked() {
 void PolarisLb::ShutdownLocked() {
   TsanSerialized serialized(&tsan_work_serializer_key);
   shutdown_ = true;
-  if (breaker_bridge_ != nullptr) {
-    std::lock_guard<std::mutex> lock(breaker_bridge_->mu);
-    breaker_bridge_->policy = nullptr;
+  if (refresh_bridge_ != nullptr) {
+    std::lock_guard<std::mutex> lock(refresh_bridge_->mu);
+    refresh_bridge_->policy = nullptr;
   }
   StopListeningLocked();
   healths_ = nullptr;

@@ -584,8 +584,10 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
       // routed (then they take every call).
       bool connecting = false;
       bool others = false;
-      for (const Candidate& candidate : *routed) {
+      for (Candidate candidate : *routed) {
         if (inputs_.ready[candidate.index] != nullptr) {
+          // A warming instance takes its share of the routed weight.
+          candidate.weight = inputs_.warmup.Apply(candidate.index, candidate.weight);
           result->candidates.push_back(candidate);
           others = others || !probing(candidate);
         } else if (inputs_.connecting[candidate.index]) {

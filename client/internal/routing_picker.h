@@ -29,6 +29,7 @@
 
 #include "sdk/balancer/balancer.h"
 #include "sdk/governance_options.h"
+#include "sdk/lossless/warmup.h"
 #include "sdk/router/route_cache.h"
 #include "sdk/router/router.h"
 #include "sdk/service_view.h"
@@ -76,6 +77,9 @@ struct RoutingPickerInputs {
   std::vector<bool> connecting;
   std::vector<bool> probing;
   std::vector<grpc_core::RefCountedPtr<grpc_core::SubchannelInterface>> ready;
+  // Per instance of the view, the share of its weight it takes while it
+  // warms up (empty: every instance takes its full weight).
+  WarmupShares warmup;
   // Bounds of the result cache.
   size_t max_cached_tuples = 4096;
   size_t max_cached_results = 1024;
