@@ -21,6 +21,7 @@
 #include "integration/echo_service_fixture.h"
 #include "mockplane/wait.h"
 #include "proto/v1/circuitbreaker.pb.h"
+#include "proto/v1/fault_detector.pb.h"
 #include "sdk/breaker/breaker_rule_builders.h"
 
 namespace grpc_cpp_polaris {
@@ -269,6 +270,78 @@ TEST_F(CircuitBreakerTest, AnInstanceRuleFromTheControlPlaneDecidesWhatFailsAndW
                         absl::Seconds(20)));
   Tally after = CountWithDeadline(*stub_, 300, absl::Seconds(10));
   EXPECT_EQ(after.failed, 0) << after.last_error;
+}
+
+// Active probing from the options: the open instance is asked for its
+// gRPC health every 200 ms; while it says NOT_SERVING it stays out (its
+// 60 s sleep window running), and once it answers SERVING it goes
+// half-open at once and its probe calls close it.
+TEST_F(CircuitBreakerTest, AnOpenInstanceIsProbedByItsHealthServiceAndBackAtOnce) {
+  ClientOptions options = Breaking(absl::Seconds(60));
+  options.governance.circuit_breaking.active_probe.enabled = true;
+  options.governance.circuit_breaking.active_probe.protocol = "grpc";
+  options.governance.circuit_breaking.active_probe.interval = absl::Milliseconds(200);
+  ASSERT_TRUE(Init(options).ok());
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetFailure(grpc::StatusCode::UNAVAILABLE);
+  backends_["bad"]->SetServing(false);
+  const std::string bad = Address("bad");
+  const BreakerCounters before = GetBreakerCounters(testing::kEcho);
+  ASSERT_TRUE(CallUntil(*stub_, [&] { return transitions.Count(bad, BreakerState::kOpen) > 0; }))
+      << transitions.Dump();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return GetBreakerCounters(testing::kEcho).probes_failed >= before.probes_failed + 3; },
+      absl::Seconds(20)));
+  EXPECT_EQ(transitions.Count(bad, BreakerState::kHalfOpen), 0) << transitions.Dump();
+  backends_["bad"]->SetFailure(grpc::StatusCode::OK);
+  backends_["bad"]->SetServing(true);
+  const absl::Time recovered = absl::Now();
+  ASSERT_TRUE(CallUntil(
+      *stub_, [&] { return transitions.Count(bad, BreakerState::kClosed) > 0; }, 100000))
+      << transitions.Dump();
+  printf("probed instance closed %s after it recovered (sleep window 60 s)\n",
+         absl::FormatDuration(absl::Now() - recovered).c_str());
+  EXPECT_LT(absl::Now() - recovered, absl::Seconds(30)) << transitions.Dump();
+  EXPECT_NE(transitions.Dump().find("an active probe succeeded"), std::string::npos)
+      << transitions.Dump();
+  EXPECT_GE(GetBreakerCounters(testing::kEcho).probes_succeeded, before.probes_succeeded + 1);
+}
+
+// Probing from the control plane: an INSTANCE rule with
+// faultDetectConfig.enable and a FAULT_DETECTOR rule probing by TCP connect
+// (the failing backend still accepts connections: it goes half-open long
+// before its 60 s sleep window ends).
+TEST_F(CircuitBreakerTest, AFaultDetectorRuleProbesOpenInstancesByTcp) {
+  ASSERT_TRUE(Init(Breaking()).ok());
+  v1::CircuitBreaker cb;
+  v1::CircuitBreakerRule* rule =
+      testing::AddBreakerRule(&cb, "echo-instances", v1::INSTANCE, testing::kEcho);
+  testing::AddConsecutive(rule->mutable_trigger_condition(), 3);
+  rule->mutable_recovercondition()->set_sleep_window(60);
+  rule->mutable_faultdetectconfig()->set_enable(true);
+  plane_->SetCircuitBreaker(testing::kEcho, cb);
+  v1::FaultDetector detector;
+  v1::FaultDetectRule* probe = detector.add_rules();
+  probe->set_id("tcp-probe");
+  probe->mutable_target_service()->set_namespace_("default");
+  probe->mutable_target_service()->set_service("Echo");
+  probe->set_protocol(v1::FaultDetectRule::TCP);
+  probe->set_interval(1);
+  probe->set_timeout(500);
+  plane_->SetFaultDetector(testing::kEcho, detector);
+  Transitions transitions;
+  StartThree();
+  backends_["bad"]->SetFailure(grpc::StatusCode::UNAVAILABLE);
+  const std::string bad = Address("bad");
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(CallUntil(*stub_, [&] { return transitions.Count(bad, BreakerState::kHalfOpen) > 0; },
+                        100000))
+      << transitions.Dump();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << transitions.Dump();
+  EXPECT_NE(transitions.Dump().find("open -> half-open (an active probe succeeded)"),
+            std::string::npos)
+      << transitions.Dump();
 }
 
 v1::CircuitBreakerRule* AddEchoRule(v1::CircuitBreaker* cb, const std::string& id, v1::Level level,

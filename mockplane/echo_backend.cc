@@ -4,6 +4,7 @@
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "proto/echo/echo.grpc.pb.h"
@@ -65,6 +66,9 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options)
   std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(options)));
   backend->service_ = std::make_unique<Service>(backend->options_.name, backend->options_.latency,
                                                backend->calls_);
+  // The health service answers probes (process-wide: every server built
+  // from now on has it).
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   const std::string listen = JoinHostPort(backend->options_.host, backend->options_.port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &backend->port_);
@@ -104,6 +108,12 @@ absl::StatusOr<std::string> CallEcho(echo::EchoServer::Stub& stub, absl::Duratio
                         status.error_message());
   }
   return response.instance();
+}
+
+void EchoBackend::SetServing(bool serving) {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
 }
 
 }  // namespace mockplane

@@ -45,6 +45,9 @@ class EchoBackend {
   // Echo fails with `code` (OK: answers normally), after `latency`.
   void SetFailure(grpc::StatusCode code);
   void SetLatency(absl::Duration latency);
+  // What the backend's gRPC health service (grpc.health.v1, on for every
+  // backend) answers for the whole server: SERVING or NOT_SERVING.
+  void SetServing(bool serving);
   // Stops accepting calls; in-flight calls get until `deadline` to finish.
   void Shutdown(absl::Duration deadline);
 

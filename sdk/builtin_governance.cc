@@ -11,6 +11,7 @@
 #include "sdk/balancer/round_robin.h"
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/breaker/breaker_rules.h"
+#include "sdk/breaker/fault_detect.h"
 #include "sdk/lossless/lossless_rules.h"
 #include "sdk/router/lane_router.h"
 #include "sdk/router/metadata_router.h"
@@ -30,6 +31,7 @@ void RegisterBuiltinGovernance() {
     (void)parsers.Register(MakeLaneRulesParser());
     (void)parsers.Register(MakeCircuitBreakerRulesParser());
     (void)parsers.Register(MakeLosslessRulesParser());
+    (void)parsers.Register(MakeFaultDetectRulesParser());
 
     RouterRegistry& routers = RouterRegistry::Global();
     (void)routers.Register(MakeLaneRouterFactory());
@@ -43,6 +45,10 @@ void RegisterBuiltinGovernance() {
     (void)balancers.Register(MakeRingHashBalancerFactory());
     (void)balancers.Register(MakeMaglevBalancerFactory());
     (void)balancers.Register(MakeLeastRequestBalancerFactory());
+
+    ProberRegistry& probers = ProberRegistry::Global();
+    (void)probers.Register(MakeGrpcHealthProber());
+    (void)probers.Register(MakeTcpProber());
   });
 }
 

@@ -73,6 +73,19 @@ absl::Status CircuitBreakingOptions::Validate(absl::string_view prefix) const {
   }
   if (slow_call < absl::ZeroDuration()) return bad("slow_call", "is negative");
   if (max_open_percent > 100) return bad("max_open_percent", "must be in 0..100");
+  return active_probe.Validate(absl::StrCat(prefix, "active_probe."));
+}
+
+absl::Status ActiveProbeOptions::Validate(absl::string_view prefix) const {
+  auto bad = [prefix](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(prefix, field, " ", why));
+  };
+  if (protocol.empty()) return bad("protocol", "is empty");
+  if (interval < absl::Milliseconds(10)) return bad("interval", "must be at least 10ms");
+  if (timeout <= absl::ZeroDuration() || timeout > absl::Minutes(1)) {
+    return bad("timeout", "must be in (0, 1m]");
+  }
+  if (port > 65535) return bad("port", "must be in 0..65535");
   return absl::OkStatus();
 }
 

@@ -90,6 +90,32 @@ struct LaneRouterOptions {
 // plane has no CIRCUIT_BREAKER rule for the service. Breaker state is per
 // process and service: every channel to the service (with the same
 // settings) shares it.
+// Active probing of open instances (sdk/breaker/fault_detect.h): while an
+// instance's breaker is open, it is probed every `interval`; one that
+// answers goes half-open at once instead of waiting out its sleep window
+// (its probe calls then decide). Off by default; a FAULT_DETECTOR rule of
+// the service sets it (with the INSTANCE rule's faultDetectConfig.enable,
+// or with `enabled` here), its fields over these.
+struct ActiveProbeOptions {
+  bool enabled = false;
+  // The prober, by registered name: "grpc" (grpc.health.v1 Check, SERVING
+  // answers) or "tcp" (connect; with `send`, write it and expect a reply
+  // starting with one of `receive`), or one registered by the application.
+  std::string protocol = "grpc";
+  absl::Duration interval = absl::Seconds(10);
+  absl::Duration timeout = absl::Seconds(1);
+  // 0: the instance's own port.
+  uint32_t port = 0;
+  // "grpc": the health service name asked about ("": the whole server).
+  std::string service;
+  // "tcp": bytes to send ("0x"-prefixed: hex), and the replies that pass.
+  std::string send;
+  std::vector<std::string> receive;
+
+  // InvalidArgument naming the first bad field, prefixed with `prefix`.
+  absl::Status Validate(absl::string_view prefix = "ActiveProbeOptions.") const;
+};
+
 struct CircuitBreakingOptions {
   bool enabled = true;
   // When an instance's breaker opens, how long it sleeps, how it closes.
@@ -106,6 +132,9 @@ struct CircuitBreakingOptions {
   // At most this share of a service's instances is open at once (rounded
   // down, but at least one instance; 0: none ever opens).
   uint32_t max_open_percent = 50;
+  // Probing open instances (not part of Key(): the breakers' state does not
+  // depend on it).
+  ActiveProbeOptions active_probe;
 
   // InvalidArgument naming the first bad field, prefixed with `prefix`.
   absl::Status Validate(absl::string_view prefix = "CircuitBreakingOptions.") const;

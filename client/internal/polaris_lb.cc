@@ -35,6 +35,7 @@
 #include "sdk/builtin_governance.h"
 #include "sdk/router/router.h"
 #include "sdk/breaker/breaker_rules.h"
+#include "sdk/breaker/fault_detect.h"
 #include "sdk/breaker/service_breakers.h"
 #include "sdk/clock.h"
 #include "sdk/lossless/lossless_rules.h"
@@ -303,6 +304,7 @@ void PolarisLb::TrackInstancesLocked() {
   // The service's INSTANCE rule for this caller, if any, over the options
   // in code (which may turn breaking off altogether).
   CircuitBreakingOptions breaking = governance_->circuit_breaking;
+  bool rule_probes = false;  // the INSTANCE rule's faultDetectConfig.enable
   breaker_rules_ = nullptr;
   service_rule_ = method_rule_ = nullptr;
   service_breaker_ = nullptr;
@@ -314,6 +316,7 @@ void PolarisLb::TrackInstancesLocked() {
       const ServiceKey& caller = caller_->service;
       if (const BreakerRule* rule = breaker_rules_->Find(BreakerLevel::kInstance, caller, view_->key)) {
         breaking = rule->options;
+        rule_probes = rule->fault_detect;
       }
       // SERVICE and METHOD breakers: per process and service too.
       service_rule_ = breaker_rules_->Find(BreakerLevel::kService, caller, view_->key);
@@ -350,6 +353,12 @@ void PolarisLb::TrackInstancesLocked() {
   }
   healths_ = std::make_shared<const std::vector<std::shared_ptr<InstanceHealth>>>(
       breakers_->Sync(addresses));
+  if (breaking.enabled) {
+    // Active probing of open instances (fault_detect.h).
+    std::shared_ptr<const FaultDetectRules> detectors = view_->Rules<FaultDetectRules>();
+    breakers_->SetProbe(ActiveProbeFor(view_->key, detectors.get(), rule_probes,
+                                       governance_->circuit_breaking.active_probe));
+  }
 }
 
 PolarisLb::RefreshBridge* PolarisLb::Bridge() {

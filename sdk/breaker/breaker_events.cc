@@ -116,6 +116,14 @@ void Publish(BreakerEvent event) {
   });
 }
 
+void CountProbe(const ServiceKey& service, bool succeeded) {
+  Events& events = TheEvents();
+  std::lock_guard<std::mutex> lock(events.mu);
+  for (BreakerCounters* counters : {&events.total, &events.by_service[service]}) {
+    ++(succeeded ? counters->probes_succeeded : counters->probes_failed);
+  }
+}
+
 void Discarded(const ServiceKey& service, BreakerState state) {
   if (state == BreakerState::kClosed) return;
   Events& events = TheEvents();

@@ -51,6 +51,9 @@ struct BreakerCounters {
   uint64_t closed = 0;
   // Breakers open or half-open now.
   int64_t not_closed = 0;
+  // Active probes of open instances (fault_detect.h), by result.
+  uint64_t probes_succeeded = 0;
+  uint64_t probes_failed = 0;
 };
 // The process's counters, over all services.
 BreakerCounters GetBreakerCounters();
@@ -60,6 +63,8 @@ BreakerCounters GetBreakerCounters(const ServiceKey& service);
 namespace breaker_internal {
 // Counts `event`, logs it and queues it for the listeners.
 void Publish(BreakerEvent event);
+// An active probe of an instance of `service` ended.
+void CountProbe(const ServiceKey& service, bool succeeded);
 // A breaker of `service` left in `state` went away (its settings changed or
 // its instance left): no longer counted as not closed.
 void Discarded(const ServiceKey& service, BreakerState state);

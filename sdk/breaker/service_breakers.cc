@@ -3,6 +3,8 @@
 #include <set>
 #include <utility>
 
+#include <grpc/support/log.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace grpc_cpp_polaris {
@@ -12,14 +14,20 @@ namespace breaker_internal {
 // outlive its ServiceBreakers while calls to its instance run).
 struct Group : std::enable_shared_from_this<Group> {
   Group(const ServiceKey& service, BreakerLevel level, const CircuitBreakingOptions& options,
-        const Clock* clock, Scheduler* scheduler)
+        const Clock* clock, Scheduler* scheduler, Scheduler* probe_scheduler)
       : service(service),
         level(level),
         options(options),
         classifier(options),
         clock(clock),
         scheduler(scheduler),
+        probe_scheduler(probe_scheduler != nullptr ? probe_scheduler : scheduler),
         cap(0, options.max_open_percent) {}
+
+  std::shared_ptr<const ActiveProbe> Probe() {
+    std::lock_guard<std::mutex> lock(mu);
+    return probe;
+  }
 
   // Tells the listeners, once for transitions close together.
   void Changed() {
@@ -75,11 +83,13 @@ struct Group : std::enable_shared_from_this<Group> {
   const FailureClassifier classifier;
   const Clock* const clock;
   Scheduler* const scheduler;
+  Scheduler* const probe_scheduler;
   OpenCap cap;
   std::atomic<bool> notify_pending{false};
   std::mutex mu;
   std::map<uint64_t, std::function<void()>> listeners;  // guarded by mu
   uint64_t next_listener = 1;                           // guarded by mu
+  std::shared_ptr<const ActiveProbe> probe;             // guarded by mu
   std::mutex members_mu;
   std::set<InstanceHealth*> members;  // guarded by members_mu
   bool ticking = false;               // guarded by members_mu
@@ -140,13 +150,65 @@ void InstanceHealth::Report(const BreakerTransition& transition) {
             self->Report(*half_open);
           }
         });
+    if (group_->level == BreakerLevel::kInstance) StartProbing(transition.round);
   }
   group_->Changed();
 }
 
+void InstanceHealth::StartProbing(uint32_t round) {
+  if (group_->Probe() == nullptr) return;
+  if (probing_.exchange(uint64_t{round} + 1, std::memory_order_acq_rel) == uint64_t{round} + 1) {
+    return;  // already probing this opening
+  }
+  ScheduleProbe(round);
+}
+
+void InstanceHealth::ScheduleProbe(uint32_t round) {
+  std::shared_ptr<const ActiveProbe> probe = group_->Probe();
+  if (probe == nullptr) {
+    uint64_t mine = uint64_t{round} + 1;
+    probing_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    return;
+  }
+  group_->probe_scheduler->RunAt(
+      clock_->Now() + probe->interval, [weak = weak_from_this(), round] {
+        std::shared_ptr<InstanceHealth> self = weak.lock();
+        if (self == nullptr) return;
+        auto open_in_round = [&] {
+          const auto [state, now_round] = self->breaker_.StateAndRound();
+          return state == BreakerState::kOpen && now_round == round;
+        };
+        // The loop ends (and says so) when the opening is over or probing
+        // is turned off.
+        auto end = [&] {
+          uint64_t mine = uint64_t{round} + 1;
+          self->probing_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        };
+        if (!open_in_round()) return end();
+        std::shared_ptr<const ActiveProbe> current = self->group_->Probe();
+        if (current == nullptr) return end();
+        const absl::Status answer = current->run(self->address_);
+        breaker_internal::CountProbe(self->group_->service, answer.ok());
+        if (!answer.ok()) {
+          gpr_log(GPR_INFO, "polaris: probe of %s instance %s failed: %s",
+                  self->group_->service.ToString().c_str(), self->address_.c_str(),
+                  answer.ToString().c_str());
+          if (open_in_round()) return self->ScheduleProbe(round);
+          return end();
+        }
+        end();
+        if (!open_in_round()) return;
+        if (std::optional<BreakerTransition> half_open = self->breaker_.ProbeSucceeded()) {
+          self->Report(*half_open);
+        }
+      });
+}
+
 ServiceBreakers::ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
-                                 const Clock* clock, Scheduler* scheduler, BreakerLevel level)
-    : group_(std::make_shared<breaker_internal::Group>(service, level, options, clock, scheduler)),
+                                 const Clock* clock, Scheduler* scheduler, BreakerLevel level,
+                                 Scheduler* probe_scheduler)
+    : group_(std::make_shared<breaker_internal::Group>(service, level, options, clock, scheduler,
+                                                       probe_scheduler)),
       stats_(ServiceStatsRegistry::Global().For(service)) {}
 
 ServiceBreakers::~ServiceBreakers() = default;
@@ -199,13 +261,34 @@ void ServiceBreakers::RemoveListener(uint64_t id) {
   group_->listeners.erase(id);
 }
 
+void ServiceBreakers::SetProbe(std::shared_ptr<const ActiveProbe> probe) {
+  std::vector<std::pair<std::shared_ptr<InstanceHealth>, uint32_t>> open;
+  {
+    std::lock_guard<std::mutex> lock(group_->mu);
+    const bool started = group_->probe == nullptr && probe != nullptr;
+    group_->probe = std::move(probe);
+    if (!started) return;
+  }
+  // Probing starts: instances open now are probed too.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [address, health] : instances_) {
+      const auto [state, round] = health->breaker().StateAndRound();
+      if (state == BreakerState::kOpen) open.emplace_back(health, round);
+    }
+  }
+  if (group_->level != BreakerLevel::kInstance) return;
+  for (const auto& [health, round] : open) health->StartProbing(round);
+}
+
 const CircuitBreakingOptions& ServiceBreakers::options() const { return group_->options; }
 int64_t ServiceBreakers::open() const { return group_->cap.open(); }
 int64_t ServiceBreakers::max_open() const { return group_->cap.max_open(); }
 
 ServiceBreakersRegistry& ServiceBreakersRegistry::Global() {
-  static ServiceBreakersRegistry* const registry =
-      new ServiceBreakersRegistry(Clock::Coarse(), Scheduler::Default());
+  // Probes block (up to their timeout): a thread of their own.
+  static ServiceBreakersRegistry* const registry = new ServiceBreakersRegistry(
+      Clock::Coarse(), Scheduler::Default(), new Scheduler(Clock::Real()));
   return *registry;
 }
 
@@ -219,7 +302,8 @@ std::shared_ptr<ServiceBreakers> ServiceBreakersRegistry::For(
       services_[{service, absl::StrCat(static_cast<int>(level), "|", options.Key())}];
   std::shared_ptr<ServiceBreakers> breakers = slot.lock();
   if (breakers == nullptr) {
-    breakers = std::make_shared<ServiceBreakers>(service, options, clock_, scheduler_, level);
+    breakers = std::make_shared<ServiceBreakers>(service, options, clock_, scheduler_, level,
+                                                 probe_scheduler_);
     slot = breakers;
   }
   return breakers;

@@ -60,6 +60,13 @@ class FailureClassifier {
   int64_t slow_nanos_ = 0;
 };
 
+// What probes an open instance (sdk/breaker/fault_detect.h builds it):
+// `run(address)` blocks at most about its timeout; OK: the instance answered.
+struct ActiveProbe {
+  std::function<absl::Status(const std::string& address)> run;
+  absl::Duration interval = absl::Seconds(10);
+};
+
 namespace breaker_internal {
 struct Group;
 }  // namespace breaker_internal
@@ -110,6 +117,11 @@ class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceH
     if (health->breaker_.Retire()) delete health;
   }
   void Report(const BreakerTransition& transition);
+  // While the breaker stays open in `round`: probes the instance after the
+  // group's probe interval, again after each failed probe. StartProbing
+  // does unless that opening's loop is alive.
+  void StartProbing(uint32_t round);
+  void ScheduleProbe(uint32_t round);
 
   // Declared first, destroyed last: the breaker's cap lives in it.
   const std::shared_ptr<breaker_internal::Group> group_;
@@ -120,6 +132,9 @@ class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceH
   CircuitBreaker breaker_;
   const std::shared_ptr<InstanceStats> stats_;
   const std::string address_;
+  // round + 1 of the opening whose probe loop is alive (0: none), so that
+  // an opening has one loop however often probing is switched on.
+  std::atomic<uint64_t> probing_{0};
 };
 
 class ServiceBreakers {
@@ -127,9 +142,11 @@ class ServiceBreakers {
   // `clock` and `scheduler` outlive the breakers and every InstanceHealth.
   // `level`: what the breakers are of (their events say so). Instance
   // breakers come from Sync, method and service ones from Resource.
+  // `probe_scheduler` runs active probes (which block); null: `scheduler`.
   ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
                   const Clock* clock, Scheduler* scheduler,
-                  BreakerLevel level = BreakerLevel::kInstance);
+                  BreakerLevel level = BreakerLevel::kInstance,
+                  Scheduler* probe_scheduler = nullptr);
   ~ServiceBreakers();
   ServiceBreakers(const ServiceBreakers&) = delete;
   ServiceBreakers& operator=(const ServiceBreakers&) = delete;
@@ -150,6 +167,12 @@ class ServiceBreakers {
   uint64_t AddListener(std::function<void()> listener);
   void RemoveListener(uint64_t id);
 
+  // Instance breakers: while one is open, `probe` runs every
+  // probe->interval; one that answers goes half-open at once (null: no
+  // probing). Applies to openings from now on and to probes already
+  // scheduled (a null stops them).
+  void SetProbe(std::shared_ptr<const ActiveProbe> probe);
+
   const CircuitBreakingOptions& options() const;
   // Open instances now, and the most that may be.
   int64_t open() const;
@@ -166,8 +189,9 @@ class ServiceBreakersRegistry {
  public:
   // The process's: coarse real clock, default scheduler.
   static ServiceBreakersRegistry& Global();
-  ServiceBreakersRegistry(const Clock* clock, Scheduler* scheduler)
-      : clock_(clock), scheduler_(scheduler) {}
+  ServiceBreakersRegistry(const Clock* clock, Scheduler* scheduler,
+                          Scheduler* probe_scheduler = nullptr)
+      : clock_(clock), scheduler_(scheduler), probe_scheduler_(probe_scheduler) {}
 
   // The breakers of `service` under `options` at `level`, shared with every
   // other holder in the process; options must be valid.
@@ -178,6 +202,7 @@ class ServiceBreakersRegistry {
  private:
   const Clock* const clock_;
   Scheduler* const scheduler_;
+  Scheduler* const probe_scheduler_;
   std::mutex mu_;
   std::map<std::pair<ServiceKey, std::string>, std::weak_ptr<ServiceBreakers>> services_;
 };
