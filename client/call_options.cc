@@ -1,5 +1,8 @@
 #include "client/call_options.h"
 
+#include "sdk/balancer/balancer.h"
+#include "sdk/builtin_governance.h"
+
 namespace grpc_cpp_polaris {
 
 void SetRouteLabels(grpc::ClientContext* context,
@@ -14,6 +17,17 @@ void SetDestinationMetadata(grpc::ClientContext* context,
 
 void SetHashKey(grpc::ClientContext* context, absl::string_view key) {
   context->AddMetadata(kHashKeyMetadataKey, std::string(key));
+}
+
+absl::Status SetBalancer(grpc::ClientContext* context, absl::string_view balancer) {
+  RegisterBuiltinGovernance();
+  if (FindBalancerByCallName(balancer) == nullptr) {
+    absl::StatusOr<const BalancerFactory*> known = BalancerRegistry::Global().Find(balancer);
+    return known.status();
+  }
+  NotePerCallBalancer();
+  context->AddMetadata(kBalancerMetadataKey, std::string(balancer));
+  return absl::OkStatus();
 }
 
 void SetLane(grpc::ClientContext* context, absl::string_view lane) {

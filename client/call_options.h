@@ -19,6 +19,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "sdk/call_metadata.h"
 
@@ -36,6 +37,13 @@ void SetDestinationMetadata(grpc::ClientContext* context,
 
 // The key hash balancers place the call by.
 void SetHashKey(grpc::ClientContext* context, absl::string_view key);
+
+// The balancer of this call, by registered name ("weighted_random",
+// "round_robin", "ring_hash", "maglev", "least_request", or one the
+// application registered; grpc-go-polaris' camelCase names, e.g.
+// "ringHash", work too), over the channel's. NotFound naming the known
+// balancers for an unknown name (the call is left as it was).
+absl::Status SetBalancer(grpc::ClientContext* context, absl::string_view balancer);
 
 // Puts the call in a lane ("group/rule", as lane rules tag calls).
 void SetLane(grpc::ClientContext* context, absl::string_view lane);

@@ -157,6 +157,46 @@ TEST_F(BalancerTest, LeastRequestSendsFewCallsToASlowInstance) {
       << all.by_backend["slow"] << " of " << all.total();
 }
 
+// A call may choose its own balancer over the channel's (weighted random
+// here): ring hash keeps its key on one instance, round robin gives each
+// instance its turn, and grpc-go-polaris' camelCase names work too.
+TEST_F(BalancerTest, EachCallMayChooseItsBalancer) {
+  for (const char* name : {"a", "b", "c"}) AddBackend(name, {});
+  auto stub = NewStub();
+  ASSERT_TRUE(WaitUntil([&] { return Count(*stub, 30).by_backend.size() == 3; },
+                        absl::Seconds(10)));
+  for (const char* balancer : {"ring_hash", "ringHash", "maglev"}) {
+    for (const char* key : {"user-1", "user-2", "user-3"}) {
+      Tally tally = Count(*stub, 100, [&](grpc::ClientContext* context) {
+        ASSERT_TRUE(SetBalancer(context, balancer).ok());
+        SetHashKey(context, key);
+      });
+      EXPECT_EQ(tally.failed, 0) << tally.last_error;
+      EXPECT_EQ(tally.by_backend.size(), 1u) << balancer << " " << key;
+    }
+  }
+  // Round robin: 300 calls in turn, exactly 100 each.
+  Tally turns = Count(*stub, 300, [](grpc::ClientContext* context) {
+    ASSERT_TRUE(SetBalancer(context, "round_robin").ok());
+  });
+  EXPECT_EQ(turns.failed, 0) << turns.last_error;
+  for (const char* name : {"a", "b", "c"}) EXPECT_EQ(turns.by_backend[name], 100) << name;
+  // Without a choice the channel's own balancer spreads one key anywhere.
+  Tally spread = Count(*stub, 300, [](grpc::ClientContext* context) { SetHashKey(context, "user-1"); });
+  EXPECT_EQ(spread.by_backend.size(), 3u);
+  // An unknown name: refused by SetBalancer, and failed by the channel
+  // when sent as raw metadata.
+  grpc::ClientContext context;
+  const absl::Status refused = SetBalancer(&context, "fastest");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kNotFound) << refused;
+  EXPECT_NE(refused.message().find("ring_hash"), absl::string_view::npos) << refused;
+  Tally bad = Count(*stub, 1, [](grpc::ClientContext* context) {
+    context->AddMetadata("polaris.balancer.request.lbpolicy", "fastest");
+  });
+  EXPECT_EQ(bad.failed, 1);
+  EXPECT_NE(bad.last_error.find("unknown balancer 'fastest'"), std::string::npos) << bad.last_error;
+}
+
 // A LOSSLESS rule's warm-up, for the instances with metadata warmup=on.
 TEST_F(BalancerTest, WarmUpFromALosslessRuleRampsANewInstancesShare) {
   AddBackend("a", {});

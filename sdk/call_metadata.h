@@ -14,11 +14,14 @@
 //                                      must carry, encoded below
 //   polaris.balancer.request.hashkey   the hash key of hash balancers
 //                                      (grpc-go-polaris' hashKey)
+//   polaris.balancer.request.lbpolicy  the balancer of this call, by name
+//                                      (grpc-go-polaris' lbPolicy)
 //   service-lane                       the lane tag, "group/rule" (upstream's
 //                                      traffic stain label)
 #ifndef GRPC_CPP_POLARIS_SDK_CALL_METADATA_H_
 #define GRPC_CPP_POLARIS_SDK_CALL_METADATA_H_
 
+#include <atomic>
 #include <map>
 #include <string>
 
@@ -33,10 +36,24 @@ inline constexpr char kCallerMetadataMetadataKey[] = "polaris.request.caller.met
 inline constexpr char kRouteLabelsMetadataKey[] = "polaris.request.route-labels";
 inline constexpr char kDestinationMetadataKey[] = "polaris.request.dst-metadata";
 inline constexpr char kHashKeyMetadataKey[] = "polaris.balancer.request.hashkey";
+inline constexpr char kBalancerMetadataKey[] = "polaris.balancer.request.lbpolicy";
 inline constexpr char kLaneMetadataKey[] = "service-lane";
 // A random id per call (16 hex digits), the same on each of its attempts:
 // sent by polaris:// channels whose service config has a retry policy.
 inline constexpr char kCallIdMetadataKey[] = "polaris.call-id";
+
+// Whether a call of this process has chosen its own balancer (SetBalancer,
+// client/call_options.h): until one has, picks do not look for
+// kBalancerMetadataKey (a metadata lookup per call saved).
+namespace call_metadata_internal {
+inline std::atomic<bool> per_call_balancer{false};
+}  // namespace call_metadata_internal
+inline void NotePerCallBalancer() {
+  call_metadata_internal::per_call_balancer.store(true, std::memory_order_relaxed);
+}
+inline bool PerCallBalancerUsed() {
+  return call_metadata_internal::per_call_balancer.load(std::memory_order_relaxed);
+}
 
 // Labels as one metadata value: "k1=v1&k2=v2", sorted by key, with '%', '&',
 // '=' and bytes outside printable ASCII percent-encoded, so that equal label

@@ -166,6 +166,15 @@ struct RoutingPicker::Result {
   }
   // Otherwise the balancer over the targets.
   std::unique_ptr<Balancer> balancer;
+  // What the balancers were built from, and those calls chose
+  // (SetBalancer), one slot per RoutingPicker::balancers_ entry, built on
+  // first use (owned).
+  std::vector<BalanceTarget> balance_targets;
+  std::unique_ptr<std::atomic<Balancer*>[]> chosen_balancers;
+  size_t chosen_count = 0;
+  ~Result() {
+    for (size_t i = 0; i < chosen_count; ++i) delete chosen_balancers[i].load();
+  }
   // Whether the balancer reads the call's hash key.
   bool uses_hash = false;
   // Routed READY instances whose breaker is half-open: each call first
@@ -225,6 +234,10 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
   }
   if (inputs_.method_rule != nullptr) method_open_code_ = inputs_.method_rule->OpenCode();
   count_in_flight_ = inputs_.healths != nullptr && inputs_.balancer->uses_load();
+  for (const BalancerFactory* factory : BalancerRegistry::Global().All()) {
+    balancers_.push_back(NamedBalancer{std::string(factory->name()),
+                                       CamelCaseName(factory->name()), factory});
+  }
   track_calls_ = inputs_.healths != nullptr && (inputs_.record_outcomes || count_in_flight_);
   TsanRelease(this);  // published to the data plane by gRPC
 }
@@ -300,7 +313,8 @@ LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result, ui
                                                         InstanceHealth* health,
                                                         LoadBalancingPolicy::PickArgs& args,
                                                         bool probe, uint32_t round,
-                                                        const Gate* gates, int gate_count) const {
+                                                        const Gate* gates, int gate_count,
+                                                        bool load) const {
   if ((chosen & 1) != 0) AddLaneTag(result, args);
   RefCountedPtr<SubchannelInterface> subchannel =
       reinterpret_cast<SubchannelInterface*>(chosen & ~uintptr_t{1})->Ref();
@@ -310,7 +324,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result, ui
   return LoadBalancingPolicy::PickResult::Complete(
       std::move(subchannel),
       CallTracker::Create(args.call_state, health,
-                          CallTracker::Mode{count_in_flight_, inputs_.record_outcomes},
+                          CallTracker::Mode{count_in_flight_ || load, inputs_.record_outcomes},
                           probe || health == nullptr ? round : health->breaker().round(), probe,
                           gates, gate_count));
 }
@@ -324,8 +338,42 @@ LoadBalancingPolicy::PickResult RoutingPicker::Complete(const Result& result,
   return Complete(result, choice.chosen, choice.health, args, probe, round, gates, gate_count);
 }
 
+absl::StatusOr<RoutingPicker::Picking> RoutingPicker::CallBalancer(const Result& result,
+                                                                  absl::string_view name) const {
+  for (size_t i = 0; i < balancers_.size(); ++i) {
+    const NamedBalancer& named = balancers_[i];
+    if (named.name != name && named.camel != name) continue;
+    if (named.factory == inputs_.balancer || i >= result.chosen_count) return Picking();
+    std::atomic<Balancer*>& slot = result.chosen_balancers[i];
+    Balancer* balancer = slot.load(std::memory_order_acquire);
+    if (balancer == nullptr) {
+      // First call of this kind with this balancer: built once (a call
+      // racing this one may build it too; one is kept).
+      std::unique_ptr<Balancer> built = named.factory->Build(result.balance_targets);
+      if (slot.compare_exchange_strong(balancer, built.get(), std::memory_order_acq_rel)) {
+        balancer = built.release();
+      }
+    }
+    return Picking{balancer, named.factory->uses_hash(), named.factory->uses_load()};
+  }
+  std::string known;
+  for (const NamedBalancer& named : balancers_) {
+    absl::StrAppend(&known, known.empty() ? "" : ", ", named.name);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("polaris: call metadata '", kBalancerMetadataKey,
+                                                 "': unknown balancer '", name, "' (known: ",
+                                                 known, ")"));
+}
+
 RoutingPicker::Choice RoutingPicker::ChooseOne(const Result& result, uint64_t random,
-                                               LoadBalancingPolicy::PickArgs& args) const {
+                                               LoadBalancingPolicy::PickArgs& args,
+                                               const Picking& picking) const {
+  if (picking.balancer != nullptr) {
+    BalanceInput input;
+    input.random = random;
+    if (picking.uses_hash) input.hash = CallHash(args, random);
+    return ChoiceOf(result.targets[picking.balancer->Pick(input)]);
+  }
   if (!result.table.empty()) {
     const Result::Column& column = result.ColumnFor(random);
     const bool self = result.ChoosesSelf(column, random);
@@ -345,7 +393,8 @@ RoutingPicker::Choice RoutingPicker::ChoiceOf(const Target& target) const {
 
 RoutingPicker::Choice RoutingPicker::ChooseForAttempt(const Result& result, uint64_t id,
                                                       uint32_t attempt,
-                                                      LoadBalancingPolicy::PickArgs& args) const {
+                                                      LoadBalancingPolicy::PickArgs& args,
+                                                      const Picking& picking) const {
   // Each attempt's choice, replayed in order: attempt j draws from (id, j)
   // and avoids what attempts 0..j-1 chose, as it did when it ran (with the
   // picker of now: a replay under another picker may differ).
@@ -361,9 +410,9 @@ RoutingPicker::Choice RoutingPicker::ChooseForAttempt(const Result& result, uint
     };
     // Drawn again a few times (a hash balancer draws the same each time),
     // then the first target not tried, from a place the id decides.
-    Choice choice = ChooseOne(result, AttemptRandom(id, j), args);
+    Choice choice = ChooseOne(result, AttemptRandom(id, j), args, picking);
     for (uint32_t draw = 1; draw <= 4 && tried(choice); ++draw) {
-      choice = ChooseOne(result, AttemptRandom(id, j, draw), args);
+      choice = ChooseOne(result, AttemptRandom(id, j, draw), args, picking);
     }
     const size_t targets = result.targets.size();
     const size_t start = static_cast<size_t>(AttemptRandom(id, j, 5) % targets);
@@ -379,6 +428,19 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
                                                    LoadBalancingPolicy::PickArgs& args) const {
   switch (result.kind) {
     case Result::Kind::kPick: {
+      // The call's own balancer, if it chose one (looked for only once a
+      // call of the process has: SetBalancer).
+      Picking picking;
+      if (PerCallBalancerUsed()) {
+        std::string scratch;
+        const absl::optional<absl::string_view> name =
+            args.initial_metadata->Lookup(kBalancerMetadataKey, &scratch);
+        if (name.has_value()) {
+          absl::StatusOr<Picking> chosen = CallBalancer(result, *name);
+          if (!chosen.ok()) return LoadBalancingPolicy::PickResult::Drop(chosen.status());
+          picking = *chosen;
+        }
+      }
       // SERVICE and METHOD breakers (rules from the control plane): a call
       // to an open one fails at once; half-open ones let their probes by.
       Gate gates[2];
@@ -411,9 +473,9 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
           if (const std::optional<uint64_t> id = ParseCallId(*value)) {
             const uint32_t attempt = PreviousAttempts(args);
             if (attempt > 0) {
-              const Choice choice = ChooseForAttempt(result, *id, attempt, args);
+              const Choice choice = ChooseForAttempt(result, *id, attempt, args, picking);
               return Complete(result, choice.chosen, choice.health, args, false, 0, gates,
-                              gate_count);
+                              gate_count, picking.uses_load);
             }
             random = AttemptRandom(*id, 0);
           }
@@ -426,8 +488,9 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
           return Complete(result, probe, args, true, round, gates, gate_count);
         }
       }
-      const Choice choice = ChooseOne(result, random, args);
-      return Complete(result, choice.chosen, choice.health, args, false, 0, gates, gate_count);
+      const Choice choice = ChooseOne(result, random, args, picking);
+      return Complete(result, choice.chosen, choice.health, args, false, 0, gates, gate_count,
+                      picking.uses_load);
     }
     case Result::Kind::kQueue:
       return LoadBalancingPolicy::PickResult::Queue();
@@ -609,6 +672,8 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
       if (!targets.empty()) {
         result->kind = Result::Kind::kPick;
         result->balancer = inputs_.balancer->Build(targets);
+        result->chosen_count = balancers_.size();
+        result->chosen_balancers.reset(new std::atomic<Balancer*>[balancers_.size()]());
         result->uses_hash = inputs_.balancer->uses_hash();
         if (const WeightedRandomSelector* selector = result->balancer->weighted_selector()) {
           result->table.reserve(selector->columns().size());
@@ -620,6 +685,7 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
           }
           result->balancer.reset();  // the table is all a pick needs
         }
+        result->balance_targets = std::move(targets);
       } else if (connecting) {
         result->kind = Result::Kind::kQueue;
       } else {

@@ -122,13 +122,25 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
     uintptr_t chosen;
     InstanceHealth* health;
   };
+  // How a call picks among a result's targets: with the result's own
+  // balancer (or table), or with the one the call chose (SetBalancer).
+  struct Picking {
+    const Balancer* balancer = nullptr;  // null: the result's own
+    bool uses_hash = false;
+    bool uses_load = false;
+  };
+  // The balancer a call names (kBalancerMetadataKey), built over the
+  // result's targets on first use; InvalidArgument for an unknown name.
+  absl::StatusOr<Picking> CallBalancer(const Result& result, absl::string_view name) const;
   Choice ChooseOne(const Result& result, uint64_t random,
-                   grpc_core::LoadBalancingPolicy::PickArgs& args) const;
+                   grpc_core::LoadBalancingPolicy::PickArgs& args,
+                   const Picking& picking) const;
   Choice ChoiceOf(const Target& target) const;
   // The choice of attempt `attempt` (> 0) of the call with id `id`: not one
   // of its earlier attempts' when there is another (call_id_filter.h).
   Choice ChooseForAttempt(const Result& result, uint64_t id, uint32_t attempt,
-                          grpc_core::LoadBalancingPolicy::PickArgs& args) const;
+                          grpc_core::LoadBalancingPolicy::PickArgs& args,
+                          const Picking& picking) const;
   // The call's grpc-previous-rpc-attempts (0 on a first attempt).
   static uint32_t PreviousAttempts(grpc_core::LoadBalancingPolicy::PickArgs& args);
   // Picks from a result, with `random` and, for hash balancers, the call's
@@ -142,12 +154,14 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
                                                       bool probe, uint32_t round,
                                                       const Gate* gates, int gate_count) const;
   // The same, from a subchannel pointer with the lane flag in its low bit,
-  // and the health to track the call into (null: untracked).
+  // and the health to track the call into (null: untracked); `load`: the
+  // call's balancer reads calls in flight.
   grpc_core::LoadBalancingPolicy::PickResult Complete(const Result& result, uintptr_t chosen,
                                                       InstanceHealth* health,
                                                       grpc_core::LoadBalancingPolicy::PickArgs& args,
                                                       bool probe, uint32_t round,
-                                                      const Gate* gates, int gate_count) const;
+                                                      const Gate* gates, int gate_count,
+                                                      bool load = false) const;
   // StableHash of the call's hash key (SetHashKey's, else the configured
   // header's), or `random` when it has neither.
   uint64_t CallHash(grpc_core::LoadBalancingPolicy::PickArgs& args, uint64_t random) const;
@@ -169,6 +183,13 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
   std::string service_open_message_;
   absl::StatusCode method_open_code_ = absl::StatusCode::kUnavailable;
   bool count_in_flight_ = false;
+  // The balancers a call may choose, each by its name and camelCase name.
+  struct NamedBalancer {
+    std::string name;
+    std::string camel;
+    const BalancerFactory* factory;
+  };
+  std::vector<NamedBalancer> balancers_;
   // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].
   std::vector<std::string> header_keys_;
   const RouteKeys keys_;

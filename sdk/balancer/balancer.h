@@ -88,6 +88,14 @@ class BalancerRegistry : public NamedRegistry<BalancerFactory> {
   BalancerRegistry() : NamedRegistry("balancer") {}
 };
 
+// A balancer name in camelCase, as grpc-go-polaris spells its policies
+// ("ring_hash" -> "ringHash").
+std::string CamelCaseName(absl::string_view name);
+// The balancer a call names (polaris.balancer.request.lbpolicy): a
+// registered name or its camelCase form; null when none. Takes the
+// registry's lock: not for pick paths (they build their own table).
+const BalancerFactory* FindBalancerByCallName(absl::string_view name);
+
 }  // namespace grpc_cpp_polaris
 
 #endif  // GRPC_CPP_POLARIS_SDK_BALANCER_BALANCER_H_
