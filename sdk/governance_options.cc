@@ -97,6 +97,15 @@ std::string CircuitBreakingOptions::Key() const {
       absl::ToInt64Nanoseconds(instance.max_sleep_window), ",", instance.half_open_probes, ",",
       absl::ToInt64Nanoseconds(slow_call), ",", max_open_percent, ",");
   for (absl::StatusCode code : failure_codes) absl::StrAppend(&key, static_cast<int>(code), ";");
+  const ActiveProbeOptions& probe = active_probe;
+  absl::StrAppend(&key, ",", probe.enabled, ",", probe.protocol.size(), ":", probe.protocol, ",",
+                  absl::ToInt64Nanoseconds(probe.interval), ",",
+                  absl::ToInt64Nanoseconds(probe.timeout), ",", probe.port, ",",
+                  probe.service.size(), ":", probe.service, ",", probe.send.size(), ":",
+                  probe.send, ",", probe.receive.size());
+  for (const std::string& receive : probe.receive) {
+    absl::StrAppend(&key, ";", receive.size(), ":", receive);
+  }
   return key;
 }
 

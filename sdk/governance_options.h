@@ -132,8 +132,7 @@ struct CircuitBreakingOptions {
   // At most this share of a service's instances is open at once (rounded
   // down, but at least one instance; 0: none ever opens).
   uint32_t max_open_percent = 50;
-  // Probing open instances (not part of Key(): the breakers' state does not
-  // depend on it).
+  // Probing open instances.
   ActiveProbeOptions active_probe;
 
   // InvalidArgument naming the first bad field, prefixed with `prefix`.

@@ -304,7 +304,6 @@ void PolarisLb::TrackInstancesLocked() {
   // The service's INSTANCE rule for this caller, if any, over the options
   // in code (which may turn breaking off altogether).
   CircuitBreakingOptions breaking = governance_->circuit_breaking;
-  bool rule_probes = false;  // the INSTANCE rule's faultDetectConfig.enable
   breaker_rules_ = nullptr;
   service_rule_ = method_rule_ = nullptr;
   service_breaker_ = nullptr;
@@ -316,7 +315,11 @@ void PolarisLb::TrackInstancesLocked() {
       const ServiceKey& caller = caller_->service;
       if (const BreakerRule* rule = breaker_rules_->Find(BreakerLevel::kInstance, caller, view_->key)) {
         breaking = rule->options;
-        rule_probes = rule->fault_detect;
+        // Probing: the options', on also when the rule's faultDetectConfig
+        // says so (part of the breakers' key: channels that share
+        // breakers probe alike).
+        breaking.active_probe = governance_->circuit_breaking.active_probe;
+        breaking.active_probe.enabled = breaking.active_probe.enabled || rule->fault_detect;
       }
       // SERVICE and METHOD breakers: per process and service too.
       service_rule_ = breaker_rules_->Find(BreakerLevel::kService, caller, view_->key);
@@ -356,8 +359,8 @@ void PolarisLb::TrackInstancesLocked() {
   if (breaking.enabled) {
     // Active probing of open instances (fault_detect.h).
     std::shared_ptr<const FaultDetectRules> detectors = view_->Rules<FaultDetectRules>();
-    breakers_->SetProbe(ActiveProbeFor(view_->key, detectors.get(), rule_probes,
-                                       governance_->circuit_breaking.active_probe));
+    breakers_->SetProbe(
+        ActiveProbeFor(view_->key, detectors.get(), false, breaking.active_probe));
   }
 }
 

@@ -132,6 +132,8 @@ struct RoutingPicker::Target {
   RefCountedPtr<SubchannelInterface> subchannel;
   std::shared_ptr<InstanceHealth> health;
   bool enters_lane = false;
+  uint32_t weight = 0;  // routed (and warmed)
+  const Instance* instance = nullptr;
 };
 
 struct RoutingPicker::Result {
@@ -166,10 +168,8 @@ struct RoutingPicker::Result {
   }
   // Otherwise the balancer over the targets.
   std::unique_ptr<Balancer> balancer;
-  // What the balancers were built from, and those calls chose
-  // (SetBalancer), one slot per RoutingPicker::balancers_ entry, built on
-  // first use (owned).
-  std::vector<BalanceTarget> balance_targets;
+  // The balancers calls chose (SetBalancer), one slot per
+  // RoutingPicker::balancers_ entry, built on first use (owned).
   std::unique_ptr<std::atomic<Balancer*>[]> chosen_balancers;
   size_t chosen_count = 0;
   ~Result() {
@@ -348,8 +348,16 @@ absl::StatusOr<RoutingPicker::Picking> RoutingPicker::CallBalancer(const Result&
     Balancer* balancer = slot.load(std::memory_order_acquire);
     if (balancer == nullptr) {
       // First call of this kind with this balancer: built once (a call
-      // racing this one may build it too; one is kept).
-      std::unique_ptr<Balancer> built = named.factory->Build(result.balance_targets);
+      // racing this one may build it too; one is kept). Like a miss, it
+      // reads the view (see ~RoutingPicker).
+      std::vector<BalanceTarget> targets;
+      targets.reserve(result.targets.size());
+      for (const Target& target : result.targets) {
+        targets.push_back(BalanceTarget{target.instance, target.weight,
+                                        target.health != nullptr ? &target.health->stats() : nullptr});
+      }
+      std::unique_ptr<Balancer> built = named.factory->Build(targets);
+      TsanRelease(&inputs_);
       if (slot.compare_exchange_strong(balancer, built.get(), std::memory_order_acq_rel)) {
         balancer = built.release();
       }
@@ -638,7 +646,8 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
         if (inputs_.healths != nullptr && candidate.index < inputs_.healths->size()) {
           health = (*inputs_.healths)[candidate.index];
         }
-        return Target{inputs_.ready[candidate.index], std::move(health), candidate.enters_lane};
+        return Target{inputs_.ready[candidate.index], std::move(health), candidate.enters_lane,
+                      candidate.weight, &inputs_.view->instances->instances[candidate.index]};
       };
       auto probing = [&](const Candidate& candidate) {
         return candidate.index < inputs_.probing.size() && inputs_.probing[candidate.index];
@@ -685,7 +694,6 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
           }
           result->balancer.reset();  // the table is all a pick needs
         }
-        result->balance_targets = std::move(targets);
       } else if (connecting) {
         result->kind = Result::Kind::kQueue;
       } else {

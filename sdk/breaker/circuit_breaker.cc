@@ -233,10 +233,10 @@ std::optional<BreakerTransition> CircuitBreaker::SleepOver(uint32_t round) {
   return HalfOpen(round, static_cast<int32_t>(options_.half_open_probes), "sleep window over");
 }
 
-std::optional<BreakerTransition> CircuitBreaker::ProbeSucceeded() {
+std::optional<BreakerTransition> CircuitBreaker::ProbeSucceeded(std::optional<uint32_t> round) {
   const uint64_t word = word_.load(std::memory_order_acquire);
   if (static_cast<BreakerState>(word & 3) != BreakerState::kOpen) return std::nullopt;
-  return HalfOpen(static_cast<uint32_t>(word >> 2),
+  return HalfOpen(round.value_or(static_cast<uint32_t>(word >> 2)),
                   static_cast<int32_t>(options_.half_open_probes), "an active probe succeeded");
 }
 

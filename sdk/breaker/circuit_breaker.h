@@ -163,8 +163,9 @@ class CircuitBreaker {
   // half-open, with all `half_open_probes` permits. Nothing if the breaker
   // moved on since.
   std::optional<BreakerTransition> SleepOver(uint32_t round);
-  // Half-open at once (an active probe found the resource healthy).
-  std::optional<BreakerTransition> ProbeSucceeded();
+  // Half-open at once (an active probe found the resource healthy), if
+  // still open in `round` (default: whatever round it is open in).
+  std::optional<BreakerTransition> ProbeSucceeded(std::optional<uint32_t> round = std::nullopt);
 
   BreakerState state() const {
     return static_cast<BreakerState>(word_.load(std::memory_order_acquire) & 3);

@@ -141,7 +141,9 @@ TEST(CircuitBreakerTest, AnActiveProbeHalfOpensAtOnce) {
   FakeClock clock;
   CircuitBreaker breaker(Options(), &clock);
   OpenIt(breaker);
-  std::optional<BreakerTransition> half_open = breaker.ProbeSucceeded();
+  // A probe of an earlier opening says nothing about this one.
+  EXPECT_FALSE(breaker.ProbeSucceeded(breaker.round() - 1).has_value());
+  std::optional<BreakerTransition> half_open = breaker.ProbeSucceeded(breaker.round());
   ASSERT_TRUE(half_open.has_value());
   EXPECT_EQ(half_open->to, BreakerState::kHalfOpen);
   EXPECT_TRUE(breaker.Allow());

@@ -14,14 +14,15 @@ namespace breaker_internal {
 // outlive its ServiceBreakers while calls to its instance run).
 struct Group : std::enable_shared_from_this<Group> {
   Group(const ServiceKey& service, BreakerLevel level, const CircuitBreakingOptions& options,
-        const Clock* clock, Scheduler* scheduler, Scheduler* probe_scheduler)
+        const Clock* clock, Scheduler* scheduler, std::vector<Scheduler*> probe_schedulers)
       : service(service),
         level(level),
         options(options),
         classifier(options),
         clock(clock),
         scheduler(scheduler),
-        probe_scheduler(probe_scheduler != nullptr ? probe_scheduler : scheduler),
+        probe_schedulers(probe_schedulers.empty() ? std::vector<Scheduler*>{scheduler}
+                                                  : std::move(probe_schedulers)),
         cap(0, options.max_open_percent) {}
 
   std::shared_ptr<const ActiveProbe> Probe() {
@@ -83,7 +84,7 @@ struct Group : std::enable_shared_from_this<Group> {
   const FailureClassifier classifier;
   const Clock* const clock;
   Scheduler* const scheduler;
-  Scheduler* const probe_scheduler;
+  const std::vector<Scheduler*> probe_schedulers;
   OpenCap cap;
   std::atomic<bool> notify_pending{false};
   std::mutex mu;
@@ -170,7 +171,10 @@ void InstanceHealth::ScheduleProbe(uint32_t round) {
     probing_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
     return;
   }
-  group_->probe_scheduler->RunAt(
+  // Each instance's probes on one thread (by address): at most one at a
+  // time per instance, several instances' at once.
+  const std::vector<Scheduler*>& schedulers = group_->probe_schedulers;
+  schedulers[std::hash<std::string>()(address_) % schedulers.size()]->RunAt(
       clock_->Now() + probe->interval, [weak = weak_from_this(), round] {
         std::shared_ptr<InstanceHealth> self = weak.lock();
         if (self == nullptr) return;
@@ -186,7 +190,13 @@ void InstanceHealth::ScheduleProbe(uint32_t round) {
         };
         if (!open_in_round()) return end();
         std::shared_ptr<const ActiveProbe> current = self->group_->Probe();
-        if (current == nullptr) return end();
+        if (current == nullptr) {
+          end();
+          // Switched on again meanwhile (its StartProbing saw this loop
+          // alive): carry on.
+          if (self->group_->Probe() != nullptr && open_in_round()) self->StartProbing(round);
+          return;
+        }
         const absl::Status answer = current->run(self->address_);
         breaker_internal::CountProbe(self->group_->service, answer.ok());
         if (!answer.ok()) {
@@ -197,8 +207,7 @@ void InstanceHealth::ScheduleProbe(uint32_t round) {
           return end();
         }
         end();
-        if (!open_in_round()) return;
-        if (std::optional<BreakerTransition> half_open = self->breaker_.ProbeSucceeded()) {
+        if (std::optional<BreakerTransition> half_open = self->breaker_.ProbeSucceeded(round)) {
           self->Report(*half_open);
         }
       });
@@ -206,9 +215,9 @@ void InstanceHealth::ScheduleProbe(uint32_t round) {
 
 ServiceBreakers::ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
                                  const Clock* clock, Scheduler* scheduler, BreakerLevel level,
-                                 Scheduler* probe_scheduler)
+                                 std::vector<Scheduler*> probe_schedulers)
     : group_(std::make_shared<breaker_internal::Group>(service, level, options, clock, scheduler,
-                                                       probe_scheduler)),
+                                                       std::move(probe_schedulers))),
       stats_(ServiceStatsRegistry::Global().For(service)) {}
 
 ServiceBreakers::~ServiceBreakers() = default;
@@ -286,9 +295,12 @@ int64_t ServiceBreakers::open() const { return group_->cap.open(); }
 int64_t ServiceBreakers::max_open() const { return group_->cap.max_open(); }
 
 ServiceBreakersRegistry& ServiceBreakersRegistry::Global() {
-  // Probes block (up to their timeout): a thread of their own.
-  static ServiceBreakersRegistry* const registry = new ServiceBreakersRegistry(
-      Clock::Coarse(), Scheduler::Default(), new Scheduler(Clock::Real()));
+  // Probes block (up to their timeout): threads of their own.
+  static ServiceBreakersRegistry* const registry = [] {
+    std::vector<Scheduler*> probers;
+    for (int i = 0; i < kProbeThreads; ++i) probers.push_back(new Scheduler(Clock::Real()));
+    return new ServiceBreakersRegistry(Clock::Coarse(), Scheduler::Default(), std::move(probers));
+  }();
   return *registry;
 }
 
@@ -303,7 +315,7 @@ std::shared_ptr<ServiceBreakers> ServiceBreakersRegistry::For(
   std::shared_ptr<ServiceBreakers> breakers = slot.lock();
   if (breakers == nullptr) {
     breakers = std::make_shared<ServiceBreakers>(service, options, clock_, scheduler_, level,
-                                                 probe_scheduler_);
+                                                 probe_schedulers_);
     slot = breakers;
   }
   return breakers;

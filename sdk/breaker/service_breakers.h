@@ -142,11 +142,12 @@ class ServiceBreakers {
   // `clock` and `scheduler` outlive the breakers and every InstanceHealth.
   // `level`: what the breakers are of (their events say so). Instance
   // breakers come from Sync, method and service ones from Resource.
-  // `probe_scheduler` runs active probes (which block); null: `scheduler`.
+  // `probe_schedulers` run active probes (which block), each instance's on
+  // one of them (by address); empty: `scheduler`.
   ServiceBreakers(const ServiceKey& service, const CircuitBreakingOptions& options,
                   const Clock* clock, Scheduler* scheduler,
                   BreakerLevel level = BreakerLevel::kInstance,
-                  Scheduler* probe_scheduler = nullptr);
+                  std::vector<Scheduler*> probe_schedulers = {});
   ~ServiceBreakers();
   ServiceBreakers(const ServiceBreakers&) = delete;
   ServiceBreakers& operator=(const ServiceBreakers&) = delete;
@@ -187,11 +188,13 @@ class ServiceBreakers {
 
 class ServiceBreakersRegistry {
  public:
-  // The process's: coarse real clock, default scheduler.
+  // The process's: coarse real clock, default scheduler, kProbeThreads
+  // threads for active probes.
+  static constexpr int kProbeThreads = 4;
   static ServiceBreakersRegistry& Global();
   ServiceBreakersRegistry(const Clock* clock, Scheduler* scheduler,
-                          Scheduler* probe_scheduler = nullptr)
-      : clock_(clock), scheduler_(scheduler), probe_scheduler_(probe_scheduler) {}
+                          std::vector<Scheduler*> probe_schedulers = {})
+      : clock_(clock), scheduler_(scheduler), probe_schedulers_(std::move(probe_schedulers)) {}
 
   // The breakers of `service` under `options` at `level`, shared with every
   // other holder in the process; options must be valid.
@@ -202,7 +205,7 @@ class ServiceBreakersRegistry {
  private:
   const Clock* const clock_;
   Scheduler* const scheduler_;
-  Scheduler* const probe_scheduler_;
+  const std::vector<Scheduler*> probe_schedulers_;
   std::mutex mu_;
   std::map<std::pair<ServiceKey, std::string>, std::weak_ptr<ServiceBreakers>> services_;
 };

@@ -71,7 +71,12 @@ class TcpProber final : public Prober {
     addrinfo* found = nullptr;
     const std::string port = std::to_string(target.port);
     if (getaddrinfo(target.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("not an IP address: ", target.host));
+      // A host name: resolved (blocking, on the probe's thread).
+      hints.ai_flags = AI_NUMERICSERV;
+      found = nullptr;
+      if (getaddrinfo(target.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
+        return absl::UnavailableError(absl::StrCat("cannot resolve ", target.host));
+      }
     }
     Socket socket(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (socket.fd() < 0) {

@@ -34,9 +34,9 @@ absl::StatusOr<LosslessRule> Build(const v1::LosslessRule& proto, const std::str
                               warmup.intervalsecond(), ")"));
     }
     plan.window = absl::Seconds(warmup.intervalsecond());
-    if (warmup.curvature() < 0) {
+    if (warmup.curvature() < 0 || warmup.curvature() > 100) {
       return Bad(where, "losslessOnline.warmup.curvature",
-                 absl::StrCat("must not be negative (got ", warmup.curvature(), ")"));
+                 absl::StrCat("must be in 0..100 (got ", warmup.curvature(), ")"));
     }
     plan.curvature = warmup.curvature() == 0 ? 2 : warmup.curvature();
     plan.overload_protection = warmup.enableoverloadprotection();

@@ -13,6 +13,19 @@ uint32_t WarmupShares::Apply(size_t index, uint32_t weight) const {
   return std::max<uint32_t>(1, static_cast<uint32_t>(std::min<double>(scaled, weight)));
 }
 
+namespace {
+
+// A registration time far ahead of the clock is not a small skew between
+// hosts but a misread one (e.g. the server's local time read in another
+// time zone): unknown, rather than an instance held at weight 1 for hours.
+constexpr absl::Duration kMaxAhead = absl::Minutes(10);
+
+bool Known(absl::Time created, absl::Time now) {
+  return created != absl::InfinitePast() && created <= now + kMaxAhead;
+}
+
+}  // namespace
+
 WarmupShares ComputeWarmup(const std::vector<Instance>& instances,
                            const std::function<const WarmupOptions*(const Instance&)>& plan_of,
                            absl::Time now) {
@@ -28,7 +41,7 @@ WarmupShares ComputeWarmup(const std::vector<Instance>& instances,
     auto& [covered, warming] = counts[plan];
     ++covered;
     const absl::Time created = instances[i].created;
-    if (created != absl::InfinitePast() && now - created < plan->window) {
+    if (Known(created, now) && now - created < plan->window) {
       ++warming;
       any = true;
     }
@@ -40,7 +53,7 @@ WarmupShares ComputeWarmup(const std::vector<Instance>& instances,
     const WarmupOptions* plan = plans[i];
     if (plan == nullptr) continue;
     const absl::Time created = instances[i].created;
-    if (created == absl::InfinitePast() || now - created >= plan->window) continue;
+    if (!Known(created, now) || now - created >= plan->window) continue;
     const auto& [covered, warming] = counts[plan];
     if (plan->overload_protection && warming * 100 >= covered * plan->overload_threshold_percent) {
       // Held back from warming while too many warm; looked at again when

@@ -5,7 +5,8 @@
 // An instance registered `age` ago, under a plan with `window` and
 // `curvature`, takes min(1, (age / window)^curvature) of its weight (at
 // least weight 1: it still gets a few calls); its age comes from the
-// control plane (Instance::created; unknown: no warm-up). With overload
+// control plane (Instance::created; unknown, or more than 10 minutes ahead
+// of `now`, e.g. read in the wrong time zone: no warm-up). With overload
 // protection, when `overload_threshold_percent` % or more of the instances
 // a plan covers are warming at once, none of them is held back (a fleet
 // restarted together must not ramp every instance down at the same time).

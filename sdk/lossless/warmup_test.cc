@@ -53,6 +53,10 @@ TEST(WarmupTest, AClockAheadOfTheInstanceCountsAsJustStarted) {
   WarmupShares shares = ComputeWarmup({Aged(-absl::Seconds(3))},
                                       [&](const Instance&) { return &plan; }, kNow);
   EXPECT_EQ(shares.Apply(0, 100), 1u);
+  // Far ahead (another time zone's reading): unknown, full weight.
+  shares = ComputeWarmup({Aged(-absl::Hours(8))}, [&](const Instance&) { return &plan; }, kNow);
+  EXPECT_TRUE(shares.share.empty());
+  EXPECT_EQ(shares.next_update, absl::InfiniteFuture());
 }
 
 TEST(WarmupTest, UnknownAgeNoPlanOrNothingWarmingMeansFullWeight) {
