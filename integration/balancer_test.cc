@@ -250,6 +250,12 @@ TEST_F(BalancerTest, WarmUpFromALosslessRuleRampsANewInstancesShare) {
 // and b registered an hour before the new instance take their full weight.
 TEST_F(BalancerTest, WarmUpFromOptionsLeavesOldInstancesAlone) {
   FakeClock clock(absl::Now() - absl::Hours(1));
+  // The control plane reads the clock on its own thread: stopped before the
+  // clock goes, however the test ends.
+  struct StopFirst {
+    std::unique_ptr<mockplane::ControlPlane>& plane;
+    ~StopFirst() { plane.reset(); }
+  } stop_first{plane_};
   mockplane::ControlPlaneOptions plane_options;
   plane_options.clock = &clock;
   auto plane = mockplane::ControlPlane::Start(plane_options);
