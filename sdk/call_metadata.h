@@ -42,18 +42,31 @@ inline constexpr char kLaneMetadataKey[] = "service-lane";
 // sent by polaris:// channels whose service config has a retry policy.
 inline constexpr char kCallIdMetadataKey[] = "polaris.call-id";
 
-// Whether a call of this process has chosen its own balancer (SetBalancer,
-// client/call_options.h): until one has, picks do not look for
-// kBalancerMetadataKey (a metadata lookup per call saved).
+// Which optional keys calls of this process may carry, so that picks look
+// up only those (a metadata lookup per call saved for each one never used):
+// kBalancerMetadataKey once a call has chosen its own balancer
+// (SetBalancer, client/call_options.h), kCallIdMetadataKey once a channel
+// gives its calls ids (client/internal/call_id_filter.h).
 namespace call_metadata_internal {
-inline std::atomic<bool> per_call_balancer{false};
+inline constexpr uint32_t kPerCallBalancer = 1;
+inline constexpr uint32_t kCallIds = 2;
+inline std::atomic<uint32_t> used_keys{0};
 }  // namespace call_metadata_internal
 inline void NotePerCallBalancer() {
-  call_metadata_internal::per_call_balancer.store(true, std::memory_order_relaxed);
+  call_metadata_internal::used_keys.fetch_or(call_metadata_internal::kPerCallBalancer,
+                                             std::memory_order_relaxed);
+}
+inline void NoteCallIds() {
+  call_metadata_internal::used_keys.fetch_or(call_metadata_internal::kCallIds,
+                                             std::memory_order_relaxed);
+}
+inline uint32_t UsedCallKeys() {
+  return call_metadata_internal::used_keys.load(std::memory_order_relaxed);
 }
 inline bool PerCallBalancerUsed() {
-  return call_metadata_internal::per_call_balancer.load(std::memory_order_relaxed);
+  return (UsedCallKeys() & call_metadata_internal::kPerCallBalancer) != 0;
 }
+inline bool CallIdsUsed() { return (UsedCallKeys() & call_metadata_internal::kCallIds) != 0; }
 
 // Labels as one metadata value: "k1=v1&k2=v2", sorted by key, with '%', '&',
 // '=' and bytes outside printable ASCII percent-encoded, so that equal label

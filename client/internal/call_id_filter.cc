@@ -133,7 +133,10 @@ void RegisterCallIdFilter(grpc_core::CoreConfiguration::Builder* builder) {
   builder->channel_init()->RegisterStage(
       GRPC_CLIENT_CHANNEL, GRPC_CHANNEL_INIT_BUILTIN_PRIORITY,
       [](grpc_core::ChannelStackBuilder* stack) {
-        if (Wanted(stack->channel_args())) stack->PrependFilter(&kCallIdFilter);
+        if (Wanted(stack->channel_args())) {
+          NoteCallIds();  // picks look for call ids from now on
+          stack->PrependFilter(&kCallIdFilter);
+        }
         return true;
       });
 }

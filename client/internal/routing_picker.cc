@@ -473,7 +473,7 @@ LoadBalancingPolicy::PickResult RoutingPicker::Use(const Result& result, uint64_
       }
       // A call with an id (its channel retries) draws from it: a retry
       // replays the earlier attempts and goes elsewhere (call_id_filter.h).
-      if (result.targets.size() > 1) {
+      if (result.targets.size() > 1 && CallIdsUsed()) {
         std::string scratch;
         const absl::optional<absl::string_view> value =
             args.initial_metadata->Lookup(kCallIdMetadataKey, &scratch);
