@@ -71,7 +71,8 @@ class CallTracker final : public LoadBalancingPolicy::SubchannelCallTrackerInter
   }
   void Finish(FinishArgs args) override {
     TsanAcquire(this);
-    const absl::StatusCode code = args.status.code();
+    // ok() is inline; code() is a call into the library.
+    const absl::StatusCode code = args.status.ok() ? absl::StatusCode::kOk : args.status.code();
     const int64_t latency = times_ && start_nanos_ != 0 ? Clock::Coarse()->NowNanos() - start_nanos_ : 0;
     finished_ = true;
     TsanRelease(this);

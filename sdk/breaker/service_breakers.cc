@@ -110,10 +110,10 @@ InstanceHealth::InstanceHealth(std::string address, std::shared_ptr<InstanceStat
                                std::shared_ptr<breaker_internal::Group> group)
     : group_(std::move(group)),
       classifier_(group_->classifier),
-      clock_(group_->clock),
       // The cap is on the share of a service's instances open at once.
       breaker_(group_->options.instance, group_->clock,
                group_->level == BreakerLevel::kInstance ? &group_->cap : nullptr),
+      clock_(group_->clock),
       stats_(std::move(stats)),
       address_(std::move(address)) {
   group_->Join(this);

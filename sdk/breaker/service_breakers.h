@@ -125,11 +125,12 @@ class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceH
 
   // Declared first, destroyed last: the breaker's cap lives in it.
   const std::shared_ptr<breaker_internal::Group> group_;
-  // What calls read, together (the breaker's call counters and state lead
-  // it).
+  // What calls read, together in the object's first cache line (the pick
+  // prefetches it): the classifier, the breaker's state and its call
+  // counters (which lead it).
   const FailureClassifier classifier_;
-  const Clock* const clock_;
   CircuitBreaker breaker_;
+  const Clock* const clock_;
   const std::shared_ptr<InstanceStats> stats_;
   const std::string address_;
   // round + 1 of the opening whose probe loop is alive (0: none), so that
