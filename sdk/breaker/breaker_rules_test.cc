@@ -7,6 +7,7 @@
 #include "proto/v1/circuitbreaker.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/breaker/breaker_rule_builders.h"
+#include "sdk/parse_for_test.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -15,18 +16,10 @@ const ServiceKey kCallee{"default", "Echo"};
 const ServiceKey kCaller{"default", "Front"};
 
 absl::StatusOr<std::shared_ptr<const CircuitBreakerRules>> Parse(const v1::CircuitBreaker& cb) {
-  auto update = std::make_shared<ResourceUpdate>();
-  update->type = ResourceType::kCircuitBreaker;
-  update->key = kCallee;
-  auto answer = std::make_shared<v1::DiscoverResponse>();
-  *answer->mutable_circuitbreaker() = cb;
-  update->answer = answer;
-  ResourceAnswers answers;
-  answers[ResourceIndex(ResourceType::kCircuitBreaker)] = update;
-  absl::StatusOr<std::shared_ptr<const ParsedRules>> parsed =
-      MakeCircuitBreakerRulesParser()->Parse(kCallee, answers);
-  if (!parsed.ok()) return parsed.status();
-  return std::static_pointer_cast<const CircuitBreakerRules>(*parsed);
+  v1::DiscoverResponse answer;
+  *answer.mutable_circuitbreaker() = cb;
+  return testing::ParseAnswer<CircuitBreakerRules>(*MakeCircuitBreakerRulesParser(),
+                                                   ResourceType::kCircuitBreaker, kCallee, answer);
 }
 
 v1::CircuitBreakerRule* AddRule(v1::CircuitBreaker* cb, const std::string& id, v1::Level level) {

@@ -14,6 +14,7 @@
 #include "proto/v1/fault_detector.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/builtin_governance.h"
+#include "sdk/parse_for_test.h"
 #include "sdk/control_plane_client.h"
 
 namespace grpc_cpp_polaris {
@@ -26,19 +27,13 @@ bool Eventually(const std::function<bool()>& done) {
 }
 
 std::shared_ptr<const FaultDetectRules> Parse(const v1::FaultDetector& detector) {
-  RegisterBuiltinGovernance();
-  auto update = std::make_shared<ResourceUpdate>();
-  update->type = ResourceType::kFaultDetector;
-  update->key = kEcho;
-  auto answer = std::make_shared<v1::DiscoverResponse>();
-  *answer->mutable_faultdetector() = detector;
-  update->answer = answer;
-  ResourceAnswers answers;
-  answers[ResourceIndex(ResourceType::kFaultDetector)] = update;
-  absl::StatusOr<std::shared_ptr<const ParsedRules>> parsed =
-      MakeFaultDetectRulesParser()->Parse(kEcho, answers);
+  RegisterBuiltinGovernance();  // the probers
+  v1::DiscoverResponse answer;
+  *answer.mutable_faultdetector() = detector;
+  absl::StatusOr<std::shared_ptr<const FaultDetectRules>> parsed = testing::ParseAnswer<FaultDetectRules>(
+      *MakeFaultDetectRulesParser(), ResourceType::kFaultDetector, kEcho, answer);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
-  return std::static_pointer_cast<const FaultDetectRules>(*parsed);
+  return parsed.ok() ? *parsed : nullptr;
 }
 
 v1::FaultDetectRule* AddRule(v1::FaultDetector* detector, const std::string& id,

@@ -6,7 +6,7 @@
 
 #include "proto/v1/lossless.pb.h"
 #include "proto/v1/response.pb.h"
-#include "sdk/control_plane_client.h"
+#include "sdk/parse_for_test.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -14,16 +14,10 @@ namespace {
 const ServiceKey kEcho{"default", "Echo"};
 
 std::shared_ptr<const LosslessRules> Parse(const v1::DiscoverResponse& answer) {
-  auto update = std::make_shared<ResourceUpdate>();
-  update->type = ResourceType::kLossless;
-  update->key = kEcho;
-  update->answer = std::make_shared<v1::DiscoverResponse>(answer);
-  ResourceAnswers answers;
-  answers[ResourceIndex(ResourceType::kLossless)] = update;
-  absl::StatusOr<std::shared_ptr<const ParsedRules>> parsed =
-      MakeLosslessRulesParser()->Parse(kEcho, answers);
+  absl::StatusOr<std::shared_ptr<const LosslessRules>> parsed = testing::ParseAnswer<LosslessRules>(
+      *MakeLosslessRulesParser(), ResourceType::kLossless, kEcho, answer);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
-  return std::static_pointer_cast<const LosslessRules>(*parsed);
+  return parsed.ok() ? *parsed : nullptr;
 }
 
 v1::LosslessRule Warmup(const std::string& id, int32_t seconds, int32_t curvature = 0) {
