@@ -145,7 +145,8 @@ class PolarisLb final : public LoadBalancingPolicy {
   // The warm-up shares of view_'s instances now (LOSSLESS rules, else the
   // options), with the picker's refresh scheduled while any is warming.
   WarmupShares WarmupLocked();
-  RefreshBridge* Bridge();
+  // The bridge, made on first use.
+  const std::shared_ptr<RefreshBridge>& Bridge();
 
   std::map<std::string, std::unique_ptr<Endpoint>> endpoints_;  // by address
   // The resolver's view, caller and options, when it is Polaris': then calls
@@ -345,9 +346,7 @@ void PolarisLb::TrackInstancesLocked() {
   if (breakers != breakers_) {
     StopListeningLocked();
     breakers_ = std::move(breakers);
-    Bridge();
-    breaker_listener_ =
-        breakers_->AddListener([bridge = refresh_bridge_] { Refresh(bridge); });
+    breaker_listener_ = breakers_->AddListener([bridge = Bridge()] { Refresh(bridge); });
   }
   std::vector<std::string> addresses;
   addresses.reserve(view_->instances->instances.size());
@@ -359,17 +358,16 @@ void PolarisLb::TrackInstancesLocked() {
   if (breaking.enabled) {
     // Active probing of open instances (fault_detect.h).
     std::shared_ptr<const FaultDetectRules> detectors = view_->Rules<FaultDetectRules>();
-    breakers_->SetProbe(
-        ActiveProbeFor(view_->key, detectors.get(), false, breaking.active_probe));
+    breakers_->SetProbe(ActiveProbeFor(view_->key, detectors.get(), breaking.active_probe));
   }
 }
 
-PolarisLb::RefreshBridge* PolarisLb::Bridge() {
+const std::shared_ptr<PolarisLb::RefreshBridge>& PolarisLb::Bridge() {
   if (refresh_bridge_ == nullptr) {
     refresh_bridge_ = std::make_shared<RefreshBridge>();
     refresh_bridge_->policy = this;
   }
-  return refresh_bridge_.get();
+  return refresh_bridge_;
 }
 
 WarmupShares PolarisLb::WarmupLocked() {
@@ -389,9 +387,7 @@ WarmupShares PolarisLb::WarmupLocked() {
   if (shares.next_update != absl::InfiniteFuture() &&
       (warmup_refresh_ <= now || shares.next_update < warmup_refresh_)) {
     warmup_refresh_ = shares.next_update;
-    Bridge();
-    Scheduler::Default()->RunAt(shares.next_update,
-                                [bridge = refresh_bridge_] { Refresh(bridge); });
+    Scheduler::Default()->RunAt(shares.next_update, [bridge = Bridge()] { Refresh(bridge); });
   }
   return shares;
 }

@@ -137,6 +137,18 @@ struct RoutingPicker::Target {
   const Instance* instance = nullptr;
 };
 
+// What balancers are built over: the targets' instances, weights and stats.
+std::vector<BalanceTarget> RoutingPicker::BalanceTargetsOf(const std::vector<Target>& targets) {
+  std::vector<BalanceTarget> balance_targets;
+  balance_targets.reserve(targets.size());
+  for (const Target& target : targets) {
+    balance_targets.push_back(BalanceTarget{
+        target.instance, target.weight,
+        target.health != nullptr ? &target.health->stats() : nullptr});
+  }
+  return balance_targets;
+}
+
 struct RoutingPicker::Result {
   // kDrop: the routers refused the call (e.g. no instance has the asked
   // metadata): it fails at once, even wait_for_ready, and is not retried.
@@ -238,6 +250,7 @@ RoutingPicker::RoutingPicker(RoutingPickerInputs inputs)
   for (const BalancerFactory* factory : BalancerRegistry::Global().All()) {
     balancers_.push_back(NamedBalancer{std::string(factory->name()),
                                        CamelCaseName(factory->name()), factory});
+    absl::StrAppend(&known_balancers_, known_balancers_.empty() ? "" : ", ", factory->name());
   }
   track_calls_ = inputs_.healths != nullptr && (inputs_.record_outcomes || count_in_flight_);
   TsanRelease(this);  // published to the data plane by gRPC
@@ -351,13 +364,7 @@ absl::StatusOr<RoutingPicker::Picking> RoutingPicker::CallBalancer(const Result&
       // First call of this kind with this balancer: built once (a call
       // racing this one may build it too; one is kept). Like a miss, it
       // reads the view (see ~RoutingPicker).
-      std::vector<BalanceTarget> targets;
-      targets.reserve(result.targets.size());
-      for (const Target& target : result.targets) {
-        targets.push_back(BalanceTarget{target.instance, target.weight,
-                                        target.health != nullptr ? &target.health->stats() : nullptr});
-      }
-      std::unique_ptr<Balancer> built = named.factory->Build(targets);
+      std::unique_ptr<Balancer> built = named.factory->Build(BalanceTargetsOf(result.targets));
       TsanRelease(&inputs_);
       if (slot.compare_exchange_strong(balancer, built.get(), std::memory_order_acq_rel)) {
         balancer = built.release();
@@ -365,13 +372,9 @@ absl::StatusOr<RoutingPicker::Picking> RoutingPicker::CallBalancer(const Result&
     }
     return Picking{balancer, named.factory->uses_hash(), named.factory->uses_load()};
   }
-  std::string known;
-  for (const NamedBalancer& named : balancers_) {
-    absl::StrAppend(&known, known.empty() ? "" : ", ", named.name);
-  }
   return absl::InvalidArgumentError(absl::StrCat("polaris: call metadata '", kBalancerMetadataKey,
                                                  "': unknown balancer '", name, "' (known: ",
-                                                 known, ")"));
+                                                 known_balancers_, ")"));
 }
 
 RoutingPicker::Choice RoutingPicker::ChooseOne(const Result& result, uint64_t random,
@@ -667,21 +670,13 @@ const RoutingPicker::Result* RoutingPicker::Compute(RouteTuple tuple,
           connecting = true;
         }
       }
-      std::vector<BalanceTarget> targets;
       for (const Candidate& candidate : result->candidates) {
-        if (others && probing(candidate)) {
-          result->probes.push_back(target_of(candidate));
-          continue;
-        }
-        result->targets.push_back(target_of(candidate));
-        const Target& target = result->targets.back();
-        targets.push_back(BalanceTarget{
-            &inputs_.view->instances->instances[candidate.index], candidate.weight,
-            target.health != nullptr ? &target.health->stats() : nullptr});
+        (others && probing(candidate) ? result->probes : result->targets)
+            .push_back(target_of(candidate));
       }
-      if (!targets.empty()) {
+      if (!result->targets.empty()) {
         result->kind = Result::Kind::kPick;
-        result->balancer = inputs_.balancer->Build(targets);
+        result->balancer = inputs_.balancer->Build(BalanceTargetsOf(result->targets));
         result->chosen_count = balancers_.size();
         result->chosen_balancers.reset(new std::atomic<Balancer*>[balancers_.size()]());
         result->uses_hash = inputs_.balancer->uses_hash();

@@ -113,6 +113,7 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
                                                   grpc_core::LoadBalancingPolicy::PickArgs& args);
   const Result* Compute(RouteTuple tuple, std::unique_ptr<Result>* one_off);
   struct Target;
+  static std::vector<BalanceTarget> BalanceTargetsOf(const std::vector<Target>& targets);
   // Lets the call through `breaker` (into `gate`), or not (open, or
   // half-open without a permit left).
   static bool Admit(InstanceHealth* breaker, Gate* gate);
@@ -190,6 +191,7 @@ class RoutingPicker final : public grpc_core::LoadBalancingPolicy::SubchannelPic
     const BalancerFactory* factory;
   };
   std::vector<NamedBalancer> balancers_;
+  std::string known_balancers_;  // their names, for errors
   // The tuple layout: [path] [headers...] [labels] [destination metadata] [lane].
   std::vector<std::string> header_keys_;
   const RouteKeys keys_;

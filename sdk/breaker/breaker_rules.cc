@@ -12,18 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "proto/v1/circuitbreaker.pb.h"
 #include "proto/v1/response.pb.h"
+#include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
 namespace {
 
-bool Any(absl::string_view value) { return value.empty() || value == "*"; }
-
-bool FieldMatches(absl::string_view rule, absl::string_view actual) {
-  return Any(rule) || rule == actual;
-}
-
 // 0: exact, 1: wildcard (for ordering).
-int Wild(absl::string_view value) { return Any(value) ? 1 : 0; }
+int Wild(absl::string_view value) { return IsWildcard(value) ? 1 : 0; }
 
 // The conditions and triggers of a rule (or of all its blocks), merged.
 struct Conditions {
@@ -283,10 +278,8 @@ class CircuitBreakerRulesParser final : public RuleParser {
 }  // namespace
 
 bool BreakerRule::Covers(const ServiceKey& caller, const ServiceKey& callee) const {
-  return FieldMatches(destination.service_namespace, callee.service_namespace) &&
-         FieldMatches(destination.service, callee.service) &&
-         FieldMatches(source.service_namespace, caller.service_namespace) &&
-         FieldMatches(source.service, caller.service);
+  return NamesService(destination.service, destination.service_namespace, callee) &&
+         NamesService(source.service, source.service_namespace, caller);
 }
 
 bool BreakerRule::CoversMethod(absl::string_view path) const {

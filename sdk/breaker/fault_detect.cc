@@ -11,14 +11,13 @@
 #include "proto/v1/fault_detector.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
+#include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
 namespace {
 
-bool Any(absl::string_view value) { return value.empty() || value == "*"; }
-
 // Whether a rule's method (or api.path) leaves the method open.
-bool AnyMethod(const v1::MatchString& match) { return Any(match.value().value()); }
+bool AnyMethod(const v1::MatchString& match) { return IsWildcard(match.value().value()); }
 
 const char* ProberFor(v1::FaultDetectRule::Protocol protocol) {
   switch (protocol) {
@@ -84,8 +83,8 @@ class FaultDetectRulesParser final : public RuleParser {
     std::stable_sort(parsed->rules.begin(), parsed->rules.end(),
                      [](const FaultDetectRule& a, const FaultDetectRule& b) {
                        auto key = [](const FaultDetectRule& r) {
-                         return std::make_tuple(Any(r.target.service_namespace),
-                                                Any(r.target.service), r.priority, r.id);
+                         return std::make_tuple(IsWildcard(r.target.service_namespace),
+                                                IsWildcard(r.target.service), r.priority, r.id);
                        };
                        return key(a) < key(b);
                      });
@@ -120,8 +119,7 @@ absl::StatusOr<ProbeTarget> ProbeTargetOf(absl::string_view address, uint32_t po
 }
 
 bool FaultDetectRule::Covers(const ServiceKey& service) const {
-  return (Any(target.service_namespace) || target.service_namespace == service.service_namespace) &&
-         (Any(target.service) || target.service == service.service);
+  return NamesService(target.service, target.service_namespace, service);
 }
 
 const FaultDetectRule* FaultDetectRules::Find(const ServiceKey& service) const {
@@ -137,9 +135,8 @@ std::unique_ptr<RuleParser> MakeFaultDetectRulesParser() {
 
 std::shared_ptr<const ActiveProbe> ActiveProbeFor(const ServiceKey& service,
                                                   const FaultDetectRules* rules,
-                                                  bool rule_enables,
                                                   const ActiveProbeOptions& options) {
-  if (!rule_enables && !options.enabled) return nullptr;
+  if (!options.enabled) return nullptr;
   const FaultDetectRule* rule = rules != nullptr ? rules->Find(service) : nullptr;
   const ActiveProbeOptions settings = rule != nullptr ? rule->probe : options;
   absl::StatusOr<const Prober*> prober = ProberRegistry::Global().Find(settings.protocol);

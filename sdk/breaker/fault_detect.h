@@ -96,11 +96,11 @@ class FaultDetectRules final : public ParsedRules {
 std::unique_ptr<RuleParser> MakeFaultDetectRulesParser();
 
 // The probe `service`'s instance breakers run: null when probing is off
-// (neither `rule_enables` nor options.enabled) or its prober is unknown
-// (logged). `rules` may be null.
+// (!options.enabled; the caller folds the INSTANCE rule's
+// faultDetectConfig.enable into it) or its prober is unknown (logged).
+// `rules` may be null; their settings win over the options'.
 std::shared_ptr<const ActiveProbe> ActiveProbeFor(const ServiceKey& service,
                                                   const FaultDetectRules* rules,
-                                                  bool rule_enables,
                                                   const ActiveProbeOptions& options);
 
 }  // namespace grpc_cpp_polaris

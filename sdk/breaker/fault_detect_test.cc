@@ -181,16 +181,26 @@ TEST(FaultDetectTest, GrpcProberFailsWithoutAServer) {
 TEST(FaultDetectTest, ProbingIsOnlyWhereAskedForAndNeedsAKnownProber) {
   RegisterBuiltinGovernance();
   ActiveProbeOptions options;
-  EXPECT_EQ(ActiveProbeFor(kEcho, nullptr, false, options), nullptr);
-  EXPECT_NE(ActiveProbeFor(kEcho, nullptr, true, options), nullptr);
+  EXPECT_EQ(ActiveProbeFor(kEcho, nullptr, options), nullptr);
   options.enabled = true;
+  EXPECT_NE(ActiveProbeFor(kEcho, nullptr, options), nullptr);
   options.interval = absl::Seconds(2);
-  std::shared_ptr<const ActiveProbe> probe = ActiveProbeFor(kEcho, nullptr, false, options);
+  std::shared_ptr<const ActiveProbe> probe = ActiveProbeFor(kEcho, nullptr, options);
   ASSERT_NE(probe, nullptr);
   EXPECT_EQ(probe->interval, absl::Seconds(2));
   EXPECT_EQ(probe->run("not an address").code(), absl::StatusCode::kInvalidArgument);
   options.protocol = "carrier-pigeon";
-  EXPECT_EQ(ActiveProbeFor(kEcho, nullptr, false, options), nullptr);
+  EXPECT_EQ(ActiveProbeFor(kEcho, nullptr, options), nullptr);
+}
+
+// Breakers that open after `failures` failures in a row and sleep long (only
+// probes end an opening within a test).
+CircuitBreakingOptions OpensAfter(uint32_t failures) {
+  CircuitBreakingOptions options;
+  options.instance.consecutive_failures = failures;
+  options.instance.error_rate_percent = 0;
+  options.instance.sleep_window = absl::Minutes(10);
+  return options;
 }
 
 // The breakers' side: an open instance is probed every interval while it
@@ -198,12 +208,8 @@ TEST(FaultDetectTest, ProbingIsOnlyWhereAskedForAndNeedsAKnownProber) {
 TEST(FaultDetectTest, AnOpenInstanceIsProbedUntilItAnswers) {
   FakeClock clock;
   Scheduler scheduler(&clock);
-  CircuitBreakingOptions options;
-  options.instance.consecutive_failures = 2;
-  options.instance.error_rate_percent = 0;
-  options.instance.sleep_window = absl::Minutes(10);
   const ServiceKey service{"default", "Probed"};
-  ServiceBreakers breakers(service, options, &clock, &scheduler);
+  ServiceBreakers breakers(service, OpensAfter(2), &clock, &scheduler);
   std::atomic<int> probes{0};
   std::atomic<bool> answers{false};
   std::mutex mu;
@@ -256,11 +262,7 @@ TEST(FaultDetectTest, AnOpenInstanceIsProbedUntilItAnswers) {
 TEST(FaultDetectTest, ProbingSwitchedOnLaterCoversInstancesAlreadyOpenOnce) {
   FakeClock clock;
   Scheduler scheduler(&clock);
-  CircuitBreakingOptions options;
-  options.instance.consecutive_failures = 1;
-  options.instance.error_rate_percent = 0;
-  options.instance.sleep_window = absl::Minutes(10);
-  ServiceBreakers breakers(ServiceKey{"default", "Later"}, options, &clock, &scheduler);
+  ServiceBreakers breakers(ServiceKey{"default", "Later"}, OpensAfter(1), &clock, &scheduler);
   std::vector<std::shared_ptr<InstanceHealth>> healths = breakers.Sync({"10.0.0.1:1", "10.0.0.2:1"});
   healths[0]->Record(CallOutcome::kFailure, healths[0]->breaker().round(), false);
   ASSERT_EQ(healths[0]->breaker().state(), BreakerState::kOpen);

@@ -166,11 +166,7 @@ void InstanceHealth::StartProbing(uint32_t round) {
 
 void InstanceHealth::ScheduleProbe(uint32_t round) {
   std::shared_ptr<const ActiveProbe> probe = group_->Probe();
-  if (probe == nullptr) {
-    uint64_t mine = uint64_t{round} + 1;
-    probing_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
-    return;
-  }
+  if (probe == nullptr) return EndProbing(round);
   // Each instance's probes on one thread (by address): at most one at a
   // time per instance, several instances' at once.
   const std::vector<Scheduler*>& schedulers = group_->probe_schedulers;
@@ -184,14 +180,10 @@ void InstanceHealth::ScheduleProbe(uint32_t round) {
         };
         // The loop ends (and says so) when the opening is over or probing
         // is turned off.
-        auto end = [&] {
-          uint64_t mine = uint64_t{round} + 1;
-          self->probing_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
-        };
-        if (!open_in_round()) return end();
+        if (!open_in_round()) return self->EndProbing(round);
         std::shared_ptr<const ActiveProbe> current = self->group_->Probe();
         if (current == nullptr) {
-          end();
+          self->EndProbing(round);
           // Switched on again meanwhile (its StartProbing saw this loop
           // alive): carry on.
           if (self->group_->Probe() != nullptr && open_in_round()) self->StartProbing(round);
@@ -204,9 +196,9 @@ void InstanceHealth::ScheduleProbe(uint32_t round) {
                   self->group_->service.ToString().c_str(), self->address_.c_str(),
                   answer.ToString().c_str());
           if (open_in_round()) return self->ScheduleProbe(round);
-          return end();
+          return self->EndProbing(round);
         }
-        end();
+        self->EndProbing(round);
         if (std::optional<BreakerTransition> half_open = self->breaker_.ProbeSucceeded(round)) {
           self->Report(*half_open);
         }

@@ -122,6 +122,11 @@ class alignas(64) InstanceHealth : public std::enable_shared_from_this<InstanceH
   // does unless that opening's loop is alive.
   void StartProbing(uint32_t round);
   void ScheduleProbe(uint32_t round);
+  // The probe loop of `round`'s opening ends (a later opening's is left be).
+  void EndProbing(uint32_t round) {
+    uint64_t mine = uint64_t{round} + 1;
+    probing_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+  }
 
   // Declared first, destroyed last: the breaker's cap lives in it.
   const std::shared_ptr<breaker_internal::Group> group_;

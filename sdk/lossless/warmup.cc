@@ -30,18 +30,19 @@ WarmupShares ComputeWarmup(const std::vector<Instance>& instances,
                            const std::function<const WarmupOptions*(const Instance&)>& plan_of,
                            absl::Time now) {
   WarmupShares result;
-  std::vector<const WarmupOptions*> plans(instances.size(), nullptr);
-  // Per plan: the instances it covers, and those warming now.
+  // The plan of each instance warming now (null for the others), and per
+  // plan: the instances it covers, and those warming.
+  std::vector<const WarmupOptions*> warming_plan(instances.size(), nullptr);
   std::map<const WarmupOptions*, std::pair<size_t, size_t>> counts;
   bool any = false;
   for (size_t i = 0; i < instances.size(); ++i) {
     const WarmupOptions* plan = plan_of(instances[i]);
     if (plan == nullptr || plan->window <= absl::ZeroDuration()) continue;
-    plans[i] = plan;
     auto& [covered, warming] = counts[plan];
     ++covered;
     const absl::Time created = instances[i].created;
     if (Known(created, now) && now - created < plan->window) {
+      warming_plan[i] = plan;
       ++warming;
       any = true;
     }
@@ -50,10 +51,9 @@ WarmupShares ComputeWarmup(const std::vector<Instance>& instances,
   result.share.assign(instances.size(), 1.0);
   any = false;
   for (size_t i = 0; i < instances.size(); ++i) {
-    const WarmupOptions* plan = plans[i];
+    const WarmupOptions* plan = warming_plan[i];
     if (plan == nullptr) continue;
     const absl::Time created = instances[i].created;
-    if (!Known(created, now) || now - created >= plan->window) continue;
     const auto& [covered, warming] = counts[plan];
     if (plan->overload_protection && warming * 100 >= covered * plan->overload_threshold_percent) {
       // Held back from warming while too many warm; looked at again when

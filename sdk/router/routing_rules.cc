@@ -300,14 +300,6 @@ class RoutingRulesParser final : public RuleParser {
 
 }  // namespace
 
-bool NamesService(const std::string& service, const std::string& service_namespace,
-                  const ServiceKey& key) {
-  const bool any_service = service.empty() || service == "*";
-  const bool any_namespace = service_namespace.empty() || service_namespace == "*";
-  return (any_service || service == key.service) &&
-         (any_namespace || service_namespace == key.service_namespace);
-}
-
 std::unique_ptr<RuleParser> MakeRoutingRulesParser() {
   return std::make_unique<RoutingRulesParser>();
 }

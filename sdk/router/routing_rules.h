@@ -21,6 +21,7 @@
 #include "proto/v1/routing.pb.h"
 #include "sdk/governance_options.h"
 #include "sdk/rule/string_matcher.h"
+#include "sdk/rule/wildcard.h"  // NamesService, which the rules' users call
 #include "sdk/service_view.h"
 
 namespace grpc_cpp_polaris {
@@ -76,10 +77,6 @@ struct RoutingRules : ParsedRules {
 // InvalidArgument naming `field` for an unknown type.
 absl::StatusOr<std::string> CallAttributeKey(const v1::SourceMatch& match,
                                              const std::string& field);
-
-// Whether a rule's service and namespace ("*" or empty: any) name `key`.
-bool NamesService(const std::string& service, const std::string& service_namespace,
-                  const ServiceKey& key);
 
 // The "routing" parser: reads ROUTING, CUSTOM_ROUTE_RULE and
 // NEARBY_ROUTE_RULE.
