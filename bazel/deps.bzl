@@ -58,7 +58,8 @@ package(default_visibility = ["//visibility:public"])
 cc_library(
     name = "absl",
     linkopts = [
-        "-labsl_synchronization", "-labsl_time", "-labsl_time_zone",
+        "-labsl_raw_hash_set", "-labsl_hashtablez_sampler", "-labsl_hash", "-labsl_city",
+        "-labsl_low_level_hash", "-labsl_synchronization", "-labsl_time", "-labsl_time_zone",
         "-labsl_statusor", "-labsl_status", "-labsl_cord", "-labsl_str_format_internal",
         "-labsl_strings", "-labsl_strings_internal", "-labsl_int128", "-labsl_throw_delegate",
         "-labsl_raw_logging_internal", "-labsl_base", "-labsl_spinlock_wait", "-pthread",

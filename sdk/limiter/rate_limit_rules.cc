@@ -1,0 +1,214 @@
+#include "sdk/limiter/rate_limit_rules.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <grpc/support/log.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "proto/v1/ratelimit.pb.h"
+#include "proto/v1/response.pb.h"
+#include "sdk/control_plane_client.h"
+#include "sdk/rule/wildcard.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+absl::Status Bad(const std::string& where, absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, " ", why));
+}
+
+absl::StatusOr<ArgumentMatcher::Attribute> AttributeOf(v1::MatchArgument::Type type) {
+  using A = ArgumentMatcher::Attribute;
+  switch (type) {
+    case v1::MatchArgument::CUSTOM:
+      return A::kCustom;
+    case v1::MatchArgument::METHOD:
+      return A::kMethod;
+    case v1::MatchArgument::HEADER:
+      return A::kHeader;
+    case v1::MatchArgument::QUERY:
+      return A::kQuery;
+    case v1::MatchArgument::CALLER_SERVICE:
+      return A::kCallerService;
+    case v1::MatchArgument::CALLER_IP:
+      return A::kCallerIp;
+    case v1::MatchArgument::CALLER_METADATA:
+      return A::kCallerMetadata;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown type ", static_cast<int>(type)));
+  }
+}
+
+absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& where) {
+  RateLimitRule rule;
+  rule.id = proto.id().value();
+  rule.name = proto.name().value();
+  rule.revision = proto.revision().value();
+  rule.priority = proto.priority().value();
+  switch (proto.resource()) {
+    case v1::Rule::QPS:
+      rule.resource = RateLimitRule::Resource::kQps;
+      break;
+    case v1::Rule::CONCURRENCY:
+      rule.resource = RateLimitRule::Resource::kConcurrency;
+      break;
+    default:
+      return Bad(where, "resource", absl::StrCat("unknown value ", proto.resource()));
+  }
+  switch (proto.type()) {
+    case v1::Rule::GLOBAL:
+      rule.scope = RateLimitRule::Scope::kGlobal;
+      break;
+    case v1::Rule::LOCAL:
+      rule.scope = RateLimitRule::Scope::kLocal;
+      break;
+    default:
+      return Bad(where, "type", absl::StrCat("unknown value ", proto.type()));
+  }
+  rule.failover = proto.failover() == v1::Rule::FAILOVER_PASS ? RateLimitRule::Failover::kPass
+                                                               : RateLimitRule::Failover::kLocal;
+  const std::string action = absl::AsciiStrToLower(proto.action().value());
+  if (action.empty() || action == "reject") {
+    rule.action = RateLimitRule::Action::kReject;
+  } else if (action == "unirate") {
+    rule.action = RateLimitRule::Action::kUniformQueue;
+  } else {
+    return Bad(where, "action",
+               absl::StrCat("'", proto.action().value(), "' is neither REJECT nor UNIRATE"));
+  }
+  if (proto.has_max_queue_delay() && proto.max_queue_delay().value() > 0) {
+    rule.max_queue_delay = absl::Seconds(proto.max_queue_delay().value());
+  }
+  if (proto.has_method()) {
+    absl::StatusOr<StringMatcher> method = StringMatcher::FromProto(proto.method(), "method");
+    if (!method.ok()) return Bad(where, "", method.status().message());
+    rule.method = *std::move(method);
+  }
+  for (int i = 0; i < proto.arguments_size(); ++i) {
+    const v1::MatchArgument& argument = proto.arguments(i);
+    const std::string field = absl::StrCat("arguments[", i, "]");
+    absl::StatusOr<ArgumentMatcher::Attribute> attribute = AttributeOf(argument.type());
+    if (!attribute.ok()) return Bad(where, field + ".type", attribute.status().message());
+    absl::StatusOr<StringMatcher> value =
+        StringMatcher::FromProto(argument.value(), field + ".value");
+    if (!value.ok()) return Bad(where, "", value.status().message());
+    rule.arguments.push_back(ArgumentMatcher{*attribute, argument.key(), *std::move(value)});
+  }
+  // Older servers' labels: a header each.
+  if (proto.arguments_size() == 0) {
+    std::vector<std::string> keys;
+    for (const auto& [key, unused] : proto.labels()) keys.push_back(key);
+    std::sort(keys.begin(), keys.end());
+    for (const std::string& key : keys) {
+      absl::StatusOr<StringMatcher> value =
+          StringMatcher::FromProto(proto.labels().at(key), absl::StrCat("labels[", key, "]"));
+      if (!value.ok()) return Bad(where, "", value.status().message());
+      rule.arguments.push_back(
+          ArgumentMatcher{ArgumentMatcher::Attribute::kHeader, key, *std::move(value)});
+    }
+  }
+  rule.regex_combine = proto.regex_combine().value();
+  if (rule.resource == RateLimitRule::Resource::kQps) {
+    if (proto.amounts_size() == 0) return Bad(where, "amounts", "is empty for a QPS rule");
+    for (int i = 0; i < proto.amounts_size(); ++i) {
+      const v1::Amount& amount = proto.amounts(i);
+      const std::string field = absl::StrCat("amounts[", i, "]");
+      if (!amount.has_maxamount()) return Bad(where, field + ".maxAmount", "is missing");
+      const absl::Duration duration = absl::Seconds(amount.validduration().seconds()) +
+                                      absl::Nanoseconds(amount.validduration().nanos());
+      if (duration <= absl::ZeroDuration()) {
+        return Bad(where, field + ".validDuration",
+                   absl::StrCat("must be positive (got ", absl::FormatDuration(duration), ")"));
+      }
+      if (duration > absl::Hours(24)) {
+        return Bad(where, field + ".validDuration",
+                   absl::StrCat("exceeds a day (got ", absl::FormatDuration(duration), ")"));
+      }
+      rule.amounts.push_back(RateLimitRule::Amount{amount.maxamount().value(), duration});
+    }
+  } else {
+    // As upstream: no amount means one call at a time.
+    rule.max_concurrency = std::max<uint32_t>(1, proto.concurrencyamount().maxamount());
+  }
+  rule.custom_response = proto.customresponse().body();
+  return rule;
+}
+
+class RateLimitRulesParser final : public RuleParser {
+ public:
+  absl::string_view name() const override { return RateLimitRules::kParserName; }
+  std::vector<ResourceType> sources() const override { return {ResourceType::kRateLimit}; }
+  absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
+      const ServiceKey& key, const ResourceAnswers& answers) const override {
+    auto parsed = std::make_shared<RateLimitRules>();
+    const ResourceUpdatePtr& update = answers[ResourceIndex(ResourceType::kRateLimit)];
+    if (update == nullptr || update->answer == nullptr) {
+      return std::shared_ptr<const ParsedRules>(parsed);
+    }
+    const v1::RateLimit& limits = update->answer->ratelimit();
+    for (int i = 0; i < limits.rules_size(); ++i) {
+      const v1::Rule& proto = limits.rules(i);
+      if (proto.disable().value()) continue;
+      if (!NamesService(proto.service().value(), proto.namespace_().value(), key)) continue;
+      const std::string where =
+          absl::StrCat("RATE_LIMIT rateLimit.rules[", i, "] (", proto.id().value(), ")");
+      absl::StatusOr<RateLimitRule> rule = Build(proto, where);
+      if (!rule.ok()) {
+        gpr_log(GPR_ERROR, "polaris: ignoring a rate limit rule of %s: %s",
+                key.ToString().c_str(), rule.status().ToString().c_str());
+        parsed->rejected.push_back(std::string(rule.status().message()));
+        continue;
+      }
+      parsed->rules.push_back(*std::move(rule));
+    }
+    std::stable_sort(parsed->rules.begin(), parsed->rules.end(),
+                     [](const RateLimitRule& a, const RateLimitRule& b) {
+                       if (a.priority != b.priority) return a.priority < b.priority;
+                       return a.id < b.id;
+                     });
+    return std::shared_ptr<const ParsedRules>(std::move(parsed));
+  }
+};
+
+}  // namespace
+
+std::string RateLimitRule::DisplayName() const {
+  if (name.empty() || name == id) return id;
+  return absl::StrCat(name, " (", id, ")");
+}
+
+bool RateLimitRule::Matches(const InboundCall& call) const {
+  if (!MethodMatches(method, call.method())) return false;
+  for (const ArgumentMatcher& argument : arguments) {
+    if (!argument.Matches(call)) return false;
+  }
+  return true;
+}
+
+bool RateLimitRule::WindowPerValue() const {
+  if (regex_combine) return false;
+  if (!method.MatchesAnything() && method.type() != StringMatcher::Type::kExact) return true;
+  for (const ArgumentMatcher& argument : arguments) {
+    if (!argument.value.MatchesAnything() &&
+        argument.value.type() != StringMatcher::Type::kExact) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool RateLimitRule::SameLimits(const RateLimitRule& other) const {
+  return resource == other.resource && scope == other.scope && action == other.action &&
+         amounts == other.amounts && max_concurrency == other.max_concurrency &&
+         max_queue_delay == other.max_queue_delay && WindowPerValue() == other.WindowPerValue();
+}
+
+std::unique_ptr<RuleParser> MakeRateLimitRulesParser() {
+  return std::make_unique<RateLimitRulesParser>();
+}
+
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,148 @@
+#include "sdk/limiter/rate_limit_rules.h"
+
+#include <gtest/gtest.h>
+
+#include "proto/v1/ratelimit.pb.h"
+#include "proto/v1/response.pb.h"
+#include "sdk/parse_for_test.h"
+#include "sdk/rule/fake_inbound_call.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+const ServiceKey kKey{"default", "EchoService"};
+
+v1::Rule QpsRule(const std::string& id, uint32_t max, int64_t seconds) {
+  v1::Rule rule;
+  rule.mutable_id()->set_value(id);
+  rule.mutable_service()->set_value(kKey.service);
+  rule.mutable_namespace_()->set_value(kKey.service_namespace);
+  rule.set_type(v1::Rule::LOCAL);
+  v1::Amount* amount = rule.add_amounts();
+  amount->mutable_maxamount()->set_value(max);
+  amount->mutable_validduration()->set_seconds(seconds);
+  return rule;
+}
+
+absl::StatusOr<std::shared_ptr<const RateLimitRules>> Parse(std::vector<v1::Rule> rules) {
+  v1::DiscoverResponse answer;
+  for (v1::Rule& rule : rules) *answer.mutable_ratelimit()->add_rules() = std::move(rule);
+  return testing::ParseAnswer<RateLimitRules>(*MakeRateLimitRulesParser(),
+                                              ResourceType::kRateLimit, kKey, std::move(answer));
+}
+
+TEST(RateLimitRulesTest, ReadsAmountsActionsAndArguments) {
+  v1::Rule qps = QpsRule("r1", 100, 1);
+  v1::Amount* minute = qps.add_amounts();
+  minute->mutable_maxamount()->set_value(1000);
+  minute->mutable_validduration()->set_seconds(60);
+  qps.mutable_name()->set_value("per-user");
+  qps.mutable_action()->set_value("UNIRATE");
+  qps.mutable_max_queue_delay()->set_value(3);
+  qps.mutable_method()->mutable_value()->set_value("/echo.EchoService/Echo");
+  v1::MatchArgument* user = qps.add_arguments();
+  user->set_type(v1::MatchArgument::HEADER);
+  user->set_key("x-user");
+  user->mutable_value()->set_type(v1::MatchString::REGEX);
+  user->mutable_value()->mutable_value()->set_value("^a");
+  qps.mutable_customresponse()->set_body("slow down");
+
+  v1::Rule concurrency = QpsRule("r0", 0, 0);
+  concurrency.clear_amounts();
+  concurrency.set_resource(v1::Rule::CONCURRENCY);
+  concurrency.mutable_concurrencyamount()->set_maxamount(7);
+  concurrency.mutable_priority()->set_value(0);
+  qps.mutable_priority()->set_value(1);
+
+  absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed = Parse({qps, concurrency});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const std::vector<RateLimitRule>& rules = (*parsed)->rules;
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].id, "r0");  // priority first
+  EXPECT_EQ(rules[0].resource, RateLimitRule::Resource::kConcurrency);
+  EXPECT_EQ(rules[0].max_concurrency, 7u);
+  const RateLimitRule& rule = rules[1];
+  EXPECT_EQ(rule.DisplayName(), "per-user (r1)");
+  EXPECT_EQ(rule.action, RateLimitRule::Action::kUniformQueue);
+  EXPECT_EQ(rule.max_queue_delay, absl::Seconds(3));
+  ASSERT_EQ(rule.amounts.size(), 2u);
+  EXPECT_EQ(rule.amounts[1].max, 1000u);
+  EXPECT_EQ(rule.amounts[1].duration, absl::Minutes(1));
+  EXPECT_EQ(rule.custom_response, "slow down");
+  EXPECT_TRUE(rule.WindowPerValue());
+
+  testing::FakeInboundCall call;
+  call.headers["x-user"] = "alice";
+  EXPECT_TRUE(rule.Matches(call));
+  call.headers["x-user"] = "bob";
+  EXPECT_FALSE(rule.Matches(call));
+  call.headers["x-user"] = "alice";
+  call.method_name = "/echo.EchoService/Other";
+  EXPECT_FALSE(rule.Matches(call));
+}
+
+TEST(RateLimitRulesTest, ABareMethodNameMatchesTheMethodOfAnyService) {
+  v1::Rule rule = QpsRule("r", 1, 1);
+  rule.mutable_method()->mutable_value()->set_value("Echo");
+  absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed = Parse({rule});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  testing::FakeInboundCall call;
+  EXPECT_TRUE((*parsed)->rules[0].Matches(call));
+  call.method_name = "/echo.EchoService/EchoStream";
+  EXPECT_FALSE((*parsed)->rules[0].Matches(call));
+}
+
+TEST(RateLimitRulesTest, LeavesOutDisabledRulesAndRulesOfOtherServices) {
+  v1::Rule disabled = QpsRule("disabled", 1, 1);
+  disabled.mutable_disable()->set_value(true);
+  v1::Rule other = QpsRule("other", 1, 1);
+  other.mutable_service()->set_value("Other");
+  v1::Rule any = QpsRule("any", 1, 1);
+  any.mutable_service()->set_value("*");
+  absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed = Parse({disabled, other, any});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ((*parsed)->rules.size(), 1u);
+  EXPECT_EQ((*parsed)->rules[0].id, "any");
+}
+
+TEST(RateLimitRulesTest, ABadRuleIsLeftOutNamingItsField) {
+  v1::Rule no_duration = QpsRule("no-duration", 1, 0);
+  v1::Rule bad_action = QpsRule("bad-action", 1, 1);
+  bad_action.mutable_action()->set_value("drop");
+  v1::Rule bad_regex = QpsRule("bad-regex", 1, 1);
+  v1::MatchArgument* argument = bad_regex.add_arguments();
+  argument->set_type(v1::MatchArgument::CALLER_IP);
+  argument->mutable_value()->set_type(v1::MatchString::REGEX);
+  argument->mutable_value()->mutable_value()->set_value("(");
+  v1::Rule no_amounts = QpsRule("no-amounts", 1, 1);
+  no_amounts.clear_amounts();
+  v1::Rule good = QpsRule("good", 1, 1);
+  absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed =
+      Parse({no_duration, bad_action, bad_regex, no_amounts, good});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ((*parsed)->rules.size(), 1u);
+  EXPECT_EQ((*parsed)->rules[0].id, "good");
+  const std::vector<std::string>& rejected = (*parsed)->rejected;
+  ASSERT_EQ(rejected.size(), 4u);
+
+  EXPECT_NE(rejected[0].find("rules[0] (no-duration): amounts[0].validDuration"),
+            std::string::npos)
+      << rejected[0];
+  EXPECT_NE(rejected[1].find("action 'drop'"), std::string::npos) << rejected[1];
+  EXPECT_NE(rejected[2].find("arguments[0].value"), std::string::npos) << rejected[2];
+  EXPECT_NE(rejected[3].find("amounts is empty"), std::string::npos) << rejected[3];
+}
+
+TEST(RateLimitRulesTest, OlderServersLabelsAreHeaders) {
+  v1::Rule rule = QpsRule("r", 1, 1);
+  (*rule.mutable_labels())["x-tenant"].mutable_value()->set_value("t1");
+  absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed = Parse({rule});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  testing::FakeInboundCall call;
+  EXPECT_FALSE((*parsed)->rules[0].Matches(call));
+  call.headers["x-tenant"] = "t1";
+  EXPECT_TRUE((*parsed)->rules[0].Matches(call));
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris

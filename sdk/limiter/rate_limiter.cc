@@ -1,0 +1,205 @@
+#include "sdk/limiter/rate_limiter.h"
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+
+#include <grpc/support/log.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "sdk/limiter/token_bucket.h"
+
+namespace grpc_cpp_polaris {
+
+// One window: the buckets of a QPS rule or the slots of a CONCURRENCY rule.
+struct RateLimiter::Window {
+  std::unique_ptr<MultiBucket> qps;
+  std::shared_ptr<ConcurrencyWindow> concurrency;
+
+  // Whether dropping it loses nothing: full buckets, no call in flight.
+  bool Idle(int64_t now_ns) const {
+    if (concurrency != nullptr) return concurrency->in_flight() == 0;
+    for (size_t i = 0; i < qps->size(); ++i) {
+      if (!qps->bucket(i).Full(now_ns)) return false;
+    }
+    return true;
+  }
+};
+
+// A rule's windows: one, or one per distinct value of its arguments.
+struct RateLimiter::RuleWindows {
+  RuleWindows(const RateLimitRule& rule, uint32_t divisor)
+      : divisor(divisor), per_value(rule.WindowPerValue()) {
+    shared = Make(rule, divisor);
+    if (rule.resource == RateLimitRule::Resource::kQps) {
+      for (const RateLimitRule::Amount& amount : rule.amounts) {
+        if (amount.max == 0) allows_nothing = true;
+      }
+    }
+  }
+
+  // This instance's share of `max`: all of it, or (GLOBAL rules) 1/divisor
+  // rounded up, as upstream's fallback.
+  static uint32_t Share(uint32_t max, uint32_t divisor) {
+    return static_cast<uint32_t>((static_cast<uint64_t>(max) + divisor - 1) / divisor);
+  }
+
+  static std::shared_ptr<Window> Make(const RateLimitRule& rule, uint32_t divisor) {
+    auto window = std::make_shared<Window>();
+    if (rule.resource == RateLimitRule::Resource::kConcurrency) {
+      window->concurrency =
+          std::make_shared<ConcurrencyWindow>(Share(rule.max_concurrency, divisor));
+    } else {
+      std::vector<MultiBucket::Amount> amounts;
+      for (const RateLimitRule::Amount& amount : rule.amounts) {
+        amounts.push_back({Share(amount.max, divisor), amount.duration});
+      }
+      window->qps = std::make_unique<MultiBucket>(amounts);
+    }
+    return window;
+  }
+
+  const uint32_t divisor;
+  const bool per_value;
+  // A zero amount: every matching call is refused.
+  bool allows_nothing = false;
+  std::shared_ptr<Window> shared;
+  std::mutex mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<Window>> by_value;
+  std::atomic<bool> overflow_logged{false};
+};
+
+namespace {
+
+uint32_t DivisorOf(const RateLimitRule& rule, const RateLimiterOptions& options) {
+  return rule.scope == RateLimitRule::Scope::kGlobal ? std::max<uint32_t>(1, options.instances)
+                                                     : 1;
+}
+
+}  // namespace
+
+RateLimiter::RateLimiter(std::shared_ptr<const RateLimitRules> rules,
+                         const RateLimiterOptions& options)
+    : rules_(std::move(rules)), options_(options) {}
+
+RateLimiter::~RateLimiter() = default;
+
+std::shared_ptr<const RateLimiter> RateLimiter::Create(std::shared_ptr<const RateLimitRules> rules,
+                                                       const RateLimiter* previous,
+                                                       const RateLimiterOptions& options) {
+  if (rules == nullptr) rules = std::make_shared<RateLimitRules>();
+  std::shared_ptr<RateLimiter> limiter(new RateLimiter(rules, options));
+  for (const RateLimitRule& rule : limiter->rules_->rules) {
+    const uint32_t divisor = DivisorOf(rule, options);
+    std::shared_ptr<RuleWindows> windows;
+    if (previous != nullptr) {
+      for (const Slot& old : previous->slots_) {
+        if (old.rule->id == rule.id && old.rule->SameLimits(rule) &&
+            old.windows->divisor == divisor) {
+          windows = old.windows;
+          break;
+        }
+      }
+    }
+    if (windows == nullptr) windows = std::make_shared<RuleWindows>(rule, divisor);
+    limiter->slots_.push_back(Slot{&rule, std::move(windows)});
+  }
+  return limiter;
+}
+
+int64_t RateLimiter::permits_held() const {
+  int64_t held = 0;
+  for (const Slot& slot : slots_) {
+    if (slot.windows->shared->concurrency != nullptr) {
+      held += slot.windows->shared->concurrency->in_flight();
+    }
+    std::lock_guard<std::mutex> lock(slot.windows->mu);
+    for (const auto& [key, window] : slot.windows->by_value) {
+      if (window->concurrency != nullptr) held += window->concurrency->in_flight();
+    }
+  }
+  return held;
+}
+
+bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision& decision) const {
+  const RateLimitRule& rule = *slot.rule;
+  RuleWindows& windows = *slot.windows;
+  std::shared_ptr<Window> keyed;
+  Window* window = windows.shared.get();
+  int64_t now_ns = 0;
+  bool have_now = false;
+  auto now = [&] {
+    if (!have_now) {
+      now_ns = options_.clock->NowNanos();
+      have_now = true;
+    }
+    return now_ns;
+  };
+  if (windows.per_value) {
+    std::string key;
+    std::string buffer;
+    if (!rule.method.MatchesAnything()) absl::StrAppend(&key, call.method(), "\x1f");
+    for (const ArgumentMatcher& argument : rule.arguments) {
+      std::optional<absl::string_view> value = argument.ValueOf(call, &buffer);
+      absl::StrAppend(&key, value.value_or(""), "\x1f");
+    }
+    std::lock_guard<std::mutex> lock(windows.mu);
+    auto it = windows.by_value.find(key);
+    if (it != windows.by_value.end()) {
+      keyed = it->second;
+    } else {
+      if (windows.by_value.size() >= options_.max_windows_per_rule) {
+        const int64_t at = now();
+        absl::erase_if(windows.by_value, [at](const auto& entry) {
+          return entry.second.use_count() == 1 && entry.second->Idle(at);
+        });
+      }
+      if (windows.by_value.size() < options_.max_windows_per_rule) {
+        keyed = RuleWindows::Make(rule, windows.divisor);
+        windows.by_value.emplace(std::move(key), keyed);
+      } else if (!windows.overflow_logged.exchange(true)) {
+        gpr_log(GPR_ERROR,
+                "polaris: rate limit rule %s has %zu windows in use; calls with new values "
+                "share one window",
+                rule.DisplayName().c_str(), windows.by_value.size());
+      }
+    }
+    if (keyed != nullptr) window = keyed.get();
+  }
+  if (window->concurrency != nullptr) {
+    if (!window->concurrency->TryEnter()) return false;
+    decision.permits.emplace_back(keyed != nullptr ? keyed->concurrency
+                                                   : windows.shared->concurrency);
+    return true;
+  }
+  if (rule.action == RateLimitRule::Action::kUniformQueue) {
+    const int64_t wait =
+        window->qps->Reserve(now(), absl::ToInt64Nanoseconds(rule.max_queue_delay));
+    if (wait < 0) return false;
+    decision.wait = std::max(decision.wait, absl::Nanoseconds(wait));
+    return true;
+  }
+  return window->qps->TryTake(now());
+}
+
+LimitDecision RateLimiter::Acquire(const InboundCall& call) const {
+  LimitDecision decision;
+  for (const Slot& slot : slots_) {
+    if (!slot.rule->Matches(call)) continue;
+    if (slot.windows->allows_nothing || !Take(slot, call, decision)) {
+      const RateLimitRule& rule = *slot.rule;
+      decision.status = absl::Status(
+          options_.code, rule.custom_response.empty()
+                             ? absl::StrCat("polaris: rate limited by rule ", rule.DisplayName())
+                             : rule.custom_response);
+      decision.refused_by = rule.DisplayName();
+      decision.permits.clear();
+      decision.wait = absl::ZeroDuration();
+      return decision;
+    }
+  }
+  return decision;
+}
+
+}  // namespace grpc_cpp_polaris
