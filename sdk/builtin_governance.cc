@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "sdk/access/block_allow_rules.h"
 #include "sdk/balancer/balancer.h"
 #include "sdk/balancer/least_request.h"
 #include "sdk/balancer/maglev.h"
@@ -12,6 +13,7 @@
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/breaker/breaker_rules.h"
 #include "sdk/breaker/fault_detect.h"
+#include "sdk/limiter/rate_limit_rules.h"
 #include "sdk/lossless/lossless_rules.h"
 #include "sdk/router/lane_router.h"
 #include "sdk/router/metadata_router.h"
@@ -32,6 +34,8 @@ void RegisterBuiltinGovernance() {
     (void)parsers.Register(MakeCircuitBreakerRulesParser());
     (void)parsers.Register(MakeLosslessRulesParser());
     (void)parsers.Register(MakeFaultDetectRulesParser());
+    (void)parsers.Register(MakeRateLimitRulesParser());
+    (void)parsers.Register(MakeBlockAllowRulesParser());
 
     RouterRegistry& routers = RouterRegistry::Global();
     (void)routers.Register(MakeLaneRouterFactory());

@@ -354,8 +354,15 @@ void Context::RemoveCallerListener(ListenerId id) {
 }
 
 std::unique_ptr<ServiceViewWatch> Context::WatchService(const ServiceKey& key,
-                                                        ServiceViewWatch::Callback callback) const {
-  return std::make_unique<ServiceViewWatch>(state_->client, key, RuleParserRegistry::Global().All(),
+                                                        ServiceViewWatch::Callback callback,
+                                                        RuleAudience audience) const {
+  std::vector<const RuleParser*> parsers;
+  for (const RuleParser* parser : RuleParserRegistry::Global().All()) {
+    if ((static_cast<uint8_t>(parser->audience()) & static_cast<uint8_t>(audience)) != 0) {
+      parsers.push_back(parser);
+    }
+  }
+  return std::make_unique<ServiceViewWatch>(state_->client, key, std::move(parsers),
                                             std::move(callback));
 }
 

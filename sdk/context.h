@@ -70,9 +70,11 @@ class Context {
   ListenerId AddCallerListener(std::function<void()> listener);
   void RemoveCallerListener(ListenerId id);
 
-  // Watches `key` with every registered rule parser; see ServiceViewWatch.
-  std::unique_ptr<ServiceViewWatch> WatchService(const ServiceKey& key,
-                                                 ServiceViewWatch::Callback callback) const;
+  // Watches `key` with the registered rule parsers of `audience`; see
+  // ServiceViewWatch.
+  std::unique_ptr<ServiceViewWatch> WatchService(
+      const ServiceKey& key, ServiceViewWatch::Callback callback,
+      RuleAudience audience = RuleAudience::kCaller) const;
 
  private:
   // Shared with the thread that learns the location, which may outlive the

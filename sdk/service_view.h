@@ -40,10 +40,17 @@ class ParsedRules {
 // been received (or the server does not serve it).
 using ResourceAnswers = std::array<ResourceUpdatePtr, kResourceTypeCount>;
 
+// Whose governance a parser's rules serve: callers (channels, for the
+// services they call), callees (servers, for their own service), or both. A
+// watch reads only the parsers of its audience, so that a channel does not
+// fetch the rate limits of every service it calls.
+enum class RuleAudience : uint8_t { kCaller = 1, kCallee = 2, kBoth = 3 };
+
 class RuleParser {
  public:
   virtual ~RuleParser() = default;
   virtual absl::string_view name() const = 0;
+  virtual RuleAudience audience() const { return RuleAudience::kCaller; }
   // The resource types it reads; the view watches them.
   virtual std::vector<ResourceType> sources() const = 0;
   // InvalidArgument naming the bad field (e.g. "ROUTING routing.rules[2]

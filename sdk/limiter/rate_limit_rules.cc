@@ -18,7 +18,8 @@ namespace grpc_cpp_polaris {
 namespace {
 
 absl::Status Bad(const std::string& where, absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, " ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": ", field, field.empty() ? "" : " ", why));
 }
 
 absl::StatusOr<ArgumentMatcher::Attribute> AttributeOf(v1::MatchArgument::Type type) {
@@ -141,6 +142,7 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
 class RateLimitRulesParser final : public RuleParser {
  public:
   absl::string_view name() const override { return RateLimitRules::kParserName; }
+  RuleAudience audience() const override { return RuleAudience::kCallee; }
   std::vector<ResourceType> sources() const override { return {ResourceType::kRateLimit}; }
   absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
       const ServiceKey& key, const ResourceAnswers& answers) const override {

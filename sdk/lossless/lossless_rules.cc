@@ -88,6 +88,8 @@ absl::StatusOr<LosslessRule> Build(const v1::LosslessRule& proto, const std::str
 class LosslessRulesParser final : public RuleParser {
  public:
   absl::string_view name() const override { return LosslessRules::kParserName; }
+  // Callers warm new instances up; servers delay their registration.
+  RuleAudience audience() const override { return RuleAudience::kBoth; }
   std::vector<ResourceType> sources() const override { return {ResourceType::kLossless}; }
   absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
       const ServiceKey& /*key*/, const ResourceAnswers& answers) const override {

@@ -31,9 +31,18 @@ std::optional<absl::string_view> ArgumentMatcher::ValueOf(const InboundCall& cal
   switch (attribute) {
     case Attribute::kMethod:
       return call.method();
-    case Attribute::kCustom:
+    case Attribute::kCustom: {
+      std::optional<absl::string_view> header = call.Header(key, buffer);
+      if (header.has_value()) return header;
+      std::optional<std::string> value = call.CallerMetadata(key);
+      if (!value.has_value()) return std::nullopt;
+      *buffer = *std::move(value);
+      return absl::string_view(*buffer);
+    }
     case Attribute::kHeader:
       return call.Header(key, buffer);
+    case Attribute::kCalleeMetadata:
+      return call.CalleeMetadata(key);
     case Attribute::kQuery:
       return std::nullopt;
     case Attribute::kCallerService: {

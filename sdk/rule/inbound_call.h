@@ -34,19 +34,25 @@ class InboundCall {
   virtual std::optional<absl::string_view> CallerService(std::string* buffer) const;
   virtual std::optional<absl::string_view> CallerNamespace(std::string* buffer) const;
   virtual std::optional<std::string> CallerMetadata(absl::string_view key) const;
+  // The called instance's own metadata entry `key` (none by default).
+  virtual std::optional<absl::string_view> CalleeMetadata(absl::string_view /*key*/) const {
+    return std::nullopt;
+  }
 };
 
 // One condition of a server rule: an attribute of the call and what its
 // value must match.
 struct ArgumentMatcher {
   enum class Attribute {
-    kCustom,          // a header named `key` (the application's own label)
+    kCustom,          // a header named `key` (the application's own label), or
+                      // else the caller's metadata entry `key`
     kMethod,          // the gRPC method (see MethodMatches)
     kHeader,          // the header `key`
     kQuery,           // HTTP query parameters: gRPC has none, never present
     kCallerService,   // the caller's service; `key`, if set, its namespace
     kCallerIp,        // the caller's IP
     kCallerMetadata,  // the caller's metadata entry `key`
+    kCalleeMetadata,  // the called instance's metadata entry `key`
   };
   Attribute attribute = Attribute::kCustom;
   std::string key;
