@@ -59,7 +59,8 @@ cc_library(
     name = "absl",
     linkopts = [
         "-labsl_raw_hash_set", "-labsl_hashtablez_sampler", "-labsl_hash", "-labsl_city",
-        "-labsl_low_level_hash", "-labsl_synchronization", "-labsl_time", "-labsl_time_zone",
+        "-labsl_low_level_hash", "-labsl_bad_variant_access", "-labsl_bad_optional_access",
+        "-labsl_synchronization", "-labsl_time", "-labsl_time_zone",
         "-labsl_statusor", "-labsl_status", "-labsl_cord", "-labsl_str_format_internal",
         "-labsl_strings", "-labsl_strings_internal", "-labsl_int128", "-labsl_throw_delegate",
         "-labsl_raw_logging_internal", "-labsl_base", "-labsl_spinlock_wait", "-pthread",

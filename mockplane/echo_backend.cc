@@ -52,7 +52,50 @@ class EchoBackend::Service final : public echo::EchoServer::CallbackService {
     return reactor;
   }
 
+  // Answers each message with the backend's name until the caller is done.
+  grpc::ServerBidiReactor<echo::EchoRequest, echo::EchoResponse>* Chat(
+      grpc::CallbackServerContext* /*context*/) override {
+    calls_->fetch_add(1, std::memory_order_relaxed);
+    return new ChatReactor(this);
+  }
+
+  int64_t open_streams() const { return open_streams_.load(std::memory_order_relaxed); }
+
  private:
+  class ChatReactor final : public grpc::ServerBidiReactor<echo::EchoRequest, echo::EchoResponse> {
+   public:
+    explicit ChatReactor(Service* service) : service_(service) {
+      service_->open_streams_.fetch_add(1, std::memory_order_relaxed);
+      StartRead(&request_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      response_.set_message(request_.message());
+      response_.set_instance(service_->name_);
+      StartWrite(&response_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "echo backend: write failed"));
+        return;
+      }
+      StartRead(&request_);
+    }
+    void OnDone() override {
+      service_->open_streams_.fetch_sub(1, std::memory_order_relaxed);
+      delete this;
+    }
+
+   private:
+    Service* const service_;
+    echo::EchoRequest request_;
+    echo::EchoResponse response_;
+  };
+
+  std::atomic<int64_t> open_streams_{0};
   const std::string name_;
   std::atomic<int64_t> latency_nanos_;
   std::atomic<grpc::StatusCode> failure_{grpc::StatusCode::OK};
@@ -73,6 +116,7 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options)
   const std::string listen = JoinHostPort(backend->options_.host, backend->options_.port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &backend->port_);
   builder.RegisterService(backend->service_.get());
+  if (backend->options_.prepare) backend->options_.prepare(builder);
   backend->server_ = builder.BuildAndStart();
   if (backend->server_ == nullptr || backend->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("echo backend: cannot listen on ", listen));
@@ -84,6 +128,8 @@ EchoBackend::~EchoBackend() { Shutdown(absl::ZeroDuration()); }
 
 void EchoBackend::SetFailure(grpc::StatusCode code) { service_->SetFailure(code); }
 void EchoBackend::SetLatency(absl::Duration latency) { service_->SetLatency(latency); }
+
+int64_t EchoBackend::open_streams() const { return service_->open_streams(); }
 
 std::string EchoBackend::address() const { return JoinHostPort(options_.host, port_); }
 

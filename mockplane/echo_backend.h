@@ -1,11 +1,13 @@
 // A ready-made backend for tests, examples and benchmarks: a gRPC server on a
 // loopback port serving grpc_cpp_polaris.echo.EchoServer, which answers every
-// call with the backend's name so that callers can see who served them.
+// call (Echo) and every message of a stream (Chat) with the backend's name so
+// that callers can see who served them.
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_ECHO_BACKEND_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_ECHO_BACKEND_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +19,7 @@
 
 namespace grpc {
 class Server;
+class ServerBuilder;
 }  // namespace grpc
 
 namespace grpc_cpp_polaris {
@@ -30,6 +33,9 @@ class EchoBackend {
     int port = 0;  // 0 picks a free port
     // How long each Echo takes to answer (a timer, not a blocked thread).
     absl::Duration latency = absl::ZeroDuration();
+    // Runs on the builder before the server is built (e.g. to install a
+    // PolarisServer's governance).
+    std::function<void(grpc::ServerBuilder&)> prepare;
   };
 
   static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(Options options);
@@ -39,8 +45,10 @@ class EchoBackend {
   int port() const { return port_; }
   std::string address() const;
   grpc::Server* server() { return server_.get(); }
-  // Calls answered so far.
+  // Calls answered so far (a stream counts once).
   uint64_t calls() const { return calls_->load(); }
+  // Streams open now.
+  int64_t open_streams() const;
   // Fault knobs for failover tests, effective for calls arriving after:
   // Echo fails with `code` (OK: answers normally), after `latency`.
   void SetFailure(grpc::StatusCode code);

@@ -1,0 +1,369 @@
+// Server governance through the public API: a server installed with
+// PolarisServer enforces its service's BLOCK_ALLOW_RULE and RATE_LIMIT rules,
+// live from the control plane, on unary calls and stream opens, before the
+// application sees them, and gives concurrency permits back however calls
+// end.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "mockplane/control_plane.h"
+#include "mockplane/echo_backend.h"
+#include "mockplane/wait.h"
+#include "proto/echo/echo.grpc.pb.h"
+#include "proto/v1/block_allow_list.pb.h"
+#include "proto/v1/ratelimit.pb.h"
+#include "server/polaris_server.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::EchoBackend;
+using mockplane::WaitUntil;
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+const ServiceKey kEcho{"default", echo::EchoServer::service_full_name()};
+
+v1::Rule QpsRule(const std::string& id, uint32_t max, int64_t seconds) {
+  v1::Rule rule;
+  rule.mutable_id()->set_value(id);
+  rule.mutable_service()->set_value(kEcho.service);
+  rule.mutable_namespace_()->set_value(kEcho.service_namespace);
+  rule.set_type(v1::Rule::LOCAL);
+  v1::Amount* amount = rule.add_amounts();
+  amount->mutable_maxamount()->set_value(max);
+  amount->mutable_validduration()->set_seconds(seconds);
+  return rule;
+}
+
+v1::Rule ConcurrencyRule(const std::string& id, uint32_t max) {
+  v1::Rule rule = QpsRule(id, 0, 0);
+  rule.clear_amounts();
+  rule.set_resource(v1::Rule::CONCURRENCY);
+  rule.mutable_concurrencyamount()->set_maxamount(max);
+  return rule;
+}
+
+v1::RateLimit Limits(std::vector<v1::Rule> rules) {
+  v1::RateLimit limits;
+  for (v1::Rule& rule : rules) *limits.add_rules() = std::move(rule);
+  return limits;
+}
+
+v1::BlockAllowListRule BlockIp(const std::string& id, const std::string& ip) {
+  v1::BlockAllowListRule rule;
+  rule.set_id(id);
+  rule.set_service(kEcho.service);
+  rule.set_namespace_(kEcho.service_namespace);
+  rule.set_enable(true);
+  v1::BlockAllowConfig* config = rule.add_blockallowconfig();
+  config->set_blockallowpolicy(v1::BlockAllowConfig::BLOCK_LIST);
+  v1::BlockAllowConfig::MatchArgument* argument = config->add_arguments();
+  argument->set_type(v1::BlockAllowConfig::MatchArgument::CALLER_IP);
+  argument->mutable_value()->mutable_value()->set_value(ip);
+  return rule;
+}
+
+class ServerGovernanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto plane = ControlPlane::Start();
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+  }
+  void TearDown() override {
+    if (polaris_ != nullptr) {
+      EXPECT_TRUE(polaris_->Shutdown().ok());
+    }
+    backend_.reset();
+    polaris_.reset();
+  }
+
+  // A backend on every local address (IPv4 and IPv6), governed by Polaris,
+  // registered once its rules are in.
+  void StartBackend() {
+    EchoBackend::Options options;
+    options.name = "governed";
+    options.host = "::";
+    options.prepare = [this](grpc::ServerBuilder& builder) {
+      ServerOptions server_options;
+      server_options.registration.control_plane_address = plane_->address();
+      server_options.registration.host = "127.0.0.1";
+      server_options.registration.deregister_propagation_delay = absl::ZeroDuration();
+      auto installed = PolarisServer::Install(builder, server_options);
+      ASSERT_TRUE(installed.ok()) << installed.status();
+      polaris_ = std::move(*installed);
+      polaris_->RegisterService<echo::EchoServer>();
+    };
+    auto backend = EchoBackend::Start(options);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = std::move(*backend);
+    ASSERT_NE(polaris_, nullptr);
+    ASSERT_TRUE(polaris_->Start(*backend_->server(), backend_->port()).ok());
+  }
+
+  std::unique_ptr<echo::EchoServer::Stub> Stub(const std::string& host) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return echo::EchoServer::NewStub(grpc::CreateCustomChannel(
+        JoinHostPort(host, static_cast<uint32_t>(backend_->port())),
+        grpc::InsecureChannelCredentials(), args));
+  }
+
+  static grpc::Status Call(echo::EchoServer::Stub& stub) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    return stub.Echo(&context, request, &response);
+  }
+
+  // Waits until the gate enforces rules that `probe` shows in force.
+  bool RulesInForce(const std::function<bool()>& probe) {
+    return WaitUntil(probe, absl::Seconds(10));
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  std::unique_ptr<PolarisServer> polaris_;
+  std::unique_ptr<EchoBackend> backend_;
+};
+
+TEST_F(ServerGovernanceTest, RegistersEachServiceUnderItsGrpcName) {
+  StartBackend();
+  ASSERT_EQ(polaris_->registrations().size(), 1u);
+  std::vector<Instance> instances = plane_->Instances(kEcho);
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].port, static_cast<uint32_t>(backend_->port()));
+  auto stub = Stub("127.0.0.1");
+  EXPECT_TRUE(Call(*stub).ok());
+  EXPECT_EQ(polaris_->gate().counters().admitted, 1u);
+}
+
+TEST_F(ServerGovernanceTest, ABlockRuleDeniesAnIpv6CallerNamingTheRule) {
+  plane_->SetBlockAllowList(kEcho, {BlockIp("no-loopback-v6", "::1")});
+  StartBackend();
+  auto v6 = Stub("::1");
+  auto v4 = Stub("127.0.0.1");
+  grpc::Status denied = Call(*v6);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(denied.error_message(), "polaris: denied by block/allow rule no-loopback-v6");
+  EXPECT_TRUE(Call(*v4).ok());
+  EXPECT_EQ(backend_->calls(), 1u);  // the application never saw the denied call
+  EXPECT_EQ(polaris_->gate().counters().denied, 1u);
+
+  // Rules are live: lift the block, block IPv4 instead.
+  plane_->SetBlockAllowList(kEcho, {BlockIp("no-loopback-v4", "127.0.0.1")});
+  ASSERT_TRUE(RulesInForce([&] { return !Call(*v4).ok(); }));
+  EXPECT_TRUE(Call(*v6).ok());
+  EXPECT_EQ(Call(*v4).error_message(), "polaris: denied by block/allow rule no-loopback-v4");
+}
+
+TEST_F(ServerGovernanceTest, ALocalLimitAdmitsItsRateOverFiveSeconds) {
+  constexpr int kRate = 100;
+  plane_->SetRateLimit(kEcho, Limits({QpsRule("hundred-per-second", kRate, 1)}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  // Two callers offer far more than the rate; after the burst has gone (1 s)
+  // count the calls admitted over the next 5 s.
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> admitted_at_start{-1}, admitted_at_end{-1};
+  std::atomic<int64_t> admitted{0}, limited{0}, other{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 10'000'000 && !stop.load(); ++i) {
+        grpc::Status status = Call(*stub);
+        if (status.ok()) {
+          admitted.fetch_add(1);
+        } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          limited.fetch_add(1);
+        } else {
+          other.fetch_add(1);
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(1));  // the burst (a full bucket) is spent
+  admitted_at_start = admitted.load();
+  absl::SleepFor(absl::Seconds(5));
+  admitted_at_end = admitted.load();
+  stop = true;
+  for (std::thread& caller : callers) caller.join();
+  const int64_t in_window = admitted_at_end - admitted_at_start;
+  EXPECT_NEAR(in_window, 5 * kRate, 5 * kRate * 0.02)
+      << "limited " << limited.load() << ", other " << other.load();
+  EXPECT_GT(limited.load(), 5 * kRate) << "the callers did not offer more than the rate";
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(ServerGovernanceTest, ALimitedCallNamesItsRuleOrGetsTheCustomResponse) {
+  v1::Rule named = QpsRule("two-per-minute", 2, 60);
+  plane_->SetRateLimit(kEcho, Limits({named}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  EXPECT_TRUE(Call(*stub).ok());
+  EXPECT_TRUE(Call(*stub).ok());
+  grpc::Status limited = Call(*stub);
+  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(limited.error_message(), "polaris: rate limited by rule two-per-minute");
+  EXPECT_EQ(backend_->calls(), 2u);
+
+  named.mutable_customresponse()->set_body("come back later");
+  named.mutable_revision()->set_value("r2");
+  plane_->SetRateLimit(kEcho, Limits({named}));
+  ASSERT_TRUE(RulesInForce([&] { return Call(*stub).error_message() == "come back later"; }));
+}
+
+TEST_F(ServerGovernanceTest, StreamOpensAreLimited) {
+  v1::Rule streams = QpsRule("three-chats", 3, 60);
+  streams.mutable_method()->mutable_value()->set_value("Chat");
+  plane_->SetRateLimit(kEcho, Limits({streams}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  int opened = 0, limited = 0;
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto stream = stub->Chat(&context);
+    echo::EchoRequest request;
+    request.set_message("hello");
+    echo::EchoResponse response;
+    if (stream->Write(request) && stream->Read(&response)) {
+      EXPECT_EQ(response.instance(), "governed");
+      ++opened;
+    }
+    stream->WritesDone();
+    grpc::Status status = stream->Finish();
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      EXPECT_EQ(status.error_message(), "polaris: rate limited by rule three-chats");
+      ++limited;
+    } else {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    }
+  }
+  EXPECT_EQ(opened, 3);
+  EXPECT_EQ(limited, 2);
+  EXPECT_TRUE(Call(*stub).ok());  // unary calls are not this rule's
+}
+
+// Concurrency permits come back on every way a call can end: completion,
+// error, deadline, cancellation by the client.
+TEST_F(ServerGovernanceTest, CancelledCallsLeaveNoPermitHeld) {
+  constexpr int kLimit = 400;
+  plane_->SetRateLimit(kEcho, Limits({ConcurrencyRule("in-flight", kLimit)}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  // Completion and error.
+  EXPECT_TRUE(Call(*stub).ok());
+  backend_->SetFailure(grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(Call(*stub).error_code(), grpc::StatusCode::INTERNAL);
+  backend_->SetFailure(grpc::StatusCode::OK);
+  // Deadline: the backend answers after a second, the caller gives up after 20 ms.
+  backend_->SetLatency(absl::Seconds(1));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(20)));
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    EXPECT_EQ(stub->Echo(&context, request, &response).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  // Cancellation, in batches of calls in flight at the backend.
+  const int kCalls = kSanitized ? 10000 : 100000;
+  constexpr int kBatch = 200;
+  grpc::CompletionQueue queue;
+  int limited = 0, cancelled = 0;
+  for (int done = 0; done < kCalls; done += kBatch) {
+    struct Pending {
+      grpc::ClientContext context;
+      echo::EchoResponse response;
+      grpc::Status status;
+      std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
+    };
+    std::vector<std::unique_ptr<Pending>> batch;
+    echo::EchoRequest request;
+    for (int i = 0; i < kBatch; ++i) {
+      auto call = std::make_unique<Pending>();
+      call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      call->reader = stub->AsyncEcho(&call->context, request, &queue);
+      call->reader->Finish(&call->response, &call->status, call.get());
+      batch.push_back(std::move(call));
+    }
+    // Let some reach the backend before the whole batch is cancelled.
+    if ((done / kBatch) % 2 == 0) {
+      WaitUntil([&] { return polaris_->gate().permits_held() >= kBatch / 2; }, absl::Seconds(5),
+                absl::Milliseconds(1));
+    }
+    for (auto& call : batch) call->context.TryCancel();
+    for (int i = 0; i < kBatch; ++i) {
+      void* tag = nullptr;
+      bool ok = false;
+      ASSERT_TRUE(queue.Next(&tag, &ok));
+      const grpc::Status& status = static_cast<Pending*>(tag)->status;
+      if (status.error_code() == grpc::StatusCode::CANCELLED) ++cancelled;
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++limited;
+    }
+  }
+  EXPECT_EQ(cancelled, kCalls);
+  EXPECT_EQ(limited, 0);
+  // The server learns of the cancellations asynchronously, and may still be
+  // taking in streams the client has already given up: wait for it to settle.
+  backend_->SetLatency(absl::ZeroDuration());
+  EXPECT_TRUE(WaitUntil([&] { return Call(*stub).ok(); }, absl::Seconds(30)));
+  EXPECT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 0; }, absl::Seconds(30)))
+      << polaris_->gate().permits_held() << " permits still held";
+  queue.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue.Next(&tag, &ok)) {
+  }
+}
+
+TEST_F(ServerGovernanceTest, AConcurrencyLimitRefusesCallsBeyondIt) {
+  plane_->SetRateLimit(kEcho, Limits({ConcurrencyRule("two-at-a-time", 2)}));
+  StartBackend();
+  backend_->SetLatency(absl::Seconds(2));
+  auto stub = Stub("127.0.0.1");
+  grpc::CompletionQueue queue;
+  struct Pending {
+    grpc::ClientContext context;
+    echo::EchoResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
+  };
+  std::vector<std::unique_ptr<Pending>> calls;
+  echo::EchoRequest request;
+  for (int i = 0; i < 2; ++i) {
+    auto call = std::make_unique<Pending>();
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    call->reader = stub->AsyncEcho(&call->context, request, &queue);
+    call->reader->Finish(&call->response, &call->status, call.get());
+    calls.push_back(std::move(call));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 2; }, absl::Seconds(10)));
+  grpc::Status third = Call(*stub);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(third.error_message(), "polaris: rate limited by rule two-at-a-time");
+  for (int i = 0; i < 2; ++i) {
+    void* tag;
+    bool ok;
+    ASSERT_TRUE(queue.Next(&tag, &ok));
+    EXPECT_TRUE(static_cast<Pending*>(tag)->status.ok());
+  }
+  EXPECT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 0; }, absl::Seconds(10)));
+  queue.Shutdown();
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,80 @@
+// CallGate: a server's governance on the call path. The server filter
+// (server/internal/governance_filter.h) asks it about every call before the
+// application sees it; the gate answers from the rules of the Polaris
+// service the call belongs to: access control first (PERMISSION_DENIED),
+// then rate limits (RESOURCE_EXHAUSTED by default, or a wait for queueing
+// rules, and concurrency permits the call holds until it ends).
+//
+// The rules arrive as immutable per-service snapshots (Publish), swapped in
+// whole; a call reads one snapshot, without a lock of ours.
+#ifndef GRPC_CPP_POLARIS_SERVER_CALL_GATE_H_
+#define GRPC_CPP_POLARIS_SERVER_CALL_GATE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "sdk/access/block_allow_rules.h"
+#include "sdk/limiter/rate_limiter.h"
+#include "sdk/model.h"
+#include "sdk/rule/inbound_call.h"
+
+namespace grpc_cpp_polaris {
+
+// What governs the calls of one Polaris service, at one moment.
+struct ServiceGovernance {
+  ServiceKey key;
+  std::shared_ptr<const BlockAllowRules> access;   // may be null
+  std::shared_ptr<const RateLimiter> limiter;      // may be null
+};
+
+// Calls the gate admitted, denied and limited since it was made.
+struct GateCounters {
+  uint64_t admitted = 0;
+  uint64_t denied = 0;
+  uint64_t limited = 0;
+};
+
+class CallGate {
+ public:
+  CallGate();
+  ~CallGate();
+  CallGate(const CallGate&) = delete;
+  CallGate& operator=(const CallGate&) = delete;
+
+  // Calls of gRPC service `grpc_service` ("package.Service") are governed by
+  // the Polaris service `key`; with an empty `grpc_service`, every call no
+  // other entry claims.
+  void Route(const std::string& grpc_service, const ServiceKey& key);
+  // Replaces the rules of `governance.key`.
+  void Publish(ServiceGovernance governance);
+  // The rules in force for `key` (null before the first Publish).
+  std::shared_ptr<const ServiceGovernance> Current(const ServiceKey& key) const;
+
+  // LimitDecision's fields: OK, or the refusal; a wait before the call
+  // proceeds; permits the call holds until it ends.
+  LimitDecision Admit(const InboundCall& call) const;
+
+  GateCounters counters() const;
+  // Concurrency permits held by calls in flight, over every service.
+  int64_t permits_held() const;
+
+ private:
+  struct State;
+  std::shared_ptr<const State> Load() const;
+  void Store(std::shared_ptr<const State> state);
+
+  std::mutex write_mu_;  // serialises Route and Publish
+  std::shared_ptr<const State> state_;  // read and written atomically
+  mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0};
+};
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SERVER_CALL_GATE_H_

@@ -1,0 +1,228 @@
+#include "server/polaris_server.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <utility>
+
+#include <grpc/support/log.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "sdk/access/block_allow_rules.h"
+#include "sdk/builtin_governance.h"
+#include "sdk/context.h"
+#include "sdk/limiter/rate_limit_rules.h"
+#include "sdk/limiter/rate_limiter.h"
+#include "sdk/service_view.h"
+#include "server/internal/governance_filter.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+// Adds the gate's channel argument to the server the builder builds.
+class GateOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit GateOption(std::shared_ptr<const CallGate> gate) : gate_(std::move(gate)) {}
+  void UpdateArguments(grpc::ChannelArguments* args) override {
+    internal::AddCallGate(args, gate_);
+  }
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*) override {}
+
+ private:
+  std::shared_ptr<const CallGate> gate_;
+};
+
+uint32_t RoutableInstances(const ServiceView& view) {
+  uint32_t count = 0;
+  for (const Instance& instance : view.instances->instances) count += instance.Routable();
+  return std::max<uint32_t>(1, count);
+}
+
+}  // namespace
+
+// One service's rule watch, and whether its first rules arrived.
+struct PolarisServer::Watched {
+  ServiceKey key;
+  std::unique_ptr<ServiceViewWatch> watch;
+  std::mutex mu;
+  std::condition_variable arrived_cv;
+  bool arrived = false;
+};
+
+absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(grpc::ServerBuilder& builder,
+                                                                      ServerOptions options) {
+  const RegisterOptions& registration = options.registration;
+  if (registration.control_plane_address.empty()) {
+    return absl::InvalidArgumentError("ServerOptions.registration.control_plane_address is empty");
+  }
+  if (registration.service_namespace.empty()) {
+    return absl::InvalidArgumentError("ServerOptions.registration.service_namespace is empty");
+  }
+  if (options.limited_code == absl::StatusCode::kOk) {
+    return absl::InvalidArgumentError("ServerOptions.limited_code is OK");
+  }
+  if (options.rules_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ServerOptions.rules_wait is negative");
+  }
+  RegisterBuiltinGovernance();
+  ContextOptions context_options;
+  context_options.control_plane.address = registration.control_plane_address;
+  context_options.learn_location = false;
+  absl::StatusOr<std::shared_ptr<Context>> context = Context::Shared(context_options);
+  if (!context.ok()) return context.status();
+  // Process-wide: it must be on before the server is built.
+  grpc::EnableDefaultHealthCheckService(true);
+  std::unique_ptr<PolarisServer> server(new PolarisServer(std::move(options), *context));
+  builder.SetOption(std::make_unique<GateOption>(server->gate_));
+  return server;
+}
+
+PolarisServer::PolarisServer(ServerOptions options, std::shared_ptr<Context> context)
+    : options_(std::move(options)),
+      context_(std::move(context)),
+      gate_(std::make_shared<CallGate>()) {}
+
+PolarisServer::~PolarisServer() {
+  std::vector<std::unique_ptr<Watched>> watched;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watched.swap(watched_);
+  }
+  for (auto& entry : watched) entry->watch.reset();  // no callback runs after this
+  registrations_.clear();  // each deregisters unless Shutdown() did
+}
+
+PolarisServer& PolarisServer::AddService(absl::string_view grpc_service) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(grpc_services_.begin(), grpc_services_.end(), grpc_service) ==
+      grpc_services_.end()) {
+    grpc_services_.emplace_back(grpc_service);
+  }
+  return *this;
+}
+
+std::vector<ServiceKey> PolarisServer::Keys() const {
+  const std::string& space = options_.registration.service_namespace;
+  if (!options_.registration.service.empty()) {
+    return {ServiceKey{space, options_.registration.service}};
+  }
+  std::vector<ServiceKey> keys;
+  for (const std::string& name : grpc_services_) keys.push_back(ServiceKey{space, name});
+  return keys;
+}
+
+absl::Status PolarisServer::Start(grpc::Server& server, int port) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (server_ != nullptr) return absl::FailedPreconditionError("PolarisServer already started");
+  const std::vector<ServiceKey> keys = Keys();
+  if (keys.empty()) {
+    return absl::InvalidArgumentError(
+        "PolarisServer: no service to register (set ServerOptions.registration.service or call "
+        "RegisterService<T>())");
+  }
+  server_ = &server;
+  if (options_.registration.service.empty()) {
+    for (size_t i = 0; i < keys.size(); ++i) gate_->Route(grpc_services_[i], keys[i]);
+  } else {
+    gate_->Route("", keys[0]);
+  }
+  std::vector<Watched*> pending;
+  if (options_.enforce_rules) {
+    for (const ServiceKey& key : keys) {
+      auto watched = std::make_unique<Watched>();
+      watched->key = key;
+      Watched* raw = watched.get();
+      std::weak_ptr<CallGate> gate = gate_;
+      RateLimiterOptions limiter_options;
+      limiter_options.code = options_.limited_code;
+      watched->watch = context_->WatchService(
+          key,
+          [raw, gate, limiter_options](absl::StatusOr<ServiceViewPtr> view) mutable {
+            std::shared_ptr<CallGate> live = gate.lock();
+            if (live != nullptr && view.ok()) {
+              std::shared_ptr<const ServiceGovernance> previous = live->Current(raw->key);
+              ServiceGovernance next;
+              next.key = raw->key;
+              next.access = (*view)->Rules<BlockAllowRules>();
+              limiter_options.instances = RoutableInstances(**view);
+              next.limiter = RateLimiter::Create(
+                  (*view)->Rules<RateLimitRules>(),
+                  previous == nullptr ? nullptr : previous->limiter.get(), limiter_options);
+              live->Publish(std::move(next));
+            }
+            {
+              std::lock_guard<std::mutex> arrived_lock(raw->mu);
+              raw->arrived = true;
+            }
+            raw->arrived_cv.notify_all();
+          },
+          RuleAudience::kCallee);
+      pending.push_back(raw);
+      watched_.push_back(std::move(watched));
+    }
+  }
+  lock.unlock();
+  // Governed from the first call: wait (bounded) for the rules.
+  const absl::Time deadline = absl::Now() + options_.rules_wait;
+  for (Watched* watched : pending) {
+    std::unique_lock<std::mutex> arrived_lock(watched->mu);
+    if (!watched->arrived_cv.wait_until(arrived_lock, absl::ToChronoTime(deadline),
+                                        [watched] { return watched->arrived; })) {
+      gpr_log(GPR_ERROR, "polaris: no rules for %s within %s; registering anyway",
+              watched->key.ToString().c_str(),
+              absl::FormatDuration(options_.rules_wait).c_str());
+    }
+  }
+  std::vector<std::unique_ptr<Registration>> registrations;
+  for (const ServiceKey& key : keys) {
+    RegisterOptions registration = options_.registration;
+    registration.service = key.service;
+    absl::StatusOr<std::unique_ptr<Registration>> registered = Register(server, port, registration);
+    if (!registered.ok()) {
+      return absl::Status(registered.status().code(),
+                          absl::StrCat("registering ", key.ToString(), ": ",
+                                       registered.status().message()));
+    }
+    registrations.push_back(*std::move(registered));
+  }
+  lock.lock();
+  registrations_ = std::move(registrations);
+  return absl::OkStatus();
+}
+
+absl::Status PolarisServer::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    grpc::Server* server;
+    std::vector<Registration*> registrations;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      server = server_;
+      for (auto& registration : registrations_) registrations.push_back(registration.get());
+    }
+    if (server == nullptr) return;
+    // New calls go elsewhere first: clients that health-check see it at once.
+    if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+        health != nullptr) {
+      health->SetServingStatus(false);
+    }
+    for (Registration* registration : registrations) {
+      absl::Status status = registration->Deregister();
+      if (!status.ok() && shutdown_status_.ok()) shutdown_status_ = status;
+    }
+    options_.registration.clock->SleepFor(options_.registration.deregister_propagation_delay);
+    server->Shutdown(absl::ToChronoTime(absl::Now() + options_.registration.drain_timeout));
+  });
+  return shutdown_status_;
+}
+
+std::vector<const Registration*> PolarisServer::registrations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<const Registration*> result;
+  for (const auto& registration : registrations_) result.push_back(registration.get());
+  return result;
+}
+
+}  // namespace grpc_cpp_polaris

@@ -1,0 +1,117 @@
+// PolarisServer: a gRPC server as a Polaris service, with its governance.
+// What must exist before the server is built goes on its builder; the
+// registration follows the start.
+//
+//   grpc::ServerBuilder builder;
+//   grpc_cpp_polaris::ServerOptions options;
+//   options.registration.control_plane_address = "polaris:8091";
+//   auto polaris = grpc_cpp_polaris::PolarisServer::Install(builder, options);
+//   int port = 0;
+//   builder.AddListeningPort("0.0.0.0:0", grpc::InsecureServerCredentials(), &port);
+//   builder.RegisterService(&echo_service);
+//   (*polaris)->RegisterService<echo::EchoService>();  // its Polaris name is its gRPC name
+//   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+//   absl::Status started = (*polaris)->Start(*server, port);
+//   ...
+//   (*polaris)->Shutdown();  // NOT_SERVING, deregister, let clients notice, drain, stop
+//
+// Install() enables gRPC's default health service (process-wide, so before
+// the server is built) and installs the governance filter: every call is
+// checked against the service's BLOCK_ALLOW_RULE (PERMISSION_DENIED) and
+// RATE_LIMIT rules (RESOURCE_EXHAUSTED, or queued), live from the control
+// plane, before the application sees it.
+#ifndef GRPC_CPP_POLARIS_SERVER_POLARIS_SERVER_H_
+#define GRPC_CPP_POLARIS_SERVER_POLARIS_SERVER_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/call_gate.h"
+#include "server/registration.h"
+
+namespace grpc {
+class Server;
+class ServerBuilder;
+}  // namespace grpc
+
+namespace grpc_cpp_polaris {
+
+class Context;
+class ServiceViewWatch;
+
+struct ServerOptions {
+  // Where and how the instance registers. `registration.service`, when set,
+  // is the one application name every call of the server belongs to;
+  // otherwise each service added with RegisterService<T>() / AddService()
+  // is registered under its gRPC name ("package.Service").
+  RegisterOptions registration;
+  // Enforce the services' access and rate-limit rules.
+  bool enforce_rules = true;
+  // The status of a call over a rate limit.
+  absl::StatusCode limited_code = absl::StatusCode::kResourceExhausted;
+  // Start(): how long to wait for the rules before registering anyway, so
+  // that the first calls are already governed.
+  absl::Duration rules_wait = absl::Seconds(3);
+};
+
+class PolarisServer {
+ public:
+  // Validates `options` (InvalidArgument naming the field) and prepares
+  // `builder`. Call before builder.BuildAndStart().
+  static absl::StatusOr<std::unique_ptr<PolarisServer>> Install(grpc::ServerBuilder& builder,
+                                                                ServerOptions options);
+  // Deregisters (if Shutdown() did not) and stops watching rules.
+  ~PolarisServer();
+
+  PolarisServer(const PolarisServer&) = delete;
+  PolarisServer& operator=(const PolarisServer&) = delete;
+
+  // Registers gRPC service T (generated code) under its gRPC name. Before
+  // Start().
+  template <typename T>
+  PolarisServer& RegisterService() {
+    return AddService(T::service_full_name());
+  }
+  PolarisServer& AddService(absl::string_view grpc_service);
+
+  // Watches the rules, then registers every service (or the application
+  // name) at `port` and starts heartbeating. The server must be built from
+  // the builder Install() prepared.
+  absl::Status Start(grpc::Server& server, int port);
+
+  // Graceful offline: health NOT_SERVING, deregister every service, wait
+  // the propagation delay, stop the server letting calls in flight finish
+  // within the drain timeout. Idempotent and safe from any thread.
+  absl::Status Shutdown();
+
+  const CallGate& gate() const { return *gate_; }
+  // The registrations, one per service (empty before Start()).
+  std::vector<const Registration*> registrations() const;
+
+ private:
+  struct Watched;
+  PolarisServer(ServerOptions options, std::shared_ptr<Context> context);
+  std::vector<ServiceKey> Keys() const;
+
+  const ServerOptions options_;
+  const std::shared_ptr<Context> context_;
+  const std::shared_ptr<CallGate> gate_;
+
+  mutable std::mutex mu_;
+  std::vector<std::string> grpc_services_;  // before Start()
+  grpc::Server* server_ = nullptr;
+  std::vector<std::unique_ptr<Watched>> watched_;
+  std::vector<std::unique_ptr<Registration>> registrations_;
+  std::once_flag shutdown_once_;
+  absl::Status shutdown_status_;
+};
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SERVER_POLARIS_SERVER_H_
