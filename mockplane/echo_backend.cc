@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "sdk/model.h"
+#include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
@@ -64,29 +65,45 @@ class EchoBackend::Service final : public echo::EchoServer::CallbackService {
  private:
   class ChatReactor final : public grpc::ServerBidiReactor<echo::EchoRequest, echo::EchoResponse> {
    public:
+    // Each callback may run on another gRPC thread, ordered by gRPC where
+    // ThreadSanitizer does not look (sdk/tsan.h): each releases before it
+    // hands the reactor back to gRPC and once more when it returns (OnDone
+    // follows every other callback's return).
     explicit ChatReactor(Service* service) : service_(service) {
       service_->open_streams_.fetch_add(1, std::memory_order_relaxed);
+      TsanRelease(this);
       StartRead(&request_);
+      TsanRelease(this);
     }
     void OnReadDone(bool ok) override {
-      if (!ok) {
+      TsanAcquire(this);
+      if (ok) {
+        response_.set_message(request_.message());
+        response_.set_instance(service_->name_);
+        TsanRelease(this);
+        StartWrite(&response_);
+      } else {
+        TsanRelease(this);
         Finish(grpc::Status::OK);
-        return;
       }
-      response_.set_message(request_.message());
-      response_.set_instance(service_->name_);
-      StartWrite(&response_);
+      TsanRelease(this);
     }
     void OnWriteDone(bool ok) override {
-      if (!ok) {
+      TsanAcquire(this);
+      TsanRelease(this);
+      if (ok) {
+        StartRead(&request_);
+      } else {
         Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "echo backend: write failed"));
-        return;
       }
-      StartRead(&request_);
+      TsanRelease(this);
     }
     void OnDone() override {
-      service_->open_streams_.fetch_sub(1, std::memory_order_relaxed);
+      TsanAcquire(this);
+      Service* service = service_;
       delete this;
+      service->open_streams_.fetch_sub(1, std::memory_order_relaxed);
+      TsanRelease(service);  // the server's Wait() orders this before its end
     }
 
    private:
@@ -124,7 +141,10 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(Options options)
   return backend;
 }
 
-EchoBackend::~EchoBackend() { Shutdown(absl::ZeroDuration()); }
+EchoBackend::~EchoBackend() {
+  Shutdown(absl::ZeroDuration());
+  TsanAcquire(service_.get());
+}
 
 void EchoBackend::SetFailure(grpc::StatusCode code) { service_->SetFailure(code); }
 void EchoBackend::SetLatency(absl::Duration latency) { service_->SetLatency(latency); }

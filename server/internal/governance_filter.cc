@@ -86,6 +86,7 @@ class MetadataCall final : public InboundCall {
 
 class GovernanceFilter final : public grpc_core::ChannelFilter {
  public:
+  GovernanceFilter(GovernanceFilter&&) = default;
   static const grpc_channel_filter kFilter;
 
   static absl::StatusOr<GovernanceFilter> Create(const grpc_core::ChannelArgs& args,
@@ -132,9 +133,25 @@ class GovernanceFilter final : public grpc_core::ChannelFilter {
 
  private:
   GovernanceFilter(std::shared_ptr<const CallGate> gate, std::string caller_ip)
-      : gate_(std::move(gate)), caller_ip_(std::move(caller_ip)) {
-    TsanRelease(this);
-  }
+      : gate_(std::move(gate)), caller_ip_(std::move(caller_ip)) {}
+
+  // gRPC moves the filter into its channel stack, then hands the stack to
+  // the threads that run calls: see sdk/tsan.h.
+  void PostInit() override { TsanRelease(this); }
+
+  // A call's permits, in its promise. gRPC creates the promise on one
+  // thread and may destroy it on another, ordered where ThreadSanitizer
+  // does not look (sdk/tsan.h).
+  struct HeldPermits {
+    explicit HeldPermits(absl::InlinedVector<Permit, 1> held) : permits(std::move(held)) {
+      TsanRelease(this);
+    }
+    HeldPermits(HeldPermits&& other) noexcept : permits(std::move(other.permits)) {
+      TsanRelease(this);
+    }
+    ~HeldPermits() { TsanAcquire(this); }
+    absl::InlinedVector<Permit, 1> permits;
+  };
 
   // The call's promise, holding `permits` until it is done or dropped
   // (cancelled, deadline exceeded, connection gone).
@@ -142,9 +159,8 @@ class GovernanceFilter final : public grpc_core::ChannelFilter {
   static grpc_core::ArenaPromise<grpc_core::ServerMetadataHandle> Hold(
       Promise promise, absl::InlinedVector<Permit, 1> permits) {
     return grpc_core::Map(std::move(promise),
-                          [permits = std::move(permits)](grpc_core::ServerMetadataHandle md) {
-                            return md;
-                          });
+                          [held = HeldPermits(std::move(permits))](
+                              grpc_core::ServerMetadataHandle md) { return md; });
   }
 
   std::shared_ptr<const CallGate> gate_;
