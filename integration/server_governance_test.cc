@@ -19,6 +19,7 @@
 #include "proto/v1/block_allow_list.pb.h"
 #include "proto/v1/ratelimit.pb.h"
 #include "server/polaris_server.h"
+#include "server/queue_interceptor.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -255,6 +256,72 @@ TEST_F(ServerGovernanceTest, StreamOpensAreLimited) {
   EXPECT_EQ(opened, 3);
   EXPECT_EQ(limited, 2);
   EXPECT_TRUE(Call(*stub).ok());  // unary calls are not this rule's
+}
+
+// "unirate": calls are spaced evenly, each waiting its turn in the filter up
+// to the rule's maximum queueing delay; beyond it they are refused.
+TEST_F(ServerGovernanceTest, UniformQueueingSpacesCallsAndRefusesBeyondTheMaximumWait) {
+  v1::Rule rule = QpsRule("paced", 20, 1);  // one every 50 ms
+  rule.mutable_action()->set_value("UNIRATE");
+  rule.mutable_max_queue_delay()->set_value(1);
+  plane_->SetRateLimit(kEcho, Limits({rule}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  grpc::CompletionQueue queue;
+  struct Pending {
+    grpc::ClientContext context;
+    echo::EchoResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
+  };
+  constexpr int kCalls = 40;
+  std::vector<std::unique_ptr<Pending>> calls;
+  echo::EchoRequest request;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Pending>();
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    call->reader = stub->AsyncEcho(&call->context, request, &queue);
+    call->reader->Finish(&call->response, &call->status, call.get());
+    calls.push_back(std::move(call));
+  }
+  int admitted = 0, refused = 0;
+  absl::Time last_admitted = start;
+  for (int i = 0; i < kCalls; ++i) {
+    void* tag;
+    bool ok;
+    ASSERT_TRUE(queue.Next(&tag, &ok));
+    const grpc::Status& status = static_cast<Pending*>(tag)->status;
+    if (status.ok()) {
+      ++admitted;
+      last_admitted = absl::Now();
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      ++refused;
+    }
+  }
+  // Slots every 50 ms from the first call's: those within 1 s of it pass
+  // (21 if all 40 arrive at once, more if their arrival spreads).
+  EXPECT_GE(admitted, 21);
+  EXPECT_LT(admitted, kCalls);
+  EXPECT_EQ(admitted + refused, kCalls);
+  // The last admitted call waited for its slot: (admitted - 1) x 50 ms.
+  EXPECT_GE(last_admitted - start, absl::Milliseconds(50) * (admitted - 1));
+  queue.Shutdown();
+}
+
+TEST_F(ServerGovernanceTest, AClientCannotSetItsOwnQueueingWait) {
+  v1::Rule rule = QpsRule("paced", 100, 1);
+  rule.mutable_action()->set_value("unirate");
+  plane_->SetRateLimit(kEcho, Limits({rule}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  context.AddMetadata(kQueueWaitMetadataKey, "60000000");  // a minute
+  echo::EchoRequest request;
+  echo::EchoResponse response;
+  EXPECT_TRUE(stub->Echo(&context, request, &response).ok());
 }
 
 // Concurrency permits come back on every way a call can end: completion,

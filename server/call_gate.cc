@@ -60,6 +60,12 @@ void CallGate::Publish(ServiceGovernance governance) {
   const size_t index = next->IndexOf(governance.key);
   if (index == next->keys.size()) return;  // not routed: nothing to govern
   next->services[index] = std::make_shared<const ServiceGovernance>(std::move(governance));
+  bool queueing = false;
+  for (const auto& service : next->services) {
+    queueing = queueing || (service != nullptr && service->limiter != nullptr &&
+                            service->limiter->queueing());
+  }
+  queueing_.store(queueing, std::memory_order_relaxed);
   Store(std::move(next));
 }
 

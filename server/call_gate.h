@@ -61,6 +61,9 @@ class CallGate {
   // proceeds; permits the call holds until it ends.
   LimitDecision Admit(const InboundCall& call) const;
 
+  // Whether any service has a queueing ("unirate") rule.
+  bool queueing() const { return queueing_.load(std::memory_order_relaxed); }
+
   GateCounters counters() const;
   // Concurrency permits held by calls in flight, over every service.
   int64_t permits_held() const;
@@ -73,6 +76,7 @@ class CallGate {
   std::mutex write_mu_;  // serialises Route and Publish
   std::shared_ptr<const State> state_;  // read and written atomically
   mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0};
+  std::atomic<bool> queueing_{false};
 };
 
 }  // namespace grpc_cpp_polaris

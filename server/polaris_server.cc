@@ -18,6 +18,7 @@
 #include "sdk/limiter/rate_limiter.h"
 #include "sdk/service_view.h"
 #include "server/internal/governance_filter.h"
+#include "server/queue_interceptor.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -52,8 +53,8 @@ struct PolarisServer::Watched {
   bool arrived = false;
 };
 
-absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(grpc::ServerBuilder& builder,
-                                                                      ServerOptions options) {
+absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(
+    grpc::ServerBuilder& builder, ServerOptions options, InterceptorFactories interceptors) {
   const RegisterOptions& registration = options.registration;
   if (registration.control_plane_address.empty()) {
     return absl::InvalidArgumentError("ServerOptions.registration.control_plane_address is empty");
@@ -77,6 +78,10 @@ absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(grpc::Serv
   grpc::EnableDefaultHealthCheckService(true);
   std::unique_ptr<PolarisServer> server(new PolarisServer(std::move(options), *context));
   builder.SetOption(std::make_unique<GateOption>(server->gate_));
+  InterceptorFactories all;
+  all.push_back(MakeQueueInterceptorFactory(server->gate_));
+  for (auto& interceptor : interceptors) all.push_back(std::move(interceptor));
+  builder.experimental().SetInterceptorCreators(std::move(all));
   return server;
 }
 

@@ -32,6 +32,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include <grpcpp/support/server_interceptor.h>
+
 #include "server/call_gate.h"
 #include "server/registration.h"
 
@@ -62,10 +64,18 @@ struct ServerOptions {
 
 class PolarisServer {
  public:
+  using InterceptorFactories =
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>;
+
   // Validates `options` (InvalidArgument naming the field) and prepares
   // `builder`. Call before builder.BuildAndStart().
-  static absl::StatusOr<std::unique_ptr<PolarisServer>> Install(grpc::ServerBuilder& builder,
-                                                                ServerOptions options);
+  //
+  // The builder's interceptor list is set here: Polaris' own, then
+  // `interceptors`, the application's. gRPC's SetInterceptorCreators()
+  // replaces the whole list, so pass the application's here rather than
+  // calling it (afterwards it would drop Polaris' queueing).
+  static absl::StatusOr<std::unique_ptr<PolarisServer>> Install(
+      grpc::ServerBuilder& builder, ServerOptions options, InterceptorFactories interceptors = {});
   // Deregisters (if Shutdown() did not) and stops watching rules.
   ~PolarisServer();
 

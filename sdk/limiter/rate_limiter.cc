@@ -104,6 +104,10 @@ std::shared_ptr<const RateLimiter> RateLimiter::Create(std::shared_ptr<const Rat
     }
     if (windows == nullptr) windows = std::make_shared<RuleWindows>(rule, divisor);
     limiter->slots_.push_back(Slot{&rule, std::move(windows)});
+    if (rule.resource == RateLimitRule::Resource::kQps &&
+        rule.action == RateLimitRule::Action::kUniformQueue) {
+      limiter->queueing_ = true;
+    }
   }
   return limiter;
 }

@@ -110,6 +110,8 @@ class RateLimiter {
   LimitDecision Acquire(const InboundCall& call) const;
 
   bool empty() const { return slots_.empty(); }
+  // Whether a rule queues calls ("unirate").
+  bool queueing() const { return queueing_; }
   // Calls in flight under this limiter's concurrency limits.
   int64_t permits_held() const;
 
@@ -126,6 +128,7 @@ class RateLimiter {
   const std::shared_ptr<const RateLimitRules> rules_;
   const RateLimiterOptions options_;
   std::vector<Slot> slots_;
+  bool queueing_ = false;
 };
 
 }  // namespace grpc_cpp_polaris

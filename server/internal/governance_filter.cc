@@ -9,17 +9,15 @@
 #include "absl/status/statusor.h"
 #include "sdk/peer_address.h"
 #include "sdk/tsan.h"
+#include "server/queue_interceptor.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/channel/channel_stack_builder.h"
 #include "src/core/lib/channel/promise_based_filter.h"
 #include "src/core/lib/config/core_configuration.h"
-#include "src/core/lib/gprpp/time.h"
 #include "src/core/lib/iomgr/endpoint.h"
 #include "src/core/lib/promise/arena_promise.h"
 #include "src/core/lib/promise/map.h"
 #include "src/core/lib/promise/promise.h"
-#include "src/core/lib/promise/seq.h"
-#include "src/core/lib/promise/sleep.h"
 #include "src/core/lib/surface/channel_init.h"
 #include "src/core/lib/surface/channel_stack_type.h"
 #include "src/core/lib/transport/metadata_batch.h"
@@ -110,22 +108,19 @@ class GovernanceFilter final : public grpc_core::ChannelFilter {
   grpc_core::ArenaPromise<grpc_core::ServerMetadataHandle> MakeCallPromise(
       grpc_core::CallArgs call_args, grpc_core::NextPromiseFactory next) override {
     TsanAcquire(this);
-    LimitDecision decision =
-        gate_->Admit(MetadataCall(*call_args.client_initial_metadata, caller_ip_));
+    grpc_metadata_batch& metadata = *call_args.client_initial_metadata;
+    metadata.Remove(kQueueWaitMetadataKey);  // only the filter sets it
+    LimitDecision decision = gate_->Admit(MetadataCall(metadata, caller_ip_));
     if (!decision.admitted()) {
       return grpc_core::Immediate(grpc_core::ServerMetadataFromStatus(decision.status));
     }
     if (decision.wait > absl::ZeroDuration()) {
-      const grpc_core::Timestamp until =
-          grpc_core::Timestamp::Now() +
-          grpc_core::Duration::Milliseconds(
-              absl::ToInt64Milliseconds(decision.wait + absl::Nanoseconds(999999)));
-      return grpc_core::Seq(
-          grpc_core::Sleep(until),
-          [next = std::move(next), call_args = std::move(call_args),
-           permits = std::move(decision.permits)](absl::Status) mutable {
-            return Hold(next(std::move(call_args)), std::move(permits));
-          });
+      // A filter's promise cannot wait on 1.51's server: the queue
+      // interceptor holds the call (server/queue_interceptor.h).
+      metadata.Append(kQueueWaitMetadataKey,
+                      grpc_core::Slice::FromCopiedString(
+                          std::to_string(absl::ToInt64Microseconds(decision.wait))),
+                      [](absl::string_view, const grpc_core::Slice&) {});
     }
     if (decision.permits.empty()) return next(std::move(call_args));
     return Hold(next(std::move(call_args)), std::move(decision.permits));

@@ -3,8 +3,9 @@
 // with a status of its own before the application sees it (interceptors
 // cannot: hijacking is client-only, and TryCancel gives the client
 // CANCELLED). A call the gate refuses ends with the gate's status; a call
-// it queues waits before it goes on; a call holding concurrency permits
-// gives them back whenever and however it ends.
+// it queues goes on with its wait noted for the queue interceptor
+// (server/queue_interceptor.h), which holds it; a call holding concurrency
+// permits gives them back whenever and however it ends.
 //
 // The filter sits only on servers built with the gate's argument
 // (AddCallGate); it reads the caller's IP once per connection. This target

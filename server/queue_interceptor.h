@@ -1,0 +1,32 @@
+// Queueing for "unirate" rate limits. On gRPC 1.51 a server filter cannot
+// suspend a call (its promise may not wait), so the governance filter only
+// reserves the call's slot and notes the wait in the call's metadata; this
+// interceptor holds the call there, on a timer (no thread blocked), and lets
+// it proceed when its slot comes.
+//
+// The key is the filter's own: whatever a client sends under it is removed
+// before the filter looks at the call.
+#ifndef GRPC_CPP_POLARIS_SERVER_QUEUE_INTERCEPTOR_H_
+#define GRPC_CPP_POLARIS_SERVER_QUEUE_INTERCEPTOR_H_
+
+#include <memory>
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include "absl/time/time.h"
+#include "server/call_gate.h"
+
+namespace grpc_cpp_polaris {
+
+// The metadata key carrying a call's wait, in microseconds.
+inline constexpr char kQueueWaitMetadataKey[] = "polaris.internal.queue-wait-us";
+// The longest wait the interceptor honours.
+inline constexpr absl::Duration kMaxQueueWait = absl::Minutes(1);
+
+// Makes interceptors only while `gate` has queueing rules.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeQueueInterceptorFactory(
+    std::shared_ptr<const CallGate> gate);
+
+}  // namespace grpc_cpp_polaris
+
+#endif  // GRPC_CPP_POLARIS_SERVER_QUEUE_INTERCEPTOR_H_
