@@ -81,6 +81,7 @@ std::string OptionsKey(const ContextOptions& options) {
                    static_cast<int>(governance.lane.baseline)));
   add(governance.circuit_breaking.Key());
   add(governance.warmup.Key());
+  add(absl::StrCat(governance.health_check.enabled, ",", governance.health_check.service));
   return key;
 }
 

@@ -161,6 +161,17 @@ struct WarmupOptions {
   std::string Key() const;
 };
 
+// Health checking of instances by polaris:// channels: each subchannel
+// watches the instance's grpc.health.v1 service, and an instance that says
+// NOT_SERVING (a server going offline gracefully) gets no new call, even
+// before the control plane drops it. Instances without a health service
+// count as serving.
+struct HealthCheckOptions {
+  bool enabled = true;
+  // The health service name asked about; "" is the whole server.
+  std::string service;
+};
+
 struct GovernanceOptions {
   // The routers, by registered name, in the order they run. The final filter
   // (unavailable, isolated and weight-0 instances out) always runs last.
@@ -183,6 +194,7 @@ struct GovernanceOptions {
   LaneRouterOptions lane;
   CircuitBreakingOptions circuit_breaking;
   WarmupOptions warmup;
+  HealthCheckOptions health_check;
 
   // InvalidArgument naming the first bad field ("GovernanceOptions.nearby.
   // max_match_level ..."). Router and balancer names are checked against

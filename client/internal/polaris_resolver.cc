@@ -16,6 +16,7 @@
 
 #include <grpc/support/log.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/internal/caller_identity_filter.h"
 #include "client/internal/instance_attribute.h"
@@ -24,6 +25,7 @@
 #include "client/target.h"
 #include "sdk/context.h"
 #include "sdk/tsan.h"
+#include "src/core/ext/filters/client_channel/client_channel.h"
 #include "src/core/lib/address_utils/parse_address.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/debug_location.h"
@@ -31,6 +33,8 @@
 #include "src/core/lib/gprpp/work_serializer.h"
 #include "src/core/lib/iomgr/exec_ctx.h"
 #include "src/core/lib/iomgr/resolved_address.h"
+#include "src/core/lib/json/json.h"
+#include "src/core/lib/service_config/service_config_impl.h"
 #include "src/core/lib/resolver/resolver.h"
 #include "src/core/lib/resolver/resolver_factory.h"
 #include "src/core/lib/resolver/server_address.h"
@@ -39,6 +43,29 @@
 namespace grpc_cpp_polaris {
 namespace internal {
 namespace {
+
+// The application's service config, copied for the resolver: the client
+// channel removes GRPC_ARG_SERVICE_CONFIG from the resolver's arguments.
+constexpr char kApplicationServiceConfigArg[] = "grpc_cpp_polaris.application_service_config";
+
+// The application's service config (or an empty one) with health checking
+// added, unless it has its own healthCheckConfig. Null when the
+// application's config does not parse: the channel then reports it itself.
+grpc_core::RefCountedPtr<grpc_core::ServiceConfig> HealthCheckingConfig(
+    const grpc_core::ChannelArgs& args, const HealthCheckOptions& options) {
+  absl::StatusOr<grpc_core::Json> json = grpc_core::Json::Parse(
+      args.GetString(kApplicationServiceConfigArg).value_or("{}"));
+  if (!json.ok() || json->type() != grpc_core::Json::Type::OBJECT) return nullptr;
+  grpc_core::Json::Object& config = *json->mutable_object();
+  if (config.find("healthCheckConfig") == config.end()) {
+    config["healthCheckConfig"] =
+        grpc_core::Json::Object{{"serviceName", grpc_core::Json(options.service)}};
+  }
+  absl::StatusOr<grpc_core::RefCountedPtr<grpc_core::ServiceConfig>> parsed =
+      grpc_core::ServiceConfigImpl::Create(args, json->Dump());
+  if (!parsed.ok()) return nullptr;
+  return *std::move(parsed);
+}
 
 class PolarisResolver final : public grpc_core::Resolver {
  public:
@@ -72,6 +99,9 @@ class PolarisResolver final : public grpc_core::Resolver {
     }
     context_ = *std::move(context);
     governance_ = std::make_shared<const GovernanceOptions>(context_->options().governance);
+    if (governance_->health_check.enabled) {
+      service_config_ = HealthCheckingConfig(channel_args_, governance_->health_check);
+    }
     bridge_ = std::make_shared<Bridge>();
     bridge_->resolver = this;
     // The watch and the listener hold only the bridge, never a reference to
@@ -210,8 +240,11 @@ class PolarisResolver final : public grpc_core::Resolver {
         addresses.size(), " of ", instances.size(), " instances (", unhealthy, " of them unhealthy; ",
         excluded, " isolated, weight 0 or with a bad address)");
     result.addresses = std::move(addresses);
+    // With health checking, the service config is the application's plus a
+    // healthCheckConfig; otherwise the channel keeps the application's.
+    if (service_config_ != nullptr) result.service_config = service_config_;
     // The calls' caller identity rides on the subchannels' arguments.
-    result.args = WithCallerMetadata(channel_args_, *caller);
+    result.args = WithCallerMetadata(channel_args_.Remove(kApplicationServiceConfigArg), *caller);
     last_view_ = view;
     result_handler_->ReportResult(std::move(result));
   }
@@ -239,6 +272,7 @@ class PolarisResolver final : public grpc_core::Resolver {
   // control-plane connection) must not be dropped on gRPC's threads.
   std::shared_ptr<Context> context_;
   std::shared_ptr<const GovernanceOptions> governance_;
+  grpc_core::RefCountedPtr<grpc_core::ServiceConfig> service_config_;
   std::shared_ptr<Bridge> bridge_;
   std::unique_ptr<ServiceViewWatch> watch_;
   Context::ListenerId caller_listener_ = 0;
@@ -282,6 +316,15 @@ class PolarisResolverFactory final : public grpc_core::ResolverFactory {
 void RegisterPolarisResolver(grpc_core::CoreConfiguration::Builder* builder) {
   builder->resolver_registry()->RegisterResolverFactory(
       std::make_unique<PolarisResolverFactory>());
+  // Keeps a copy of the application's service config where the resolver
+  // sees it (only for polaris:// targets, see HealthCheckingConfig).
+  builder->channel_args_preconditioning()->RegisterStage([](grpc_core::ChannelArgs args) {
+    const absl::optional<absl::string_view> config = args.GetString(GRPC_ARG_SERVICE_CONFIG);
+    if (!config.has_value()) return args;
+    const absl::optional<absl::string_view> target = args.GetString(GRPC_ARG_SERVER_URI);
+    if (target.has_value() && !absl::StartsWith(*target, "polaris:")) return args;
+    return args.Set(kApplicationServiceConfigArg, std::string(*config));
+  });
 }
 
 }  // namespace internal
