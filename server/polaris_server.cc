@@ -122,6 +122,7 @@ std::vector<ServiceKey> PolarisServer::Keys() const {
 absl::Status PolarisServer::Start(grpc::Server& server, int port) {
   std::unique_lock<std::mutex> lock(mu_);
   if (server_ != nullptr) return absl::FailedPreconditionError("PolarisServer already started");
+  if (stopped_) return absl::FailedPreconditionError("PolarisServer was shut down");
   const std::vector<ServiceKey> keys = Keys();
   if (keys.empty()) {
     return absl::InvalidArgumentError(
@@ -181,8 +182,20 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
               absl::FormatDuration(options_.rules_wait).c_str());
     }
   }
+  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
+      RegisterAll(server, port);
+  if (!registrations.ok()) return registrations.status();
+  lock.lock();
+  port_ = port;
+  registrations_ = *std::move(registrations);
+  online_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Registration>>> PolarisServer::RegisterAll(
+    grpc::Server& server, int port) const {
   std::vector<std::unique_ptr<Registration>> registrations;
-  for (const ServiceKey& key : keys) {
+  for (const ServiceKey& key : Keys()) {
     RegisterOptions registration = options_.registration;
     registration.service = key.service;
     absl::StatusOr<std::unique_ptr<Registration>> registered = Register(server, port, registration);
@@ -193,30 +206,74 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
     }
     registrations.push_back(*std::move(registered));
   }
-  lock.lock();
-  registrations_ = std::move(registrations);
+  return registrations;
+}
+
+absl::Status PolarisServer::Offline() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  grpc::Server* server;
+  std::vector<std::unique_ptr<Registration>> registrations;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (server_ == nullptr) return absl::FailedPreconditionError("PolarisServer not started");
+    if (!online_) return absl::OkStatus();
+    online_ = false;
+    server = server_;
+    registrations.swap(registrations_);
+  }
+  // New calls go elsewhere first: clients that health-check see it at once.
+  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+      health != nullptr) {
+    health->SetServingStatus(false);
+  }
+  absl::Status result;
+  for (auto& registration : registrations) {
+    absl::Status status = registration->Deregister();
+    if (!status.ok() && result.ok()) result = status;
+  }
+  return result;
+}
+
+absl::Status PolarisServer::Online() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  grpc::Server* server;
+  int port;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (server_ == nullptr) return absl::FailedPreconditionError("PolarisServer not started");
+    if (stopped_) return absl::FailedPreconditionError("PolarisServer was shut down");
+    if (online_) return absl::OkStatus();
+    server = server_;
+    port = port_;
+  }
+  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
+      RegisterAll(*server, port);
+  if (!registrations.ok()) return registrations.status();
+  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+      health != nullptr) {
+    health->SetServingStatus(true);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  registrations_ = *std::move(registrations);
+  online_ = true;
   return absl::OkStatus();
+}
+
+bool PolarisServer::online() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return online_;
 }
 
 absl::Status PolarisServer::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     grpc::Server* server;
-    std::vector<Registration*> registrations;
     {
       std::lock_guard<std::mutex> lock(mu_);
       server = server_;
-      for (auto& registration : registrations_) registrations.push_back(registration.get());
+      stopped_ = true;  // no Online() from now on
     }
     if (server == nullptr) return;
-    // New calls go elsewhere first: clients that health-check see it at once.
-    if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-        health != nullptr) {
-      health->SetServingStatus(false);
-    }
-    for (Registration* registration : registrations) {
-      absl::Status status = registration->Deregister();
-      if (!status.ok() && shutdown_status_.ok()) shutdown_status_ = status;
-    }
+    shutdown_status_ = Offline();
     options_.registration.clock->SleepFor(options_.registration.deregister_propagation_delay);
     server->Shutdown(absl::ToChronoTime(absl::Now() + options_.registration.drain_timeout));
   });

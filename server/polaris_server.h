@@ -95,9 +95,22 @@ class PolarisServer {
   // the builder Install() prepared.
   absl::Status Start(grpc::Server& server, int port);
 
-  // Graceful offline: health NOT_SERVING, deregister every service, wait
-  // the propagation delay, stop the server letting calls in flight finish
-  // within the drain timeout. Idempotent and safe from any thread.
+  // Takes the instance out of traffic, the server still running: health
+  // NOT_SERVING first (health-checking clients, polaris:// ones included,
+  // send no new call from then on), then every service deregistered (the
+  // others learn it from the control plane). Reversible with Online().
+  // Idempotent; safe from any thread.
+  absl::Status Offline();
+  // Back into traffic after Offline(): registers again, then SERVING.
+  absl::Status Online();
+  // Whether the instance takes traffic (started, and not offline).
+  bool online() const;
+
+  // Graceful stop: Offline(), wait registration.deregister_propagation_delay
+  // for clients to notice, then stop the server letting calls and streams
+  // in flight finish within registration.drain_timeout (the rest are
+  // cancelled). Idempotent and safe from any thread; every caller returns
+  // once the server has stopped, with the first caller's result.
   absl::Status Shutdown();
 
   const CallGate& gate() const { return *gate_; }
@@ -109,13 +122,22 @@ class PolarisServer {
   PolarisServer(ServerOptions options, std::shared_ptr<Context> context);
   std::vector<ServiceKey> Keys() const;
 
+  // Registers every service; the registrations on success.
+  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> RegisterAll(grpc::Server& server,
+                                                                         int port) const;
+
   const ServerOptions options_;
   const std::shared_ptr<Context> context_;
   const std::shared_ptr<CallGate> gate_;
 
+  // Offline(), Online() and Shutdown() one at a time.
+  std::mutex lifecycle_mu_;
   mutable std::mutex mu_;
   std::vector<std::string> grpc_services_;  // before Start()
   grpc::Server* server_ = nullptr;
+  int port_ = 0;
+  bool online_ = false;
+  bool stopped_ = false;
   std::vector<std::unique_ptr<Watched>> watched_;
   std::vector<std::unique_ptr<Registration>> registrations_;
   std::once_flag shutdown_once_;

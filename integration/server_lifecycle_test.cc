@@ -1,0 +1,291 @@
+// Lossless offline and online of servers installed with PolarisServer,
+// through the public API: health NOT_SERVING before the instance leaves the
+// control plane, Offline()/Online(), a rolling restart of three backends
+// under unary and streaming load through polaris:// that fails no call, and
+// the SIGTERM path in a child process.
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "client/polaris_client.h"
+#include "mockplane/child_process.h"
+#include "mockplane/control_plane.h"
+#include "mockplane/echo_backend.h"
+#include "mockplane/wait.h"
+#include "proto/echo/echo.grpc.pb.h"
+#include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "server/polaris_server.h"
+
+namespace grpc_cpp_polaris {
+namespace {
+
+using mockplane::ControlPlane;
+using mockplane::EchoBackend;
+using mockplane::WaitUntil;
+
+const ServiceKey kApp{"default", "LosslessEcho"};
+
+class ServerLifecycleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto plane = ControlPlane::Start();
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+    ClientOptions options;
+    options.control_plane_address = plane_->address();
+    ASSERT_TRUE(Init(options).ok());
+  }
+  void TearDown() override {
+    for (auto& backend : backends_) {
+      if (backend.polaris != nullptr) (void)backend.polaris->Shutdown();
+    }
+    backends_.clear();
+    ASSERT_TRUE(Init(ClientOptions()).ok());
+  }
+
+  struct Governed {
+    std::unique_ptr<PolarisServer> polaris;
+    std::unique_ptr<EchoBackend> backend;
+  };
+
+  // A backend registered as the application kApp.
+  Governed StartGoverned(const std::string& name,
+                         absl::Duration propagation = absl::Milliseconds(500)) {
+    Governed governed;
+    EchoBackend::Options options;
+    options.name = name;
+    options.prepare = [&](grpc::ServerBuilder& builder) {
+      ServerOptions server_options;
+      server_options.registration.service = kApp.service;
+      server_options.registration.control_plane_address = plane_->address();
+      server_options.registration.host = "127.0.0.1";
+      server_options.registration.deregister_propagation_delay = propagation;
+      auto installed = PolarisServer::Install(builder, server_options);
+      EXPECT_TRUE(installed.ok()) << installed.status();
+      if (installed.ok()) governed.polaris = std::move(*installed);
+    };
+    auto backend = EchoBackend::Start(options);
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    if (!backend.ok() || governed.polaris == nullptr) return governed;
+    governed.backend = std::move(*backend);
+    absl::Status started = governed.polaris->Start(*governed.backend->server(),
+                                                   governed.backend->port());
+    EXPECT_TRUE(started.ok()) << started;
+    return governed;
+  }
+
+  bool Registered(const EchoBackend& backend) const {
+    for (const Instance& instance : plane_->Instances(kApp)) {
+      if (instance.port == static_cast<uint32_t>(backend.port())) return true;
+    }
+    return false;
+  }
+
+  std::unique_ptr<ControlPlane> plane_;
+  std::vector<Governed> backends_;
+};
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Check(const EchoBackend& backend) {
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(backend.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.status();
+}
+
+TEST_F(ServerLifecycleTest, NotServingComesBeforeTheInstanceLeaves) {
+  Governed governed = StartGoverned("a");
+  ASSERT_NE(governed.backend, nullptr);
+  ASSERT_TRUE(Registered(*governed.backend));
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(governed.backend->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  grpc::health::v1::HealthCheckRequest request;
+  auto watch = health->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The deregistration is held at the control plane for a while: if it were
+  // sent first, NOT_SERVING could only come after it.
+  plane_->faults().DelayNext("DeregisterInstance", 1, absl::Seconds(2));  // < rpc_timeout
+  std::thread offline([&] { EXPECT_TRUE(governed.polaris->Offline().ok()); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_TRUE(Registered(*governed.backend));
+  offline.join();
+  EXPECT_FALSE(Registered(*governed.backend));
+  context.TryCancel();
+  (void)watch->Finish();
+}
+
+TEST_F(ServerLifecycleTest, OfflineAndOnlineAgain) {
+  Governed governed = StartGoverned("a");
+  ASSERT_NE(governed.backend, nullptr);
+  ASSERT_TRUE(governed.polaris->online());
+  ASSERT_TRUE(governed.polaris->Offline().ok());
+  EXPECT_TRUE(governed.polaris->Offline().ok());  // idempotent
+  EXPECT_FALSE(governed.polaris->online());
+  EXPECT_FALSE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  ASSERT_TRUE(governed.polaris->Online().ok());
+  EXPECT_TRUE(governed.polaris->online());
+  EXPECT_TRUE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ASSERT_TRUE(governed.polaris->Shutdown().ok());
+  EXPECT_FALSE(Registered(*governed.backend));
+  EXPECT_EQ(governed.polaris->Online().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Load through polaris:// while each of three backends is replaced in turn.
+struct Load {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> unary_ok{0}, unary_failed{0}, streams_ok{0}, streams_failed{0};
+  std::string last_error;  // written by whoever fails (tests read it after join)
+  std::mutex error_mu;
+
+  void Failed(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(error_mu);
+    last_error = status.error_message();
+  }
+};
+
+void UnaryLoad(echo::EchoServer::Stub& stub, Load& load) {
+  for (int i = 0; i < 10'000'000 && !load.stop.load(); ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    grpc::Status status = stub.Echo(&context, request, &response);
+    if (status.ok()) {
+      load.unary_ok.fetch_add(1);
+    } else {
+      load.unary_failed.fetch_add(1);
+      load.Failed(status);
+    }
+  }
+}
+
+void StreamingLoad(echo::EchoServer::Stub& stub, Load& load) {
+  for (int i = 0; i < 10'000'000 && !load.stop.load(); ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto stream = stub.Chat(&context);
+    bool exchanged = true;
+    for (int m = 0; m < 5 && exchanged; ++m) {
+      echo::EchoRequest request;
+      request.set_message("m");
+      echo::EchoResponse response;
+      exchanged = stream->Write(request) && stream->Read(&response);
+    }
+    stream->WritesDone();
+    grpc::Status status = stream->Finish();
+    if (status.ok() && exchanged) {
+      load.streams_ok.fetch_add(1);
+    } else {
+      load.streams_failed.fetch_add(1);
+      load.Failed(status);
+    }
+  }
+}
+
+TEST_F(ServerLifecycleTest, ARollingRestartUnderUnaryAndStreamingLoadFailsNoCall) {
+  for (const char* name : {"a", "b", "c"}) {
+    backends_.push_back(StartGoverned(name));
+    ASSERT_NE(backends_.back().backend, nullptr);
+  }
+  auto stub = echo::EchoServer::NewStub(
+      grpc::CreateChannel("polaris://" + kApp.service, grpc::InsecureChannelCredentials()));
+  Load load;
+  std::vector<std::thread> callers;
+  callers.emplace_back([&] { UnaryLoad(*stub, load); });
+  callers.emplace_back([&] { UnaryLoad(*stub, load); });
+  callers.emplace_back([&] { StreamingLoad(*stub, load); });
+  ASSERT_TRUE(WaitUntil([&] { return load.unary_ok.load() > 100 && load.streams_ok.load() > 10; },
+                        absl::Seconds(20)));
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string name = std::string(1, static_cast<char>('a' + i)) + "2";
+    ASSERT_TRUE(backends_[i].polaris->Shutdown().ok());
+    backends_[i] = StartGoverned(name);
+    ASSERT_NE(backends_[i].backend, nullptr);
+    // The replacement takes traffic before the next one goes.
+    const uint64_t served = backends_[i].backend->calls();
+    ASSERT_TRUE(WaitUntil([&] { return backends_[i].backend->calls() > served + 10; },
+                          absl::Seconds(20)));
+  }
+  load.stop = true;
+  for (std::thread& caller : callers) caller.join();
+  printf("rolling restart: %lld unary calls, %lld streams, %lld + %lld failed\n",
+         static_cast<long long>(load.unary_ok.load()),
+         static_cast<long long>(load.streams_ok.load()),
+         static_cast<long long>(load.unary_failed.load()),
+         static_cast<long long>(load.streams_failed.load()));
+  EXPECT_EQ(load.unary_failed.load(), 0) << load.last_error;
+  EXPECT_EQ(load.streams_failed.load(), 0) << load.last_error;
+  EXPECT_GT(load.streams_ok.load(), 10);
+}
+
+// The SIGTERM path in a real process: ShutdownOnSignal takes it out of
+// traffic, lets calls finish and stops it; callers see no failure.
+TEST_F(ServerLifecycleTest, SigtermStopsAChildProcessGracefully) {
+  const ServiceKey echo{"default", "EchoServerGRPC"};
+  auto child = mockplane::ChildProcess::Start(
+      {mockplane::RunfilesPath("integration/echo_server_process"), plane_->address(), "child",
+       "5", "governed"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<std::string> ready = (*child)->ReadLine();
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  ASSERT_EQ(ready->rfind("READY ", 0), 0u) << *ready;
+  // A second instance in this process, for calls to go to meanwhile.
+  EchoBackend::Options options;
+  options.name = "local";
+  options.prepare = [&](grpc::ServerBuilder& builder) {
+    ServerOptions server_options;
+    server_options.registration.service = echo.service;
+    server_options.registration.control_plane_address = plane_->address();
+    server_options.registration.host = "127.0.0.1";
+    auto installed = PolarisServer::Install(builder, server_options);
+    ASSERT_TRUE(installed.ok());
+    backends_.push_back(Governed{std::move(*installed), nullptr});
+  };
+  auto local = EchoBackend::Start(options);
+  ASSERT_TRUE(local.ok());
+  ASSERT_TRUE(backends_.back().polaris->Start(*(*local)->server(), (*local)->port()).ok());
+  backends_.back().backend = std::move(*local);
+  ASSERT_EQ(plane_->Instances(echo).size(), 2u);
+
+  auto stub = echo::EchoServer::NewStub(
+      grpc::CreateChannel("polaris://" + echo.service, grpc::InsecureChannelCredentials()));
+  Load load;
+  std::vector<std::thread> callers;
+  callers.emplace_back([&] { UnaryLoad(*stub, load); });
+  callers.emplace_back([&] { StreamingLoad(*stub, load); });
+  ASSERT_TRUE(WaitUntil([&] { return load.unary_ok.load() > 100; }, absl::Seconds(20)));
+  ASSERT_EQ(kill((*child)->pid(), SIGTERM), 0);
+  absl::StatusOr<std::string> stopped = (*child)->ReadLine();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(*stopped, "STOPPED 15");
+  EXPECT_EQ(plane_->Instances(echo).size(), 1u);  // deregistered on its way out
+  const int64_t after = load.unary_ok.load();
+  ASSERT_TRUE(WaitUntil([&] { return load.unary_ok.load() > after + 100; }, absl::Seconds(20)));
+  load.stop = true;
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(load.unary_failed.load(), 0) << load.last_error;
+  EXPECT_EQ(load.streams_failed.load(), 0) << load.last_error;
+}
+
+}  // namespace
+}  // namespace grpc_cpp_polaris
