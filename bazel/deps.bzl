@@ -71,6 +71,8 @@ cc_library(name = "protobuf", linkopts = ["-lprotobuf", "-pthread"])
 
 cc_library(name = "re2", linkopts = ["-lre2"])
 
+cc_library(name = "civetweb", linkopts = ["-lcivetweb"])
+
 cc_library(
     name = "grpc++",
     linkopts = ["-lgrpc++", "-lgrpc", "-lgpr"],

@@ -34,6 +34,8 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   const bool governed = argc == 5 && std::strcmp(argv[4], "governed") == 0;
+  // Before any thread starts: the signal watcher alone takes SIGTERM.
+  if (governed) grpc_cpp_polaris::ShutdownOnSignal::BlockSignals();
   if (argc != 4 && !governed) {
     std::fprintf(stderr, "usage: %s CONTROL_PLANE_ADDRESS NAME TTL_SECONDS [governed]\n", argv[0]);
     return 2;

@@ -1,6 +1,8 @@
 #include "server/shutdown_on_signal.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,7 +59,6 @@ absl::StatusOr<std::unique_ptr<ShutdownOnSignal>> ShutdownOnSignal::Install(
 
 ShutdownOnSignal::ShutdownOnSignal(PolarisServer* server, std::vector<int> signals)
     : server_(server), signals_(std::move(signals)) {
-  watcher_ = std::thread([this] { Watch(); });
   for (int signal : signals_) {
     struct sigaction action = {};
     action.sa_handler = OnSignal;
@@ -67,6 +68,7 @@ ShutdownOnSignal::ShutdownOnSignal(PolarisServer* server, std::vector<int> signa
     sigaction(signal, &action, &previous);
     previous_.push_back(previous);
   }
+  watcher_ = std::thread([this] { Watch(); });
 }
 
 ShutdownOnSignal::~ShutdownOnSignal() {
@@ -80,19 +82,49 @@ ShutdownOnSignal::~ShutdownOnSignal() {
   g_installed = false;
 }
 
+void ShutdownOnSignal::BlockSignals(const std::vector<int>& signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : signals) sigaddset(&set, signal);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 void ShutdownOnSignal::Watch() {
+  // Signals blocked in every thread (BlockSignals) stay pending for the
+  // process: the signalfd hands them over without any handler running.
+  // Otherwise the kernel gives them to a thread that does not block them,
+  // whose handler writes to the pipe.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : signals_) sigaddset(&set, signal);
+  const int signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
   while (true) {
-    unsigned char byte = 0;
-    const ssize_t n = read(g_read_fd, &byte, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || byte == kStopWatching) return;
-    if (signal_.exchange(byte) != 0) continue;  // already shutting down
-    gpr_log(GPR_INFO, "polaris: signal %d: taking the server offline and stopping it", byte);
+    pollfd fds[2] = {{g_read_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    const int ready = poll(fds, signal_fd >= 0 ? 2 : 1, -1);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    int signal = 0;
+    if ((fds[0].revents & POLLIN) != 0) {
+      unsigned char byte = 0;
+      if (read(g_read_fd, &byte, 1) != 1 || byte == kStopWatching) break;
+      signal = byte;
+    } else if (signal_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
+      signalfd_siginfo info = {};
+      if (read(signal_fd, &info, sizeof(info)) != sizeof(info)) continue;
+      signal = static_cast<int>(info.ssi_signo);
+    } else {
+      continue;
+    }
+    if (signal_.exchange(signal) != 0) continue;  // already shutting down
+    gpr_log(GPR_INFO, "polaris: signal %d: taking the server offline and stopping it", signal);
     absl::Status status = server_->Shutdown();
     if (!status.ok()) {
       gpr_log(GPR_ERROR, "polaris: graceful shutdown: %s", status.ToString().c_str());
     }
   }
+  if (signal_fd >= 0) close(signal_fd);
 }
 
 }  // namespace grpc_cpp_polaris

@@ -8,6 +8,12 @@
 //
 // One per process at a time. The handler only writes to a pipe
 // (async-signal-safe); the watcher thread does the rest.
+//
+// Best: call ShutdownOnSignal::BlockSignals() first thing in main(), before
+// any thread starts. Threads inherit the blocked mask, the signal stays
+// pending for the process, and the watcher reads it from a signalfd: no
+// handler runs anywhere. Otherwise the kernel hands the signal to some
+// thread that does not block it and the handler passes it on.
 #ifndef GRPC_CPP_POLARIS_SERVER_SHUTDOWN_ON_SIGNAL_H_
 #define GRPC_CPP_POLARIS_SERVER_SHUTDOWN_ON_SIGNAL_H_
 
@@ -32,6 +38,9 @@ class ShutdownOnSignal {
       PolarisServer* server, std::vector<int> signals = {SIGTERM, SIGINT});
   // Restores the previous handlers; waits for a shutdown in progress.
   ~ShutdownOnSignal();
+
+  // Blocks `signals` in the calling thread (and the threads it starts).
+  static void BlockSignals(const std::vector<int>& signals = {SIGTERM, SIGINT});
 
   ShutdownOnSignal(const ShutdownOnSignal&) = delete;
   ShutdownOnSignal& operator=(const ShutdownOnSignal&) = delete;

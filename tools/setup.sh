@@ -14,7 +14,7 @@ set -euo pipefail
 PACKAGES=(
   bazel-bootstrap bazel-rules-proto bazel-rules-java bazel-skylib
   g++ libre2-dev libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libcivetweb-dev
   python3 python3-protobuf ca-certificates
 )
 HOME_DIR=${GRPC_CPP_POLARIS_HOME:-/usr/local/share/grpc-cpp-polaris}
