@@ -21,6 +21,7 @@
 #include "mockplane/wait.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "server/admin_client_for_test.h"
 #include "server/polaris_server.h"
 
 namespace grpc_cpp_polaris {
@@ -57,7 +58,8 @@ class ServerLifecycleTest : public ::testing::Test {
 
   // A backend registered as the application kApp.
   Governed StartGoverned(const std::string& name,
-                         absl::Duration propagation = absl::Milliseconds(500)) {
+                         absl::Duration propagation = absl::Milliseconds(500),
+                         bool admin = false) {
     Governed governed;
     EchoBackend::Options options;
     options.name = name;
@@ -67,6 +69,7 @@ class ServerLifecycleTest : public ::testing::Test {
       server_options.registration.control_plane_address = plane_->address();
       server_options.registration.host = "127.0.0.1";
       server_options.registration.deregister_propagation_delay = propagation;
+      if (admin) server_options.admin = AdminOptions{};
       auto installed = PolarisServer::Install(builder, server_options);
       EXPECT_TRUE(installed.ok()) << installed.status();
       if (installed.ok()) governed.polaris = std::move(*installed);
@@ -148,6 +151,38 @@ TEST_F(ServerLifecycleTest, OfflineAndOnlineAgain) {
   ASSERT_TRUE(governed.polaris->Shutdown().ok());
   EXPECT_FALSE(Registered(*governed.backend));
   EXPECT_EQ(governed.polaris->Online().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// What an orchestrator does through the admin port.
+TEST_F(ServerLifecycleTest, TheAdminPortTakesTheInstanceOutOfTrafficAndBack) {
+  Governed governed = StartGoverned("a", absl::ZeroDuration(), /*admin=*/true);
+  ASSERT_NE(governed.backend, nullptr);
+  const int port = governed.polaris->admin_port();
+  ASSERT_GT(port, 0);
+  using testing::AdminRequestForTest;
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/readiness"),
+            std::make_pair(200, std::string("ready\n")));
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health"),
+            std::make_pair(200, std::string("online\n")));
+
+  EXPECT_EQ(AdminRequestForTest(port, "POST", "/offline"),
+            std::make_pair(200, std::string("offline\n")));
+  EXPECT_FALSE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/readiness").first, 503);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health"),
+            std::make_pair(200, std::string("offline\n")));
+
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/online"),
+            std::make_pair(200, std::string("online\n")));
+  EXPECT_TRUE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(AdminRequestForTest(port, "DELETE", "/offline").first, 405);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/metrics").first, 404);
+
+  ASSERT_TRUE(governed.polaris->Shutdown().ok());
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health").first, 503);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/online").first, 503);
 }
 
 // Load through polaris:// while each of three backends is replaced in turn.

@@ -97,6 +97,7 @@ PolarisServer::~PolarisServer() {
     watched.swap(watched_);
   }
   for (auto& entry : watched) entry->watch.reset();  // no callback runs after this
+  admin_.reset();  // no handler runs after this
   registrations_.clear();  // each deregisters unless Shutdown() did
 }
 
@@ -182,14 +183,61 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
               absl::FormatDuration(options_.rules_wait).c_str());
     }
   }
+  if (absl::Status admin = StartAdmin(); !admin.ok()) return admin;
   absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
       RegisterAll(server, port);
-  if (!registrations.ok()) return registrations.status();
+  if (!registrations.ok()) {
+    std::unique_ptr<AdminServer> admin;
+    {
+      std::lock_guard<std::mutex> admin_lock(mu_);
+      admin.swap(admin_);
+    }
+    return registrations.status();
+  }
   lock.lock();
   port_ = port;
   registrations_ = *std::move(registrations);
   online_ = true;
   return absl::OkStatus();
+}
+
+absl::Status PolarisServer::StartAdmin() {
+  if (!options_.admin.has_value()) return absl::OkStatus();
+  auto change = [](absl::Status status, const char* done) {
+    if (!status.ok()) return AdminResponse{503, status.ToString() + "\n"};
+    return AdminResponse{200, std::string(done) + "\n"};
+  };
+  auto writes = [](const AdminRequest& request) {
+    return request.method == "GET" || request.method == "POST" || request.method == "PUT";
+  };
+  std::map<std::string, AdminServer::Handler> handlers;
+  handlers["/offline"] = [this, change, writes](const AdminRequest& request) {
+    if (!writes(request)) return AdminResponse{405, "GET or POST\n"};
+    return change(Offline(), "offline");
+  };
+  handlers["/online"] = [this, change, writes](const AdminRequest& request) {
+    if (!writes(request)) return AdminResponse{405, "GET or POST\n"};
+    return change(Online(), "online");
+  };
+  handlers["/readiness"] = [this](const AdminRequest&) {
+    return online() ? AdminResponse{200, "ready\n"} : AdminResponse{503, "not ready\n"};
+  };
+  handlers["/health"] = [this](const AdminRequest&) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return AdminResponse{503, "stopped\n"};
+    return AdminResponse{200, online_ ? "online\n" : "offline\n"};
+  };
+  absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+      AdminServer::Start(*options_.admin, std::move(handlers));
+  if (!admin.ok()) return admin.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  admin_ = *std::move(admin);
+  return absl::OkStatus();
+}
+
+int PolarisServer::admin_port() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return admin_ == nullptr ? 0 : admin_->port();
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Registration>>> PolarisServer::RegisterAll(

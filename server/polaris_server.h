@@ -25,6 +25,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "absl/time/time.h"
 #include <grpcpp/support/server_interceptor.h>
 
+#include "server/admin_server.h"
 #include "server/call_gate.h"
 #include "server/registration.h"
 
@@ -60,6 +62,12 @@ struct ServerOptions {
   // Start(): how long to wait for the rules before registering anyway, so
   // that the first calls are already governed.
   absl::Duration rules_wait = absl::Seconds(3);
+  // The admin HTTP endpoint, started by Start() when set:
+  //   /offline    GET or POST: Offline()           200, or 503 naming the error
+  //   /online     GET or POST: Online()            200, or 503 naming the error
+  //   /readiness  200 while the instance takes traffic, else 503
+  //   /health     200 while the server runs (liveness), 503 once stopped
+  std::optional<AdminOptions> admin;
 };
 
 class PolarisServer {
@@ -114,6 +122,8 @@ class PolarisServer {
   absl::Status Shutdown();
 
   const CallGate& gate() const { return *gate_; }
+  // The admin endpoint's port (0 without one).
+  int admin_port() const;
   // The registrations, one per service (empty before Start()).
   std::vector<const Registration*> registrations() const;
 
@@ -122,6 +132,7 @@ class PolarisServer {
   PolarisServer(ServerOptions options, std::shared_ptr<Context> context);
   std::vector<ServiceKey> Keys() const;
 
+  absl::Status StartAdmin();
   // Registers every service; the registrations on success.
   absl::StatusOr<std::vector<std::unique_ptr<Registration>>> RegisterAll(grpc::Server& server,
                                                                          int port) const;
@@ -140,6 +151,7 @@ class PolarisServer {
   bool stopped_ = false;
   std::vector<std::unique_ptr<Watched>> watched_;
   std::vector<std::unique_ptr<Registration>> registrations_;
+  std::unique_ptr<AdminServer> admin_;
   std::once_flag shutdown_once_;
   absl::Status shutdown_status_;
 };
