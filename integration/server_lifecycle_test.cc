@@ -21,6 +21,7 @@
 #include "mockplane/wait.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "proto/v1/lossless.pb.h"
 #include "server/admin_client_for_test.h"
 #include "server/polaris_server.h"
 
@@ -59,7 +60,9 @@ class ServerLifecycleTest : public ::testing::Test {
   // A backend registered as the application kApp.
   Governed StartGoverned(const std::string& name,
                          absl::Duration propagation = absl::Milliseconds(500),
-                         bool admin = false) {
+                         bool admin = false,
+                         const std::function<void(ServerOptions&)>& tweak = nullptr,
+                         bool start = true) {
     Governed governed;
     EchoBackend::Options options;
     options.name = name;
@@ -70,6 +73,7 @@ class ServerLifecycleTest : public ::testing::Test {
       server_options.registration.host = "127.0.0.1";
       server_options.registration.deregister_propagation_delay = propagation;
       if (admin) server_options.admin = AdminOptions{};
+      if (tweak) tweak(server_options);
       auto installed = PolarisServer::Install(builder, server_options);
       EXPECT_TRUE(installed.ok()) << installed.status();
       if (installed.ok()) governed.polaris = std::move(*installed);
@@ -78,6 +82,7 @@ class ServerLifecycleTest : public ::testing::Test {
     EXPECT_TRUE(backend.ok()) << backend.status();
     if (!backend.ok() || governed.polaris == nullptr) return governed;
     governed.backend = std::move(*backend);
+    if (!start) return governed;
     absl::Status started = governed.polaris->Start(*governed.backend->server(),
                                                    governed.backend->port());
     EXPECT_TRUE(started.ok()) << started;
@@ -107,85 +112,7 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Check(const EchoBackend& ba
   return response.status();
 }
 
-TEST_F(ServerLifecycleTest, NotServingComesBeforeTheInstanceLeaves) {
-  Governed governed = StartGoverned("a");
-  ASSERT_NE(governed.backend, nullptr);
-  ASSERT_TRUE(Registered(*governed.backend));
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(governed.backend->address(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  grpc::health::v1::HealthCheckRequest request;
-  auto watch = health->Watch(&context, request);
-  grpc::health::v1::HealthCheckResponse response;
-  ASSERT_TRUE(watch->Read(&response));
-  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  // The deregistration is held at the control plane for a while: if it were
-  // sent first, NOT_SERVING could only come after it.
-  plane_->faults().DelayNext("DeregisterInstance", 1, absl::Seconds(2));  // < rpc_timeout
-  std::thread offline([&] { EXPECT_TRUE(governed.polaris->Offline().ok()); });
-  ASSERT_TRUE(watch->Read(&response));
-  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  EXPECT_TRUE(Registered(*governed.backend));
-  offline.join();
-  EXPECT_FALSE(Registered(*governed.backend));
-  context.TryCancel();
-  (void)watch->Finish();
-}
-
-TEST_F(ServerLifecycleTest, OfflineAndOnlineAgain) {
-  Governed governed = StartGoverned("a");
-  ASSERT_NE(governed.backend, nullptr);
-  ASSERT_TRUE(governed.polaris->online());
-  ASSERT_TRUE(governed.polaris->Offline().ok());
-  EXPECT_TRUE(governed.polaris->Offline().ok());  // idempotent
-  EXPECT_FALSE(governed.polaris->online());
-  EXPECT_FALSE(Registered(*governed.backend));
-  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-
-  ASSERT_TRUE(governed.polaris->Online().ok());
-  EXPECT_TRUE(governed.polaris->online());
-  EXPECT_TRUE(Registered(*governed.backend));
-  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::SERVING);
-
-  ASSERT_TRUE(governed.polaris->Shutdown().ok());
-  EXPECT_FALSE(Registered(*governed.backend));
-  EXPECT_EQ(governed.polaris->Online().code(), absl::StatusCode::kFailedPrecondition);
-}
-
-// What an orchestrator does through the admin port.
-TEST_F(ServerLifecycleTest, TheAdminPortTakesTheInstanceOutOfTrafficAndBack) {
-  Governed governed = StartGoverned("a", absl::ZeroDuration(), /*admin=*/true);
-  ASSERT_NE(governed.backend, nullptr);
-  const int port = governed.polaris->admin_port();
-  ASSERT_GT(port, 0);
-  using testing::AdminRequestForTest;
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/readiness"),
-            std::make_pair(200, std::string("ready\n")));
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health"),
-            std::make_pair(200, std::string("online\n")));
-
-  EXPECT_EQ(AdminRequestForTest(port, "POST", "/offline"),
-            std::make_pair(200, std::string("offline\n")));
-  EXPECT_FALSE(Registered(*governed.backend));
-  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/readiness").first, 503);
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health"),
-            std::make_pair(200, std::string("offline\n")));
-
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/online"),
-            std::make_pair(200, std::string("online\n")));
-  EXPECT_TRUE(Registered(*governed.backend));
-  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::SERVING);
-  EXPECT_EQ(AdminRequestForTest(port, "DELETE", "/offline").first, 405);
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/metrics").first, 404);
-
-  ASSERT_TRUE(governed.polaris->Shutdown().ok());
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health").first, 503);
-  EXPECT_EQ(AdminRequestForTest(port, "GET", "/online").first, 503);
-}
-
-// Load through polaris:// while each of three backends is replaced in turn.
+// Calls through polaris:// while servers come and go, and what became of them.
 struct Load {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> unary_ok{0}, unary_failed{0}, streams_ok{0}, streams_failed{0};
@@ -237,6 +164,176 @@ void StreamingLoad(echo::EchoServer::Stub& stub, Load& load) {
   }
 }
 
+TEST_F(ServerLifecycleTest, NotServingComesBeforeTheInstanceLeaves) {
+  Governed governed = StartGoverned("a");
+  ASSERT_NE(governed.backend, nullptr);
+  ASSERT_TRUE(Registered(*governed.backend));
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(governed.backend->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  grpc::health::v1::HealthCheckRequest request;
+  auto watch = health->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The deregistration is held at the control plane for a while: if it were
+  // sent first, NOT_SERVING could only come after it.
+  plane_->faults().DelayNext("DeregisterInstance", 1, absl::Seconds(2));  // < rpc_timeout
+  std::thread offline([&] { EXPECT_TRUE(governed.polaris->Offline().ok()); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_TRUE(Registered(*governed.backend));
+  offline.join();
+  EXPECT_FALSE(Registered(*governed.backend));
+  context.TryCancel();
+  (void)watch->Finish();
+}
+
+TEST_F(ServerLifecycleTest, OfflineAndOnlineAgain) {
+  Governed governed = StartGoverned("a");
+  ASSERT_NE(governed.backend, nullptr);
+  ASSERT_TRUE(governed.polaris->online());
+  ASSERT_TRUE(governed.polaris->Offline().ok());
+  EXPECT_TRUE(governed.polaris->Offline().ok());  // idempotent
+  EXPECT_FALSE(governed.polaris->online());
+  EXPECT_FALSE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  ASSERT_TRUE(governed.polaris->Online().ok());
+  EXPECT_TRUE(governed.polaris->online());
+  EXPECT_TRUE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ASSERT_TRUE(governed.polaris->Shutdown().ok());
+  EXPECT_FALSE(Registered(*governed.backend));
+  EXPECT_EQ(governed.polaris->Online().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Lossless online: the instance registers only once its readiness check
+// passes, so no call reaches it before.
+TEST_F(ServerLifecycleTest, NoCallReachesAnInstanceBeforeItsReadinessCheckPasses) {
+  backends_.push_back(StartGoverned("a"));
+  auto stub = echo::EchoServer::NewStub(
+      grpc::CreateChannel("polaris://" + kApp.service, grpc::InsecureChannelCredentials()));
+  Load load;
+  std::thread caller([&] { UnaryLoad(*stub, load); });
+  ASSERT_TRUE(WaitUntil([&] { return load.unary_ok.load() > 50; }, absl::Seconds(20)));
+
+  std::atomic<int> polls{0};
+  std::atomic<bool> ready{false};
+  backends_.push_back(StartGoverned("b", absl::Milliseconds(500), false, [&](ServerOptions& o) {
+    o.online.readiness = [&] {
+      ++polls;
+      return ready.load();
+    };
+    o.online.readiness_interval = absl::Milliseconds(10);
+  }));
+  EchoBackend& b = *backends_.back().backend;
+  ASSERT_TRUE(WaitUntil([&] { return polls.load() >= 5; }, absl::Seconds(20)));
+  EXPECT_FALSE(Registered(b));
+  EXPECT_FALSE(backends_.back().polaris->online());
+  EXPECT_EQ(b.calls(), 0u);
+  ready = true;
+  EXPECT_TRUE(WaitUntil([&] { return Registered(b); }, absl::Seconds(20)));
+  EXPECT_TRUE(WaitUntil([&] { return b.calls() > 0; }, absl::Seconds(20)));
+  EXPECT_TRUE(backends_.back().polaris->online());
+  load.stop = true;
+  caller.join();
+  EXPECT_EQ(load.unary_failed.load(), 0) << load.last_error;
+}
+
+v1::LosslessRule DelayRule(v1::DelayRegister::DelayStrategy strategy) {
+  v1::LosslessRule rule;
+  rule.set_id("delay");
+  rule.set_service(kApp.service);
+  rule.set_namespace_(kApp.service_namespace);
+  v1::DelayRegister* delay = rule.mutable_losslessonline()->mutable_delayregister();
+  delay->set_enable(true);
+  delay->set_strategy(strategy);
+  return rule;
+}
+
+TEST_F(ServerLifecycleTest, ALosslessRuleDelaysRegistrationByTime) {
+  v1::LosslessRule rule = DelayRule(v1::DelayRegister::DELAY_BY_TIME);
+  rule.mutable_losslessonline()->mutable_delayregister()->set_intervalsecond(1);
+  plane_->SetLossless(kApp, rule);
+  Governed governed = StartGoverned("a", absl::ZeroDuration(), false, nullptr, false);
+  ASSERT_NE(governed.backend, nullptr);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(governed.polaris->Start(*governed.backend->server(), governed.backend->port()).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Registered(*governed.backend); }, absl::Seconds(20)));
+  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+  backends_.push_back(std::move(governed));
+}
+
+TEST_F(ServerLifecycleTest, ALosslessRuleDelaysRegistrationUntilTheServersHealthIsServing) {
+  v1::LosslessRule rule = DelayRule(v1::DelayRegister::DELAY_BY_HEALTH_CHECK);
+  rule.mutable_losslessonline()->mutable_delayregister()->set_healthcheckintervalsecond("1");
+  plane_->SetLossless(kApp, rule);
+  Governed governed = StartGoverned("a", absl::ZeroDuration(), false, nullptr, false);
+  ASSERT_NE(governed.backend, nullptr);
+  governed.backend->SetServing(false);  // e.g. still loading
+  ASSERT_TRUE(governed.polaris->Start(*governed.backend->server(), governed.backend->port()).ok());
+  // Several health checks come and go (1 s apart) without a registration.
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(WaitUntil([&] { return Registered(*governed.backend); }, absl::Milliseconds(2500)));
+  governed.backend->SetServing(true);
+  ASSERT_TRUE(WaitUntil([&] { return Registered(*governed.backend); }, absl::Seconds(20)));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(2500));
+  backends_.push_back(std::move(governed));
+}
+
+TEST_F(ServerLifecycleTest, OfflineBeforeADelayedRegistrationCancelsIt) {
+  std::atomic<int> polls{0};
+  Governed governed = StartGoverned("a", absl::ZeroDuration(), false, [&](ServerOptions& o) {
+    o.online.readiness = [&] {
+      ++polls;
+      return false;
+    };
+    o.online.readiness_interval = absl::Milliseconds(10);
+  });
+  ASSERT_NE(governed.backend, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return polls.load() >= 2; }, absl::Seconds(20)));
+  ASSERT_TRUE(governed.polaris->Offline().ok());
+  ASSERT_TRUE(governed.polaris->Online().ok());  // the operator's word wins over readiness
+  EXPECT_TRUE(Registered(*governed.backend));
+  backends_.push_back(std::move(governed));
+}
+
+// What an orchestrator does through the admin port.
+TEST_F(ServerLifecycleTest, TheAdminPortTakesTheInstanceOutOfTrafficAndBack) {
+  Governed governed = StartGoverned("a", absl::ZeroDuration(), /*admin=*/true);
+  ASSERT_NE(governed.backend, nullptr);
+  const int port = governed.polaris->admin_port();
+  ASSERT_GT(port, 0);
+  using testing::AdminRequestForTest;
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/readiness"),
+            std::make_pair(200, std::string("ready\n")));
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health"),
+            std::make_pair(200, std::string("online\n")));
+
+  EXPECT_EQ(AdminRequestForTest(port, "POST", "/offline"),
+            std::make_pair(200, std::string("offline\n")));
+  EXPECT_FALSE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/readiness").first, 503);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health"),
+            std::make_pair(200, std::string("offline\n")));
+
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/online"),
+            std::make_pair(200, std::string("online\n")));
+  EXPECT_TRUE(Registered(*governed.backend));
+  EXPECT_EQ(Check(*governed.backend), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(AdminRequestForTest(port, "DELETE", "/offline").first, 405);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/metrics").first, 404);
+
+  ASSERT_TRUE(governed.polaris->Shutdown().ok());
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/health").first, 503);
+  EXPECT_EQ(AdminRequestForTest(port, "GET", "/online").first, 503);
+}
+
+// Each of three backends is replaced in turn under load.
 TEST_F(ServerLifecycleTest, ARollingRestartUnderUnaryAndStreamingLoadFailsNoCall) {
   for (const char* name : {"a", "b", "c"}) {
     backends_.push_back(StartGoverned(name));

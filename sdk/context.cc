@@ -363,8 +363,11 @@ std::unique_ptr<ServiceViewWatch> Context::WatchService(const ServiceKey& key,
       parsers.push_back(parser);
     }
   }
+  // A callee's own service may not exist until it registers.
   return std::make_unique<ServiceViewWatch>(state_->client, key, std::move(parsers),
-                                            std::move(callback));
+                                            std::move(callback),
+                                            /*missing_service_is_empty=*/audience ==
+                                                RuleAudience::kCallee);
 }
 
 }  // namespace grpc_cpp_polaris

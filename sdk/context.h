@@ -71,7 +71,8 @@ class Context {
   void RemoveCallerListener(ListenerId id);
 
   // Watches `key` with the registered rule parsers of `audience`; see
-  // ServiceViewWatch.
+  // ServiceViewWatch. A callee's watch takes a service the control plane
+  // does not know yet as one without instances.
   std::unique_ptr<ServiceViewWatch> WatchService(
       const ServiceKey& key, ServiceViewWatch::Callback callback,
       RuleAudience audience = RuleAudience::kCaller) const;

@@ -16,8 +16,10 @@ RuleParserRegistry& RuleParserRegistry::Global() {
 
 class ServiceViewWatch::State {
  public:
-  State(ServiceKey key, std::vector<const RuleParser*> parsers, Callback callback)
-      : key_(std::move(key)),
+  State(ServiceKey key, std::vector<const RuleParser*> parsers, Callback callback,
+        bool missing_service_is_empty)
+      : missing_service_is_empty_(missing_service_is_empty),
+        key_(std::move(key)),
         parsers_(std::move(parsers)),
         mailbox_(std::make_shared<Mailbox<absl::StatusOr<ServiceViewPtr>>>(std::move(callback))) {
     for (const RuleParser* parser : parsers_) {
@@ -30,19 +32,31 @@ class ServiceViewWatch::State {
   void OnUpdate(ResourceType type, const absl::StatusOr<ResourceUpdatePtr>& update) {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      bool emptied = false;
       const size_t index = ResourceIndex(type);
       answered_[index] = true;
       if (update.ok()) {
         answers_[index] = *update;
         if (type == ResourceType::kInstance) instances_ = (*update)->instances;
       } else if (type == ResourceType::kInstance) {
-        if (!published_) mailbox_->Post(update.status());
+        if (missing_service_is_empty_ && absl::IsNotFound(update.status())) {
+          // A service with no instance yet: its own first server, say.
+          if (instances_ == nullptr || !instances_->instances.empty()) {
+            auto empty = std::make_shared<ServiceSnapshot>();
+            empty->key = key_;
+            instances_ = std::move(empty);
+            emptied = true;
+          }
+          answers_[index] = nullptr;
+        } else if (!published_) {
+          mailbox_->Post(update.status());
+        }
       } else if (answers_[index] == nullptr) {
         // Not served (or not yet reachable): the parsers see no answer.
         gpr_log(GPR_INFO, "polaris: %s: no %s rules: %s", key_.ToString().c_str(),
                 std::string(ResourceTypeName(type)).c_str(), update.status().ToString().c_str());
       }
-      if (update.ok() || !published_) MaybePublishLocked(type);
+      if (update.ok() || !published_ || emptied) MaybePublishLocked(type);
     }
     mailbox_->Deliver();
   }
@@ -82,6 +96,7 @@ class ServiceViewWatch::State {
     mailbox_->Post(ServiceViewPtr(std::move(view)));
   }
 
+  const bool missing_service_is_empty_;
   const ServiceKey key_;
   const std::vector<const RuleParser*> parsers_;
   std::array<bool, kResourceTypeCount> watched_{};
@@ -96,9 +111,11 @@ class ServiceViewWatch::State {
 };
 
 ServiceViewWatch::ServiceViewWatch(std::shared_ptr<ControlPlaneClient> client, ServiceKey key,
-                                   std::vector<const RuleParser*> parsers, Callback callback)
+                                   std::vector<const RuleParser*> parsers, Callback callback,
+                                   bool missing_service_is_empty)
     : client_(std::move(client)),
-      state_(std::make_shared<State>(key, std::move(parsers), std::move(callback))) {
+      state_(std::make_shared<State>(key, std::move(parsers), std::move(callback),
+                                     missing_service_is_empty)) {
   // Rules first, so that the instances (which usually answer first) do not
   // wait alone.
   for (size_t i = 0; i < kResourceTypeCount; ++i) {

@@ -100,8 +100,13 @@ class ServiceViewWatch {
  public:
   using Callback = std::function<void(absl::StatusOr<ServiceViewPtr>)>;
 
+  // With `missing_service_is_empty`, a service the control plane does not
+  // know (NOT_FOUND for its instances) has no instances rather than failing
+  // the watch, so that its rules are still published: what a server of a
+  // service with no instance yet needs.
   ServiceViewWatch(std::shared_ptr<ControlPlaneClient> client, ServiceKey key,
-                   std::vector<const RuleParser*> parsers, Callback callback);
+                   std::vector<const RuleParser*> parsers, Callback callback,
+                   bool missing_service_is_empty = false);
   ~ServiceViewWatch();
 
   ServiceViewWatch(const ServiceViewWatch&) = delete;

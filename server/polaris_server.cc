@@ -10,8 +10,13 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include "absl/strings/str_cat.h"
+#include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "sdk/access/block_allow_rules.h"
+#include "sdk/lossless/lossless_rules.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/context.h"
 #include "sdk/limiter/rate_limit_rules.h"
@@ -51,6 +56,7 @@ struct PolarisServer::Watched {
   std::mutex mu;
   std::condition_variable arrived_cv;
   bool arrived = false;
+  std::shared_ptr<const LosslessRules> lossless;  // guarded by mu
 };
 
 absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(
@@ -96,6 +102,12 @@ PolarisServer::~PolarisServer() {
     std::lock_guard<std::mutex> lock(mu_);
     watched.swap(watched_);
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    online_cv_.notify_all();
+  }
+  if (online_thread_.joinable()) online_thread_.join();
   for (auto& entry : watched) entry->watch.reset();  // no callback runs after this
   admin_.reset();  // no handler runs after this
   registrations_.clear();  // each deregisters unless Shutdown() did
@@ -137,7 +149,7 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
     gate_->Route("", keys[0]);
   }
   std::vector<Watched*> pending;
-  if (options_.enforce_rules) {
+  {
     for (const ServiceKey& key : keys) {
       auto watched = std::make_unique<Watched>();
       watched->key = key;
@@ -145,11 +157,16 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
       std::weak_ptr<CallGate> gate = gate_;
       RateLimiterOptions limiter_options;
       limiter_options.code = options_.limited_code;
+      const bool enforce = options_.enforce_rules;
       watched->watch = context_->WatchService(
           key,
-          [raw, gate, limiter_options](absl::StatusOr<ServiceViewPtr> view) mutable {
+          [raw, gate, limiter_options, enforce](absl::StatusOr<ServiceViewPtr> view) mutable {
             std::shared_ptr<CallGate> live = gate.lock();
-            if (live != nullptr && view.ok()) {
+            if (view.ok()) {
+              std::lock_guard<std::mutex> rules_lock(raw->mu);
+              raw->lossless = (*view)->Rules<LosslessRules>();
+            }
+            if (live != nullptr && view.ok() && enforce) {
               std::shared_ptr<const ServiceGovernance> previous = live->Current(raw->key);
               ServiceGovernance next;
               next.key = raw->key;
@@ -184,6 +201,14 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
     }
   }
   if (absl::Status admin = StartAdmin(); !admin.ok()) return admin;
+  const OnlinePlan plan = PlanOnline(pending);
+  if (plan.delay > absl::ZeroDuration() || plan.readiness || plan.health_check) {
+    // Registration follows once the instance is ready, on a thread of its own.
+    lock.lock();
+    port_ = port;
+    online_thread_ = std::thread([this, plan] { ComeOnline(plan); });
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
       RegisterAll(server, port);
   if (!registrations.ok()) {
@@ -199,6 +224,94 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
   registrations_ = *std::move(registrations);
   online_ = true;
   return absl::OkStatus();
+}
+
+PolarisServer::OnlinePlan PolarisServer::PlanOnline(const std::vector<Watched*>& watched) const {
+  OnlinePlan plan;
+  plan.delay = options_.online.delay;
+  plan.readiness = options_.online.readiness;
+  plan.interval = options_.online.readiness_interval;
+  // This instance as LOSSLESS rules see it.
+  Instance self;
+  self.metadata = options_.registration.metadata;
+  for (Watched* entry : watched) {
+    std::shared_ptr<const LosslessRules> rules;
+    {
+      std::lock_guard<std::mutex> lock(entry->mu);
+      rules = entry->lossless;
+    }
+    const LosslessRule* rule = rules == nullptr ? nullptr : rules->For(self);
+    if (rule == nullptr || !rule->delay_register.has_value()) continue;
+    const LosslessRule::DelayRegister& delay = *rule->delay_register;
+    if (delay.strategy == LosslessRule::DelayRegister::Strategy::kByTime) {
+      plan.delay = std::max(plan.delay, delay.delay);
+    } else {
+      plan.health_check = true;
+      std::string service = delay.health_check_path;
+      if (!service.empty() && service.front() == '/') service.erase(0, 1);
+      plan.health_service = service;
+      if (delay.health_check_interval > absl::ZeroDuration()) {
+        plan.interval = delay.health_check_interval;
+      }
+    }
+  }
+  return plan;
+}
+
+bool PolarisServer::Stopping(absl::Duration wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return options_.registration.clock->WaitUntil(
+      lock, online_cv_, options_.registration.clock->Now() + wait,
+      [this] { return stopped_ || online_cancelled_; });
+}
+
+bool PolarisServer::HealthServing(const std::string& service, int port) const {
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  return health->Check(&context, request, &response).ok() &&
+         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
+void PolarisServer::ComeOnline(const OnlinePlan& plan) {
+  if (Stopping(plan.delay)) return;
+  int port;
+  grpc::Server* server;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    port = port_;
+    server = server_;
+  }
+  for (uint64_t attempt = 0;; ++attempt) {
+    const bool ready = (!plan.readiness || plan.readiness()) &&
+                       (!plan.health_check || HealthServing(plan.health_service, port));
+    if (ready) break;
+    if (attempt % 60 == 0) {
+      gpr_log(GPR_INFO, "polaris: %s not ready yet; registration waits",
+              Keys().front().ToString().c_str());
+    }
+    if (Stopping(plan.interval)) return;
+  }
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Taken offline meanwhile, or brought online by Online().
+    if (stopped_ || online_cancelled_ || online_) return;
+  }
+  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
+      RegisterAll(*server, port);
+  if (!registrations.ok()) {
+    gpr_log(GPR_ERROR, "polaris: registering once ready failed: %s",
+            registrations.status().ToString().c_str());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  registrations_ = *std::move(registrations);
+  online_ = true;
 }
 
 absl::Status PolarisServer::StartAdmin() {
@@ -264,6 +377,8 @@ absl::Status PolarisServer::Offline() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (server_ == nullptr) return absl::FailedPreconditionError("PolarisServer not started");
+    online_cancelled_ = true;  // a registration waiting for readiness does not happen
+    online_cv_.notify_all();
     if (!online_) return absl::OkStatus();
     online_ = false;
     server = server_;
@@ -319,6 +434,7 @@ absl::Status PolarisServer::Shutdown() {
       std::lock_guard<std::mutex> lock(mu_);
       server = server_;
       stopped_ = true;  // no Online() from now on
+      online_cv_.notify_all();
     }
     if (server == nullptr) return;
     shutdown_status_ = Offline();

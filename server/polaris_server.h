@@ -23,9 +23,12 @@
 #ifndef GRPC_CPP_POLARIS_SERVER_POLARIS_SERVER_H_
 #define GRPC_CPP_POLARIS_SERVER_POLARIS_SERVER_H_
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,20 @@ namespace grpc_cpp_polaris {
 class Context;
 class ServiceViewWatch;
 
+// Lossless online: when Start() registers. LOSSLESS rules of the service
+// (delayRegister) add to these: by time, the longer delay wins; by health
+// check, the server's own grpc.health.v1 service (healthCheckPath names the
+// service asked about, "" for the whole server) must answer SERVING.
+struct OnlineOptions {
+  // Register this long after Start().
+  absl::Duration delay = absl::ZeroDuration();
+  // Register once this returns true (e.g. caches loaded), asked every
+  // readiness_interval; until then no call reaches the instance through
+  // the control plane.
+  std::function<bool()> readiness;
+  absl::Duration readiness_interval = absl::Seconds(1);
+};
+
 struct ServerOptions {
   // Where and how the instance registers. `registration.service`, when set,
   // is the one application name every call of the server belongs to;
@@ -62,6 +79,7 @@ struct ServerOptions {
   // Start(): how long to wait for the rules before registering anyway, so
   // that the first calls are already governed.
   absl::Duration rules_wait = absl::Seconds(3);
+  OnlineOptions online;
   // The admin HTTP endpoint, started by Start() when set:
   //   /offline    GET or POST: Offline()           200, or 503 naming the error
   //   /online     GET or POST: Online()            200, or 503 naming the error
@@ -100,7 +118,9 @@ class PolarisServer {
 
   // Watches the rules, then registers every service (or the application
   // name) at `port` and starts heartbeating. The server must be built from
-  // the builder Install() prepared.
+  // the builder Install() prepared. With a delay or a readiness check
+  // (OnlineOptions, LOSSLESS rules), registration happens later on a thread
+  // of its own and Start() returns at once; online() tells when it did.
   absl::Status Start(grpc::Server& server, int port);
 
   // Takes the instance out of traffic, the server still running: health
@@ -132,6 +152,19 @@ class PolarisServer {
   PolarisServer(ServerOptions options, std::shared_ptr<Context> context);
   std::vector<ServiceKey> Keys() const;
 
+  struct OnlinePlan {
+    absl::Duration delay = absl::ZeroDuration();
+    std::function<bool()> readiness;
+    bool health_check = false;
+    std::string health_service;
+    absl::Duration interval = absl::Seconds(1);
+  };
+  OnlinePlan PlanOnline(const std::vector<Watched*>& watched) const;
+  // Registers once `plan` is satisfied, unless stopped or taken offline.
+  void ComeOnline(const OnlinePlan& plan);
+  // Waits up to `wait`; true once stopped or taken offline.
+  bool Stopping(absl::Duration wait);
+  bool HealthServing(const std::string& service, int port) const;
   absl::Status StartAdmin();
   // Registers every service; the registrations on success.
   absl::StatusOr<std::vector<std::unique_ptr<Registration>>> RegisterAll(grpc::Server& server,
@@ -149,6 +182,9 @@ class PolarisServer {
   int port_ = 0;
   bool online_ = false;
   bool stopped_ = false;
+  bool online_cancelled_ = false;  // Offline() before a delayed registration
+  std::condition_variable online_cv_;
+  std::thread online_thread_;
   std::vector<std::unique_ptr<Watched>> watched_;
   std::vector<std::unique_ptr<Registration>> registrations_;
   std::unique_ptr<AdminServer> admin_;
