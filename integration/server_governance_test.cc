@@ -17,6 +17,7 @@
 #include "mockplane/wait.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "proto/v1/block_allow_list.pb.h"
+#include "proto/v1/fault_injection.pb.h"
 #include "proto/v1/ratelimit.pb.h"
 #include "server/polaris_server.h"
 #include "server/queue_interceptor.h"
@@ -322,6 +323,49 @@ TEST_F(ServerGovernanceTest, AClientCannotSetItsOwnQueueingWait) {
   echo::EchoRequest request;
   echo::EchoResponse response;
   EXPECT_TRUE(stub->Echo(&context, request, &response).ok());
+}
+
+// Drills: a FAULT_INJECTION rule aborts its share of the calls with its
+// code, and delays its share.
+TEST_F(ServerGovernanceTest, FaultInjectionAbortsAndDelaysTheConfiguredShare) {
+  v1::FaultInjection abort;
+  abort.mutable_service()->set_value(kEcho.service);
+  abort.mutable_namespace_()->set_value(kEcho.service_namespace);
+  abort.mutable_enabled()->set_value(true);
+  abort.mutable_abortfault()->set_abortpercent(30);
+  abort.mutable_abortfault()->set_abortcode(503);
+  plane_->SetFaultInjection(kEcho, {abort});
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  const int kCalls = kSanitized ? 2000 : 10000;
+  int aborted = 0, other = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    grpc::Status status = Call(*stub);
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      EXPECT_EQ(status.error_message(),
+                "polaris: fault injected (abort) by FAULT_INJECTION faultInjection[0]");
+      ++aborted;
+    } else if (!status.ok()) {
+      ++other;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(aborted) / kCalls, 0.30, 0.03);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(backend_->calls(), static_cast<uint64_t>(kCalls - aborted));
+
+  // Every call delayed by 300 ms: each takes at least that long.
+  v1::FaultInjection delay = abort;
+  delay.clear_abortfault();
+  delay.mutable_delayfault()->set_delaypercent(100);
+  delay.mutable_delayfault()->set_delay(300);
+  delay.mutable_revision()->set_value("delay");
+  plane_->SetFaultInjection(kEcho, {delay});
+  ASSERT_TRUE(RulesInForce([&] { return polaris_->gate().queueing(); }));
+  for (int i = 0; i < 3; ++i) {
+    const absl::Time start = absl::Now();
+    EXPECT_TRUE(Call(*stub).ok());
+    EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  }
 }
 
 // Concurrency permits come back on every way a call can end: completion,

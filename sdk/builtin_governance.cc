@@ -13,6 +13,7 @@
 #include "sdk/balancer/weighted_random.h"
 #include "sdk/breaker/breaker_rules.h"
 #include "sdk/breaker/fault_detect.h"
+#include "sdk/fault/fault_injection.h"
 #include "sdk/limiter/rate_limit_rules.h"
 #include "sdk/lossless/lossless_rules.h"
 #include "sdk/router/lane_router.h"
@@ -36,6 +37,7 @@ void RegisterBuiltinGovernance() {
     (void)parsers.Register(MakeFaultDetectRulesParser());
     (void)parsers.Register(MakeRateLimitRulesParser());
     (void)parsers.Register(MakeBlockAllowRulesParser());
+    (void)parsers.Register(MakeFaultInjectionRulesParser());
 
     RouterRegistry& routers = RouterRegistry::Global();
     (void)routers.Register(MakeLaneRouterFactory());

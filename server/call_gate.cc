@@ -5,6 +5,23 @@
 #include "absl/strings/str_cat.h"
 
 namespace grpc_cpp_polaris {
+namespace {
+
+// A number in [0, 100) for fault injection: a per-thread xorshift, cheap and
+// good enough for shares of calls.
+uint32_t RollPercent() {
+  thread_local uint64_t state = [] {
+    uint64_t seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+    seed ^= reinterpret_cast<uintptr_t>(&seed);
+    return seed == 0 ? 0x9E3779B97F4A7C15ull : seed;
+  }();
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return static_cast<uint32_t>(((state >> 32) * 100) >> 32);
+}
+
+}  // namespace
 
 struct CallGate::State {
   // gRPC service name → index into `services`; "" for the rest.
@@ -63,7 +80,8 @@ void CallGate::Publish(ServiceGovernance governance) {
   bool queueing = false;
   for (const auto& service : next->services) {
     queueing = queueing || (service != nullptr && service->limiter != nullptr &&
-                            service->limiter->queueing());
+                            service->limiter->queueing()) ||
+               (service != nullptr && service->faults != nullptr && service->faults->delays());
   }
   queueing_.store(queueing, std::memory_order_relaxed);
   Store(std::move(next));
@@ -92,6 +110,16 @@ LimitDecision CallGate::Admit(const InboundCall& call) const {
       return decision;
     }
   }
+  absl::Duration injected_delay;
+  if (governance->faults != nullptr && !governance->faults->empty()) {
+    Fault fault = governance->faults->For(call, RollPercent);
+    if (fault.any()) faults_.fetch_add(1, std::memory_order_relaxed);
+    if (!fault.abort.ok()) {
+      decision.status = std::move(fault.abort);
+      return decision;
+    }
+    injected_delay = fault.delay;
+  }
   if (governance->limiter != nullptr) {
     decision = governance->limiter->Acquire(call);
     if (!decision.admitted()) {
@@ -99,6 +127,7 @@ LimitDecision CallGate::Admit(const InboundCall& call) const {
       return decision;
     }
   }
+  decision.wait += injected_delay;
   admitted_.fetch_add(1, std::memory_order_relaxed);
   return decision;
 }
@@ -106,7 +135,8 @@ LimitDecision CallGate::Admit(const InboundCall& call) const {
 GateCounters CallGate::counters() const {
   return GateCounters{admitted_.load(std::memory_order_relaxed),
                       denied_.load(std::memory_order_relaxed),
-                      limited_.load(std::memory_order_relaxed)};
+                      limited_.load(std::memory_order_relaxed),
+                      faults_.load(std::memory_order_relaxed)};
 }
 
 int64_t CallGate::permits_held() const {

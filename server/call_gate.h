@@ -2,8 +2,9 @@
 // (server/internal/governance_filter.h) asks it about every call before the
 // application sees it; the gate answers from the rules of the Polaris
 // service the call belongs to: access control first (PERMISSION_DENIED),
-// then rate limits (RESOURCE_EXHAUSTED by default, or a wait for queueing
-// rules, and concurrency permits the call holds until it ends).
+// then fault injection (an abort, or a delay), then rate limits
+// (RESOURCE_EXHAUSTED by default, or a wait for queueing rules, and
+// concurrency permits the call holds until it ends).
 //
 // The rules arrive as immutable per-service snapshots (Publish), swapped in
 // whole; a call reads one snapshot, without a lock of ours.
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "sdk/access/block_allow_rules.h"
+#include "sdk/fault/fault_injection.h"
 #include "sdk/limiter/rate_limiter.h"
 #include "sdk/model.h"
 #include "sdk/rule/inbound_call.h"
@@ -32,6 +34,7 @@ struct ServiceGovernance {
   ServiceKey key;
   std::shared_ptr<const BlockAllowRules> access;   // may be null
   std::shared_ptr<const RateLimiter> limiter;      // may be null
+  std::shared_ptr<const FaultInjectionRules> faults;  // may be null
 };
 
 // Calls the gate admitted, denied and limited since it was made.
@@ -39,6 +42,7 @@ struct GateCounters {
   uint64_t admitted = 0;
   uint64_t denied = 0;
   uint64_t limited = 0;
+  uint64_t faults_injected = 0;  // aborted or delayed by FAULT_INJECTION
 };
 
 class CallGate {
@@ -61,7 +65,8 @@ class CallGate {
   // proceeds; permits the call holds until it ends.
   LimitDecision Admit(const InboundCall& call) const;
 
-  // Whether any service has a queueing ("unirate") rule.
+  // Whether any service has a queueing ("unirate") rule or delays calls by
+  // fault injection: calls may have to wait (server/queue_interceptor.h).
   bool queueing() const { return queueing_.load(std::memory_order_relaxed); }
 
   GateCounters counters() const;
@@ -75,7 +80,7 @@ class CallGate {
 
   std::mutex write_mu_;  // serialises Route and Publish
   std::shared_ptr<const State> state_;  // read and written atomically
-  mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0};
+  mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0}, faults_{0};
   std::atomic<bool> queueing_{false};
 };
 

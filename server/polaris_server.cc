@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "sdk/access/block_allow_rules.h"
+#include "sdk/fault/fault_injection.h"
 #include "sdk/lossless/lossless_rules.h"
 #include "sdk/builtin_governance.h"
 #include "sdk/context.h"
@@ -171,6 +172,7 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
               ServiceGovernance next;
               next.key = raw->key;
               next.access = (*view)->Rules<BlockAllowRules>();
+              next.faults = (*view)->Rules<FaultInjectionRules>();
               limiter_options.instances = RoutableInstances(**view);
               next.limiter = RateLimiter::Create(
                   (*view)->Rules<RateLimitRules>(),
