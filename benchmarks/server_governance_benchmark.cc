@@ -27,6 +27,7 @@
 #include "proto/v1/ratelimit.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/limiter/rate_limiter.h"
+#include "sdk/limiter/rule_builders_for_test.h"
 #include "sdk/parse_for_test.h"
 #include "sdk/rule/fake_inbound_call.h"
 #include "server/polaris_server.h"
@@ -39,20 +40,12 @@ using mockplane::EchoBackend;
 
 const ServiceKey kEcho{"default", echo::EchoServer::service_full_name()};
 
+// A rule every benchmark call matches (method and header) and that always
+// admits.
 v1::Rule QpsRule() {
-  v1::Rule rule;
-  rule.mutable_id()->set_value("wide");
-  rule.mutable_service()->set_value(kEcho.service);
-  rule.mutable_namespace_()->set_value(kEcho.service_namespace);
-  rule.set_type(v1::Rule::LOCAL);
+  v1::Rule rule = testing::QpsRule(kEcho, "wide", 4'000'000'000u, 1);
   rule.mutable_method()->mutable_value()->set_value("Echo");
-  v1::MatchArgument* tenant = rule.add_arguments();
-  tenant->set_type(v1::MatchArgument::HEADER);
-  tenant->set_key("x-tenant");
-  tenant->mutable_value()->mutable_value()->set_value("t1");
-  v1::Amount* amount = rule.add_amounts();
-  amount->mutable_maxamount()->set_value(4'000'000'000u);
-  amount->mutable_validduration()->set_seconds(1);
+  testing::AddArgument(rule, v1::MatchArgument::HEADER, "x-tenant", "t1");
   return rule;
 }
 

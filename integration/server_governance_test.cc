@@ -19,6 +19,7 @@
 #include "proto/v1/block_allow_list.pb.h"
 #include "proto/v1/fault_injection.pb.h"
 #include "proto/v1/ratelimit.pb.h"
+#include "sdk/limiter/rule_builders_for_test.h"
 #include "server/polaris_server.h"
 #include "server/queue_interceptor.h"
 
@@ -38,30 +39,14 @@ constexpr bool kSanitized = false;
 const ServiceKey kEcho{"default", echo::EchoServer::service_full_name()};
 
 v1::Rule QpsRule(const std::string& id, uint32_t max, int64_t seconds) {
-  v1::Rule rule;
-  rule.mutable_id()->set_value(id);
-  rule.mutable_service()->set_value(kEcho.service);
-  rule.mutable_namespace_()->set_value(kEcho.service_namespace);
-  rule.set_type(v1::Rule::LOCAL);
-  v1::Amount* amount = rule.add_amounts();
-  amount->mutable_maxamount()->set_value(max);
-  amount->mutable_validduration()->set_seconds(seconds);
-  return rule;
+  return testing::QpsRule(kEcho, id, max, seconds);
 }
 
 v1::Rule ConcurrencyRule(const std::string& id, uint32_t max) {
-  v1::Rule rule = QpsRule(id, 0, 0);
-  rule.clear_amounts();
-  rule.set_resource(v1::Rule::CONCURRENCY);
-  rule.mutable_concurrencyamount()->set_maxamount(max);
-  return rule;
+  return testing::ConcurrencyRule(kEcho, id, max);
 }
 
-v1::RateLimit Limits(std::vector<v1::Rule> rules) {
-  v1::RateLimit limits;
-  for (v1::Rule& rule : rules) *limits.add_rules() = std::move(rule);
-  return limits;
-}
+using testing::Limits;
 
 v1::BlockAllowListRule BlockIp(const std::string& id, const std::string& ip) {
   v1::BlockAllowListRule rule;
@@ -76,6 +61,31 @@ v1::BlockAllowListRule BlockIp(const std::string& id, const std::string& ip) {
   argument->mutable_value()->mutable_value()->set_value(ip);
   return rule;
 }
+
+// An async unary call in flight on a completion queue (its own tag).
+struct PendingCall {
+  grpc::ClientContext context;
+  echo::EchoResponse response;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
+
+  static std::unique_ptr<PendingCall> Start(echo::EchoServer::Stub& stub,
+                                            grpc::CompletionQueue& queue) {
+    auto call = std::make_unique<PendingCall>();
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    echo::EchoRequest request;
+    call->reader = stub.AsyncEcho(&call->context, request, &queue);
+    call->reader->Finish(&call->response, &call->status, call.get());
+    return call;
+  }
+  // The next call of `queue` to finish.
+  static PendingCall* Next(grpc::CompletionQueue& queue) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!queue.Next(&tag, &ok)) return nullptr;
+    return static_cast<PendingCall*>(tag);
+  }
+};
 
 class ServerGovernanceTest : public ::testing::Test {
  protected:
@@ -269,30 +279,16 @@ TEST_F(ServerGovernanceTest, UniformQueueingSpacesCallsAndRefusesBeyondTheMaximu
   StartBackend();
   auto stub = Stub("127.0.0.1");
   grpc::CompletionQueue queue;
-  struct Pending {
-    grpc::ClientContext context;
-    echo::EchoResponse response;
-    grpc::Status status;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
-  };
   constexpr int kCalls = 40;
-  std::vector<std::unique_ptr<Pending>> calls;
-  echo::EchoRequest request;
+  std::vector<std::unique_ptr<PendingCall>> calls;
   const absl::Time start = absl::Now();
-  for (int i = 0; i < kCalls; ++i) {
-    auto call = std::make_unique<Pending>();
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    call->reader = stub->AsyncEcho(&call->context, request, &queue);
-    call->reader->Finish(&call->response, &call->status, call.get());
-    calls.push_back(std::move(call));
-  }
+  for (int i = 0; i < kCalls; ++i) calls.push_back(PendingCall::Start(*stub, queue));
   int admitted = 0, refused = 0;
   absl::Time last_admitted = start;
   for (int i = 0; i < kCalls; ++i) {
-    void* tag;
-    bool ok;
-    ASSERT_TRUE(queue.Next(&tag, &ok));
-    const grpc::Status& status = static_cast<Pending*>(tag)->status;
+    PendingCall* call = PendingCall::Next(queue);
+    ASSERT_NE(call, nullptr);
+    const grpc::Status& status = call->status;
     if (status.ok()) {
       ++admitted;
       last_admitted = absl::Now();
@@ -396,21 +392,8 @@ TEST_F(ServerGovernanceTest, CancelledCallsLeaveNoPermitHeld) {
   grpc::CompletionQueue queue;
   int limited = 0, cancelled = 0;
   for (int done = 0; done < kCalls; done += kBatch) {
-    struct Pending {
-      grpc::ClientContext context;
-      echo::EchoResponse response;
-      grpc::Status status;
-      std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
-    };
-    std::vector<std::unique_ptr<Pending>> batch;
-    echo::EchoRequest request;
-    for (int i = 0; i < kBatch; ++i) {
-      auto call = std::make_unique<Pending>();
-      call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-      call->reader = stub->AsyncEcho(&call->context, request, &queue);
-      call->reader->Finish(&call->response, &call->status, call.get());
-      batch.push_back(std::move(call));
-    }
+    std::vector<std::unique_ptr<PendingCall>> batch;
+    for (int i = 0; i < kBatch; ++i) batch.push_back(PendingCall::Start(*stub, queue));
     // Let some reach the backend before the whole batch is cancelled.
     if ((done / kBatch) % 2 == 0) {
       WaitUntil([&] { return polaris_->gate().permits_held() >= kBatch / 2; }, absl::Seconds(5),
@@ -418,10 +401,9 @@ TEST_F(ServerGovernanceTest, CancelledCallsLeaveNoPermitHeld) {
     }
     for (auto& call : batch) call->context.TryCancel();
     for (int i = 0; i < kBatch; ++i) {
-      void* tag = nullptr;
-      bool ok = false;
-      ASSERT_TRUE(queue.Next(&tag, &ok));
-      const grpc::Status& status = static_cast<Pending*>(tag)->status;
+      PendingCall* call = PendingCall::Next(queue);
+      ASSERT_NE(call, nullptr);
+      const grpc::Status& status = call->status;
       if (status.error_code() == grpc::StatusCode::CANCELLED) ++cancelled;
       if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++limited;
     }
@@ -431,8 +413,17 @@ TEST_F(ServerGovernanceTest, CancelledCallsLeaveNoPermitHeld) {
   // The server learns of the cancellations asynchronously, and may still be
   // taking in streams the client has already given up: wait for it to settle.
   backend_->SetLatency(absl::ZeroDuration());
-  EXPECT_TRUE(WaitUntil([&] { return Call(*stub).ok(); }, absl::Seconds(30)));
-  EXPECT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 0; }, absl::Seconds(30)))
+  EXPECT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 0; }, absl::Seconds(120)))
+      << polaris_->gate().permits_held() << " permits still held";
+  grpc::Status last;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        last = Call(*stub);
+        return last.ok();
+      },
+      absl::Seconds(120)))
+      << last.error_code() << ": " << last.error_message();
+  EXPECT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 0; }, absl::Seconds(120)))
       << polaris_->gate().permits_held() << " permits still held";
   queue.Shutdown();
   void* tag;
@@ -447,30 +438,16 @@ TEST_F(ServerGovernanceTest, AConcurrencyLimitRefusesCallsBeyondIt) {
   backend_->SetLatency(absl::Seconds(2));
   auto stub = Stub("127.0.0.1");
   grpc::CompletionQueue queue;
-  struct Pending {
-    grpc::ClientContext context;
-    echo::EchoResponse response;
-    grpc::Status status;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<echo::EchoResponse>> reader;
-  };
-  std::vector<std::unique_ptr<Pending>> calls;
-  echo::EchoRequest request;
-  for (int i = 0; i < 2; ++i) {
-    auto call = std::make_unique<Pending>();
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    call->reader = stub->AsyncEcho(&call->context, request, &queue);
-    call->reader->Finish(&call->response, &call->status, call.get());
-    calls.push_back(std::move(call));
-  }
+  std::vector<std::unique_ptr<PendingCall>> calls;
+  for (int i = 0; i < 2; ++i) calls.push_back(PendingCall::Start(*stub, queue));
   ASSERT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 2; }, absl::Seconds(10)));
   grpc::Status third = Call(*stub);
   EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(third.error_message(), "polaris: rate limited by rule two-at-a-time");
   for (int i = 0; i < 2; ++i) {
-    void* tag;
-    bool ok;
-    ASSERT_TRUE(queue.Next(&tag, &ok));
-    EXPECT_TRUE(static_cast<Pending*>(tag)->status.ok());
+    PendingCall* call = PendingCall::Next(queue);
+    ASSERT_NE(call, nullptr);
+    EXPECT_TRUE(call->status.ok());
   }
   EXPECT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() == 0; }, absl::Seconds(10)));
   queue.Shutdown();

@@ -24,6 +24,18 @@ class CoarseClock : public RealClock {
   }
 };
 
+// Monotonic: never steps back when the wall clock is set. Now() counts from
+// an arbitrary origin (boot); intervals only.
+class SteadyCoarseClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::UnixEpoch() + absl::Nanoseconds(NowNanos()); }
+  int64_t NowNanos() const override {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+  }
+};
+
 }  // namespace
 
 void Clock::SleepFor(absl::Duration duration) const {
@@ -49,6 +61,11 @@ Clock* Clock::Real() {
 
 Clock* Clock::Coarse() {
   static Clock* const clock = new CoarseClock();
+  return clock;
+}
+
+Clock* Clock::SteadyCoarse() {
+  static Clock* const clock = new SteadyCoarseClock();
   return clock;
 }
 

@@ -33,6 +33,10 @@ class Clock {
   // several times cheaper to read): for call paths that time windows and
   // thresholds far longer than a tick. Waits exactly, as Real() does.
   static Clock* Coarse();
+  // A coarse monotonic clock: it never steps when the wall clock is set
+  // (NTP, an operator), which rate windows must not feel. Its Now() counts
+  // from an arbitrary origin: for intervals only, not calendar time.
+  static Clock* SteadyCoarse();
 };
 
 // A clock that moves only when told to. Thread-safe.

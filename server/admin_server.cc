@@ -41,19 +41,24 @@ void Reply(::mg_connection* connection, const AdminResponse& response) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
-    const AdminOptions& options, std::map<std::string, Handler> handlers) {
-  const size_t colon = options.address.rfind(':');
+absl::Status AdminOptions::Validate() const {
+  const size_t colon = address.rfind(':');
   int port = -1;
   if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(options.address.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "AdminOptions.address '", options.address, "' is not host:port (port 0..65535)"));
-  }
-  if (options.threads < 1 || options.threads > 64) {
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("AdminOptions.threads ", options.threads, " is not in 1..64"));
+        absl::StrCat("AdminOptions.address '", address, "' is not host:port (port 0..65535)"));
   }
+  if (threads < 1 || threads > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AdminOptions.threads ", threads, " is not in 1..64"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
+    const AdminOptions& options, std::map<std::string, Handler> handlers) {
+  if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
   for (const auto& [path, handler] : handlers) {
     if (path.empty() || path[0] != '/' || handler == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("admin handler for '", path, "' is invalid"));

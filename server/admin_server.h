@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 struct mg_context;
@@ -23,6 +24,9 @@ struct AdminOptions {
   std::string address = "127.0.0.1:0";
   // Threads answering requests.
   int threads = 2;
+
+  // InvalidArgument naming the bad field.
+  absl::Status Validate() const;
 };
 
 struct AdminRequest {

@@ -41,6 +41,9 @@ struct CallGate::State {
     if (!service.empty() && service.front() == '/') service.remove_prefix(1);
     const size_t slash = service.find('/');
     if (slash != absl::string_view::npos) service = service.substr(0, slash);
+    // Health checks are how clients and orchestrators see the instance:
+    // never limited or denied (a Watch stream would hold a permit forever).
+    if (service == "grpc.health.v1.Health") return nullptr;
     auto it = routes.find(service);
     if (it == routes.end()) it = routes.find(absl::string_view());
     if (it == routes.end()) return nullptr;

@@ -75,6 +75,17 @@ absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(
   if (options.rules_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("ServerOptions.rules_wait is negative");
   }
+  if (options.online.delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ServerOptions.online.delay is negative");
+  }
+  if (options.online.readiness_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ServerOptions.online.readiness_interval must be positive");
+  }
+  if (options.admin.has_value()) {
+    if (absl::Status valid = options.admin->Validate(); !valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("ServerOptions.admin: ", valid.message()));
+    }
+  }
   RegisterBuiltinGovernance();
   ContextOptions context_options;
   context_options.control_plane.address = registration.control_plane_address;
@@ -144,6 +155,7 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
         "RegisterService<T>())");
   }
   server_ = &server;
+  port_ = port;
   if (options_.registration.service.empty()) {
     for (size_t i = 0; i < keys.size(); ++i) gate_->Route(grpc_services_[i], keys[i]);
   } else {
@@ -207,22 +219,36 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
   if (plan.delay > absl::ZeroDuration() || plan.readiness || plan.health_check) {
     // Registration follows once the instance is ready, on a thread of its own.
     lock.lock();
-    port_ = port;
     online_thread_ = std::thread([this, plan] { ComeOnline(plan); });
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
-      RegisterAll(server, port);
-  if (!registrations.ok()) {
+  absl::Status registered = RegisterUnlessOffline();
+  if (!registered.ok()) {
     std::unique_ptr<AdminServer> admin;
     {
       std::lock_guard<std::mutex> admin_lock(mu_);
       admin.swap(admin_);
     }
-    return registrations.status();
+    return registered;
   }
-  lock.lock();
-  port_ = port;
+  return absl::OkStatus();
+}
+
+absl::Status PolarisServer::RegisterUnlessOffline() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  grpc::Server* server;
+  int port;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Stopped or taken offline meanwhile, or brought online by Online().
+    if (stopped_ || online_cancelled_ || online_) return absl::OkStatus();
+    server = server_;
+    port = port_;
+  }
+  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
+      RegisterAll(*server, port);
+  if (!registrations.ok()) return registrations.status();
+  std::lock_guard<std::mutex> lock(mu_);
   registrations_ = *std::move(registrations);
   online_ = true;
   return absl::OkStatus();
@@ -282,11 +308,9 @@ bool PolarisServer::HealthServing(const std::string& service, int port) const {
 void PolarisServer::ComeOnline(const OnlinePlan& plan) {
   if (Stopping(plan.delay)) return;
   int port;
-  grpc::Server* server;
   {
     std::lock_guard<std::mutex> lock(mu_);
     port = port_;
-    server = server_;
   }
   for (uint64_t attempt = 0;; ++attempt) {
     const bool ready = (!plan.readiness || plan.readiness()) &&
@@ -298,22 +322,10 @@ void PolarisServer::ComeOnline(const OnlinePlan& plan) {
     }
     if (Stopping(plan.interval)) return;
   }
-  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // Taken offline meanwhile, or brought online by Online().
-    if (stopped_ || online_cancelled_ || online_) return;
+  absl::Status registered = RegisterUnlessOffline();
+  if (!registered.ok()) {
+    gpr_log(GPR_ERROR, "polaris: registering once ready failed: %s", registered.ToString().c_str());
   }
-  absl::StatusOr<std::vector<std::unique_ptr<Registration>>> registrations =
-      RegisterAll(*server, port);
-  if (!registrations.ok()) {
-    gpr_log(GPR_ERROR, "polaris: registering once ready failed: %s",
-            registrations.status().ToString().c_str());
-    return;
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  registrations_ = *std::move(registrations);
-  online_ = true;
 }
 
 absl::Status PolarisServer::StartAdmin() {

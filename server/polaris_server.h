@@ -160,6 +160,9 @@ class PolarisServer {
     absl::Duration interval = absl::Seconds(1);
   };
   OnlinePlan PlanOnline(const std::vector<Watched*>& watched) const;
+  // Registers every service unless stopped, taken offline or already
+  // online (serialised with Offline, Online and Shutdown).
+  absl::Status RegisterUnlessOffline();
   // Registers once `plan` is satisfied, unless stopped or taken offline.
   void ComeOnline(const OnlinePlan& plan);
   // Waits up to `wait`; true once stopped or taken offline.

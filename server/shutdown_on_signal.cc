@@ -46,8 +46,10 @@ absl::StatusOr<std::unique_ptr<ShutdownOnSignal>> ShutdownOnSignal::Install(
   if (g_installed.exchange(true)) {
     return absl::FailedPreconditionError("ShutdownOnSignal is already installed in this process");
   }
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
+  // One pipe for the process's life: a handler running on another thread
+  // while the object goes must never write to a reused descriptor.
+  static int fds[2] = {-1, -1};
+  if (fds[0] < 0 && pipe2(fds, O_CLOEXEC) != 0) {
     g_installed = false;
     return absl::InternalError(absl::StrCat("ShutdownOnSignal: pipe: ", std::strerror(errno)));
   }
@@ -76,9 +78,6 @@ ShutdownOnSignal::~ShutdownOnSignal() {
   const int fd = g_write_fd.exchange(-1);
   (void)!write(fd, &kStopWatching, 1);
   watcher_.join();
-  close(fd);
-  close(g_read_fd);
-  g_read_fd = -1;
   g_installed = false;
 }
 

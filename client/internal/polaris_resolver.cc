@@ -46,15 +46,36 @@ namespace {
 
 // The application's service config, copied for the resolver: the client
 // channel removes GRPC_ARG_SERVICE_CONFIG from the resolver's arguments.
+// The copy is made before gRPC knows a channel's target, so every channel
+// with a service config carries it; as a pointer whose copies all compare
+// equal, it never makes two subchannels differ (the client channel strips
+// the original for that reason).
 constexpr char kApplicationServiceConfigArg[] = "grpc_cpp_polaris.application_service_config";
+
+struct ApplicationServiceConfig {
+  std::string json;
+};
+
+const grpc_arg_pointer_vtable kApplicationServiceConfigVtable = {
+    [](void* p) -> void* {
+      return new ApplicationServiceConfig(*static_cast<ApplicationServiceConfig*>(p));
+    },
+    [](void* p) { delete static_cast<ApplicationServiceConfig*>(p); },
+    [](void*, void*) { return 0; },
+};
+
+std::string ApplicationServiceConfigOf(const grpc_core::ChannelArgs& args) {
+  const auto* config =
+      static_cast<const ApplicationServiceConfig*>(args.GetVoidPointer(kApplicationServiceConfigArg));
+  return config == nullptr ? "{}" : config->json;
+}
 
 // The application's service config (or an empty one) with health checking
 // added, unless it has its own healthCheckConfig. Null when the
 // application's config does not parse: the channel then reports it itself.
 grpc_core::RefCountedPtr<grpc_core::ServiceConfig> HealthCheckingConfig(
     const grpc_core::ChannelArgs& args, const HealthCheckOptions& options) {
-  absl::StatusOr<grpc_core::Json> json = grpc_core::Json::Parse(
-      args.GetString(kApplicationServiceConfigArg).value_or("{}"));
+  absl::StatusOr<grpc_core::Json> json = grpc_core::Json::Parse(ApplicationServiceConfigOf(args));
   if (!json.ok() || json->type() != grpc_core::Json::Type::OBJECT) return nullptr;
   grpc_core::Json::Object& config = *json->mutable_object();
   if (config.find("healthCheckConfig") == config.end()) {
@@ -317,13 +338,14 @@ void RegisterPolarisResolver(grpc_core::CoreConfiguration::Builder* builder) {
   builder->resolver_registry()->RegisterResolverFactory(
       std::make_unique<PolarisResolverFactory>());
   // Keeps a copy of the application's service config where the resolver
-  // sees it (only for polaris:// targets, see HealthCheckingConfig).
+  // sees it (see kApplicationServiceConfigArg).
   builder->channel_args_preconditioning()->RegisterStage([](grpc_core::ChannelArgs args) {
     const absl::optional<absl::string_view> config = args.GetString(GRPC_ARG_SERVICE_CONFIG);
     if (!config.has_value()) return args;
-    const absl::optional<absl::string_view> target = args.GetString(GRPC_ARG_SERVER_URI);
-    if (target.has_value() && !absl::StartsWith(*target, "polaris:")) return args;
-    return args.Set(kApplicationServiceConfigArg, std::string(*config));
+    return args.Set(kApplicationServiceConfigArg,
+                    grpc_core::ChannelArgs::Pointer(
+                        new ApplicationServiceConfig{std::string(*config)},
+                        &kApplicationServiceConfigVtable));
   });
 }
 

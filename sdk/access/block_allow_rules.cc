@@ -81,7 +81,8 @@ absl::StatusOr<AccessRule> Build(const v1::BlockAllowListRule& proto, const std:
       absl::StatusOr<StringMatcher> value =
           StringMatcher::FromProto(argument.value(), argument_field + ".value");
       if (!value.ok()) return Bad(where, "", value.status().message());
-      parsed.arguments.push_back(ArgumentMatcher{*attribute, argument.key(), *std::move(value)});
+      parsed.arguments.push_back(
+          ArgumentMatcher{*attribute, KeyOf(*attribute, argument.key()), *std::move(value)});
     }
     rule.configs.push_back(std::move(parsed));
   }
@@ -121,8 +122,12 @@ class BlockAllowRulesParser final : public RuleParser {
 
 }  // namespace
 
+bool AccessConfig::Covers(const InboundCall& call) const {
+  return api_applies && MethodMatches(path, call.method());
+}
+
 bool AccessConfig::Matches(const InboundCall& call) const {
-  if (!api_applies || !MethodMatches(path, call.method())) return false;
+  if (!Covers(call)) return false;
   for (const ArgumentMatcher& argument : arguments) {
     if (!argument.Matches(call)) return false;
   }
@@ -138,6 +143,7 @@ const AccessRule* BlockAllowRules::Denies(const InboundCall& call) const {
   const AccessRule* first_allow_list = nullptr;
   for (const AccessRule& rule : rules) {
     for (const AccessConfig& config : rule.configs) {
+      if (!config.Covers(call)) continue;  // about other methods
       if (config.policy == AccessConfig::Policy::kAllow && first_allow_list == nullptr) {
         first_allow_list = &rule;
       }
@@ -146,7 +152,8 @@ const AccessRule* BlockAllowRules::Denies(const InboundCall& call) const {
       }
     }
   }
-  // Unlisted callers: shut out by an allow list, let in by block lists only.
+  // Unlisted callers: shut out by an allow list of this method, let in by
+  // block lists only.
   return first_allow_list;
 }
 

@@ -7,8 +7,8 @@
 //   "grpc"; method empty, "*" or POST, gRPC's HTTP method; path against
 //   the gRPC method, see MethodMatches) and every argument does;
 // - the first matching config decides: ALLOW_LIST admits, BLOCK_LIST denies;
-// - a call no config matches is denied when any config is an ALLOW_LIST
-//   (only listed callers may call), admitted otherwise.
+// - a call no config matches is denied when an ALLOW_LIST config covers its
+//   method (only listed callers may call it), admitted otherwise.
 #ifndef GRPC_CPP_POLARIS_SDK_ACCESS_BLOCK_ALLOW_RULES_H_
 #define GRPC_CPP_POLARIS_SDK_ACCESS_BLOCK_ALLOW_RULES_H_
 
@@ -30,6 +30,9 @@ struct AccessConfig {
   StringMatcher path;
   std::vector<ArgumentMatcher> arguments;
 
+  // Whether its api is about the call's method.
+  bool Covers(const InboundCall& call) const;
+  // Whether it covers the call and every argument matches.
   bool Matches(const InboundCall& call) const;
 };
 

@@ -93,6 +93,20 @@ TEST(BlockAllowRulesTest, TheApiLimitsAConfigToItsMethods) {
   EXPECT_EQ(rules->Denies(call), nullptr);
 }
 
+TEST(BlockAllowRulesTest, AnAllowListOfOneMethodLeavesOtherMethodsOpen) {
+  v1::BlockAllowListRule admin = Rule("admin-only-gateway", v1::BlockAllowConfig::ALLOW_LIST,
+                                      Argument::HEADER, "X-Role", "gateway");
+  admin.mutable_blockallowconfig(0)->mutable_api()->mutable_path()->mutable_value()->set_value(
+      "/echo.EchoService/Admin");
+  auto rules = Parse({admin});
+  testing::FakeInboundCall call;
+  EXPECT_EQ(rules->Denies(call), nullptr);  // Echo: not the allow list's method
+  call.method_name = "/echo.EchoService/Admin";
+  EXPECT_EQ(rules->Denies(call)->id, "admin-only-gateway");
+  call.headers["x-role"] = "gateway";  // the rule's key, lowered as gRPC sends it
+  EXPECT_EQ(rules->Denies(call), nullptr);
+}
+
 TEST(BlockAllowRulesTest, DisabledAndBadRulesAreLeftOut) {
   v1::BlockAllowListRule disabled =
       Rule("disabled", v1::BlockAllowConfig::BLOCK_LIST, Argument::CALLER_IP, "", "127.0.0.1");

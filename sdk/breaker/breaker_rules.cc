@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/v1/circuitbreaker.pb.h"
 #include "proto/v1/response.pb.h"
+#include "sdk/rule/status_code.h"
 #include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
@@ -292,25 +293,7 @@ bool BreakerRule::CoversMethod(absl::string_view path) const {
 
 absl::StatusCode BreakerRule::OpenCode() const {
   if (!fallback.has_value()) return absl::StatusCode::kUnavailable;
-  const int32_t code = fallback->code;
-  if (code >= 1 && code <= 16) return static_cast<absl::StatusCode>(code);
-  switch (code) {
-    case 400:
-      return absl::StatusCode::kInternal;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kUnimplemented;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return absl::StatusCode::kUnavailable;
-    default:
-      return code >= 100 ? absl::StatusCode::kUnknown : absl::StatusCode::kUnavailable;
-  }
+  return StatusCodeOfRule(fallback->code);
 }
 
 const BreakerRule* CircuitBreakerRules::Find(BreakerLevel level, const ServiceKey& caller,

@@ -9,6 +9,7 @@
 #include "proto/v1/fault_injection.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
+#include "sdk/rule/status_code.h"
 #include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
@@ -33,7 +34,7 @@ absl::StatusOr<FaultRule> Build(const v1::FaultInjection& proto, const std::stri
     rule.sources.push_back(std::move(parsed));
   }
   rule.abort_percent = std::min<uint32_t>(100, proto.abortfault().abortpercent());
-  rule.abort_code = GrpcCodeForAbort(proto.abortfault().abortcode());
+  rule.abort_code = StatusCodeOfRule(proto.abortfault().abortcode());
   rule.delay_percent = std::min<uint32_t>(100, proto.delayfault().delaypercent());
   rule.delay = absl::Milliseconds(proto.delayfault().delay());
   if (rule.delay_percent > 0 && rule.delay > absl::Minutes(1)) {
@@ -75,27 +76,6 @@ class FaultInjectionRulesParser final : public RuleParser {
 };
 
 }  // namespace
-
-absl::StatusCode GrpcCodeForAbort(uint32_t code) {
-  if (code >= 1 && code <= 16) return static_cast<absl::StatusCode>(code);
-  switch (code) {
-    case 400:
-      return absl::StatusCode::kInternal;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kUnimplemented;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return absl::StatusCode::kUnavailable;
-    default:
-      return absl::StatusCode::kUnknown;
-  }
-}
 
 bool FaultRule::Applies(const InboundCall& call) const {
   if (sources.empty()) return true;

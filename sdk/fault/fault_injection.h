@@ -10,9 +10,8 @@
 // - abortFault: abortPercent % (0..100, more counts as 100) of the calls end
 //   at once with abortCode; delayFault: delayPercent % of the calls wait
 //   `delay` ms first; both may hit one call.
-// abortCode is an HTTP status, mapped to gRPC as gRPC maps HTTP statuses
-// (403 PERMISSION_DENIED, 429/502/503/504 UNAVAILABLE, ...); 1..16 are taken
-// as gRPC codes.
+// abortCode is an HTTP status or a gRPC code (StatusCodeOfRule,
+// sdk/rule/status_code.h).
 #ifndef GRPC_CPP_POLARIS_SDK_FAULT_FAULT_INJECTION_H_
 #define GRPC_CPP_POLARIS_SDK_FAULT_FAULT_INJECTION_H_
 
@@ -79,9 +78,6 @@ class FaultInjectionRules final : public ParsedRules {
   std::vector<FaultRule> rules;
   std::vector<std::string> rejected;
 };
-
-// gRPC's code for an HTTP status (1..16: the gRPC code itself).
-absl::StatusCode GrpcCodeForAbort(uint32_t code);
 
 std::unique_ptr<RuleParser> MakeFaultInjectionRulesParser();
 

@@ -7,6 +7,7 @@
 #include "sdk/call_metadata.h"
 #include "sdk/parse_for_test.h"
 #include "sdk/rule/fake_inbound_call.h"
+#include "sdk/rule/status_code.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -83,10 +84,11 @@ TEST(FaultInjectionTest, DisabledAndBadRulesAreLeftOutAndCodesMapLikeGrpc) {
   EXPECT_TRUE(rules->empty());
   ASSERT_EQ(rules->rejected.size(), 1u);
   EXPECT_EQ(rules->rejected[0], "FAULT_INJECTION faultInjection[1]: delayFault.delay 120000 ms exceeds a minute");
-  EXPECT_EQ(GrpcCodeForAbort(403), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(GrpcCodeForAbort(429), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(GrpcCodeForAbort(500), absl::StatusCode::kUnknown);
-  EXPECT_EQ(GrpcCodeForAbort(8), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(StatusCodeOfRule(403), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(StatusCodeOfRule(429), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusCodeOfRule(500), absl::StatusCode::kUnknown);
+  EXPECT_EQ(StatusCodeOfRule(8), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(StatusCodeOfRule(0), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -82,6 +82,10 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
                absl::StrCat("'", proto.action().value(), "' is neither REJECT nor UNIRATE"));
   }
   if (proto.has_max_queue_delay() && proto.max_queue_delay().value() > 0) {
+    if (proto.max_queue_delay().value() > 60) {
+      return Bad(where, "max_queue_delay",
+                 absl::StrCat(proto.max_queue_delay().value(), " s exceeds a minute"));
+    }
     rule.max_queue_delay = absl::Seconds(proto.max_queue_delay().value());
   }
   if (proto.has_method()) {
@@ -97,7 +101,8 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
     absl::StatusOr<StringMatcher> value =
         StringMatcher::FromProto(argument.value(), field + ".value");
     if (!value.ok()) return Bad(where, "", value.status().message());
-    rule.arguments.push_back(ArgumentMatcher{*attribute, argument.key(), *std::move(value)});
+    rule.arguments.push_back(ArgumentMatcher{*attribute, KeyOf(*attribute, argument.key()),
+                                             *std::move(value)});
   }
   // Older servers' labels: a header each.
   if (proto.arguments_size() == 0) {
@@ -108,8 +113,8 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
       absl::StatusOr<StringMatcher> value =
           StringMatcher::FromProto(proto.labels().at(key), absl::StrCat("labels[", key, "]"));
       if (!value.ok()) return Bad(where, "", value.status().message());
-      rule.arguments.push_back(
-          ArgumentMatcher{ArgumentMatcher::Attribute::kHeader, key, *std::move(value)});
+      rule.arguments.push_back(ArgumentMatcher{ArgumentMatcher::Attribute::kHeader,
+                                               absl::AsciiStrToLower(key), *std::move(value)});
     }
   }
   rule.regex_combine = proto.regex_combine().value();

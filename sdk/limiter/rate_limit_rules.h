@@ -53,11 +53,12 @@ struct RateLimitRule {
   StringMatcher method;
   std::vector<ArgumentMatcher> arguments;
   bool regex_combine = false;
-  // QPS: at least one, each max > 0 and duration > 0.
+  // QPS: at least one; duration in (0, 24 h]; a max of 0 refuses every call.
   std::vector<Amount> amounts;
   // CONCURRENCY: calls in flight.
   uint32_t max_concurrency = 0;
-  // kUniformQueue: the longest a call may wait for its turn.
+  // kUniformQueue: the longest a call may wait for its turn (at most a
+  // minute).
   absl::Duration max_queue_delay = absl::Seconds(1);
   // Sent as the refused call's status message when set.
   std::string custom_response;

@@ -4,6 +4,7 @@
 
 #include "proto/v1/ratelimit.pb.h"
 #include "proto/v1/response.pb.h"
+#include "sdk/limiter/rule_builders_for_test.h"
 #include "sdk/parse_for_test.h"
 #include "sdk/rule/fake_inbound_call.h"
 
@@ -13,15 +14,7 @@ namespace {
 const ServiceKey kKey{"default", "EchoService"};
 
 v1::Rule QpsRule(const std::string& id, uint32_t max, int64_t seconds) {
-  v1::Rule rule;
-  rule.mutable_id()->set_value(id);
-  rule.mutable_service()->set_value(kKey.service);
-  rule.mutable_namespace_()->set_value(kKey.service_namespace);
-  rule.set_type(v1::Rule::LOCAL);
-  v1::Amount* amount = rule.add_amounts();
-  amount->mutable_maxamount()->set_value(max);
-  amount->mutable_validduration()->set_seconds(seconds);
-  return rule;
+  return testing::QpsRule(kKey, id, max, seconds);
 }
 
 absl::StatusOr<std::shared_ptr<const RateLimitRules>> Parse(std::vector<v1::Rule> rules) {
@@ -116,14 +109,19 @@ TEST(RateLimitRulesTest, ABadRuleIsLeftOutNamingItsField) {
   argument->mutable_value()->mutable_value()->set_value("(");
   v1::Rule no_amounts = QpsRule("no-amounts", 1, 1);
   no_amounts.clear_amounts();
+  v1::Rule long_queue = QpsRule("long-queue", 1, 1);
+  long_queue.mutable_max_queue_delay()->set_value(61);
   v1::Rule good = QpsRule("good", 1, 1);
   absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed =
-      Parse({no_duration, bad_action, bad_regex, no_amounts, good});
+      Parse({no_duration, bad_action, bad_regex, no_amounts, long_queue, good});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ((*parsed)->rules.size(), 1u);
   EXPECT_EQ((*parsed)->rules[0].id, "good");
   const std::vector<std::string>& rejected = (*parsed)->rejected;
-  ASSERT_EQ(rejected.size(), 4u);
+  ASSERT_EQ(rejected.size(), 5u);
+  EXPECT_NE(rejected[4].find("(long-queue): max_queue_delay 61 s exceeds a minute"),
+            std::string::npos)
+      << rejected[4];
 
   EXPECT_NE(rejected[0].find("rules[0] (no-duration): amounts[0].validDuration"),
             std::string::npos)

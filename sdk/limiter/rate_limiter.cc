@@ -126,7 +126,8 @@ int64_t RateLimiter::permits_held() const {
   return held;
 }
 
-bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision& decision) const {
+bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision& decision,
+                       TakenList& taken) const {
   const RateLimitRule& rule = *slot.rule;
   RuleWindows& windows = *slot.windows;
   std::shared_ptr<Window> keyed;
@@ -177,21 +178,34 @@ bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision&
                                                    : windows.shared->concurrency);
     return true;
   }
+  std::shared_ptr<Window> held = keyed != nullptr ? std::move(keyed) : windows.shared;
   if (rule.action == RateLimitRule::Action::kUniformQueue) {
     const int64_t wait =
         window->qps->Reserve(now(), absl::ToInt64Nanoseconds(rule.max_queue_delay));
     if (wait < 0) return false;
     decision.wait = std::max(decision.wait, absl::Nanoseconds(wait));
+    taken.push_back(Taken{std::move(held), true});
     return true;
   }
-  return window->qps->TryTake(now());
+  if (!window->qps->TryTake(now())) return false;
+  taken.push_back(Taken{std::move(held), false});
+  return true;
 }
 
 LimitDecision RateLimiter::Acquire(const InboundCall& call) const {
   LimitDecision decision;
+  TakenList taken;
   for (const Slot& slot : slots_) {
     if (!slot.rule->Matches(call)) continue;
-    if (slot.windows->allows_nothing || !Take(slot, call, decision)) {
+    if (slot.windows->allows_nothing || !Take(slot, call, decision, taken)) {
+      // The call does not run: what earlier rules gave it goes back.
+      for (Taken& earlier : taken) {
+        if (earlier.reserved) {
+          earlier.window->qps->GiveBackReservation();
+        } else {
+          earlier.window->qps->GiveBack();
+        }
+      }
       const RateLimitRule& rule = *slot.rule;
       decision.status = absl::Status(
           options_.code, rule.custom_response.empty()

@@ -93,8 +93,9 @@ struct RateLimiterOptions {
   // Windows a rule may keep per distinct value; beyond it, idle ones are
   // dropped, and calls with new values share the rule's own window.
   size_t max_windows_per_rule = 10000;
-  // Not owned; outlives the limiter.
-  Clock* clock = Clock::Coarse();
+  // Not owned; outlives the limiter. Monotonic by default: a wall clock
+  // set back would hold every window shut for as long.
+  Clock* clock = Clock::SteadyCoarse();
 };
 
 class RateLimiter {
@@ -123,7 +124,14 @@ class RateLimiter {
     std::shared_ptr<RuleWindows> windows;
   };
   RateLimiter(std::shared_ptr<const RateLimitRules> rules, const RateLimiterOptions& options);
-  bool Take(const Slot& slot, const InboundCall& call, LimitDecision& decision) const;
+  // What a call took from QPS windows, given back if a later rule refuses.
+  struct Taken {
+    std::shared_ptr<Window> window;
+    bool reserved;  // a unirate slot rather than tokens
+  };
+  using TakenList = absl::InlinedVector<Taken, 2>;
+  bool Take(const Slot& slot, const InboundCall& call, LimitDecision& decision,
+            TakenList& taken) const;
 
   const std::shared_ptr<const RateLimitRules> rules_;
   const RateLimiterOptions options_;

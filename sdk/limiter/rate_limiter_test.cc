@@ -4,6 +4,7 @@
 
 #include "proto/v1/ratelimit.pb.h"
 #include "proto/v1/response.pb.h"
+#include "sdk/limiter/rule_builders_for_test.h"
 #include "sdk/parse_for_test.h"
 #include "sdk/rule/fake_inbound_call.h"
 
@@ -13,33 +14,14 @@ namespace {
 const ServiceKey kKey{"default", "EchoService"};
 
 v1::Rule QpsRule(const std::string& id, uint32_t max, int64_t seconds) {
-  v1::Rule rule;
-  rule.mutable_id()->set_value(id);
-  rule.mutable_service()->set_value(kKey.service);
-  rule.mutable_namespace_()->set_value(kKey.service_namespace);
-  rule.set_type(v1::Rule::LOCAL);
-  v1::Amount* amount = rule.add_amounts();
-  amount->mutable_maxamount()->set_value(max);
-  amount->mutable_validduration()->set_seconds(seconds);
-  return rule;
+  return testing::QpsRule(kKey, id, max, seconds);
 }
 
 v1::Rule ConcurrencyRule(const std::string& id, uint32_t max) {
-  v1::Rule rule = QpsRule(id, 0, 0);
-  rule.clear_amounts();
-  rule.set_resource(v1::Rule::CONCURRENCY);
-  rule.mutable_concurrencyamount()->set_maxamount(max);
-  return rule;
+  return testing::ConcurrencyRule(kKey, id, max);
 }
 
-void AddArgument(v1::Rule& rule, v1::MatchArgument::Type type, const std::string& key,
-                 const std::string& value, v1::MatchString::MatchStringType match) {
-  v1::MatchArgument* argument = rule.add_arguments();
-  argument->set_type(type);
-  argument->set_key(key);
-  argument->mutable_value()->set_type(match);
-  argument->mutable_value()->mutable_value()->set_value(value);
-}
+using testing::AddArgument;
 
 std::shared_ptr<const RateLimitRules> Rules(std::vector<v1::Rule> rules) {
   v1::DiscoverResponse answer;
@@ -176,6 +158,22 @@ TEST_F(RateLimiterTest, AQpsRefusalLaterInTheListReleasesEarlierPermits) {
   ASSERT_TRUE(admitted.admitted());
   EXPECT_FALSE(limiter->Acquire(call_).admitted());
   EXPECT_EQ(limiter->permits_held(), 1);
+}
+
+TEST_F(RateLimiterTest, ARefusalGivesBackWhatEarlierRulesTook) {
+  v1::Rule wide = QpsRule("wide", 3, 60);
+  wide.mutable_priority()->set_value(0);
+  v1::Rule alice = QpsRule("alice", 1, 60);
+  alice.mutable_priority()->set_value(1);
+  AddArgument(alice, v1::MatchArgument::HEADER, "X-User", "alice");  // keys are lowered
+  auto limiter = RateLimiter::Create(Rules({wide, alice}), nullptr, Options());
+  call_.headers["x-user"] = "alice";
+  EXPECT_TRUE(limiter->Acquire(call_).admitted());
+  EXPECT_EQ(limiter->Acquire(call_).refused_by, "alice");
+  EXPECT_EQ(limiter->Acquire(call_).refused_by, "alice");
+  // "wide" lost only the admitted call's token.
+  call_.headers["x-user"] = "bob";
+  EXPECT_EQ(Admitted(*limiter, call_, 5), 2);
 }
 
 TEST_F(RateLimiterTest, UniformQueueingSpacesCallsAndRefusesBeyondTheMaximumWait) {

@@ -70,6 +70,14 @@ bool MultiBucket::TryTake(int64_t now_ns) {
   return true;
 }
 
+void MultiBucket::GiveBack() {
+  for (auto& bucket : buckets_) bucket->GiveBack();
+}
+
+void MultiBucket::GiveBackReservation() {
+  if (slowest_ != nullptr) slowest_->GiveBack();
+}
+
 int64_t MultiBucket::Reserve(int64_t now_ns, int64_t max_wait_ns) {
   if (slowest_ == nullptr) return 0;
   return slowest_->Reserve(now_ns, max_wait_ns);

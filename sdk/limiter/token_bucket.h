@@ -1,5 +1,6 @@
 // Lock-free rate windows for local limits, driven by a caller-supplied time
-// (nanoseconds on any monotonic or wall clock) so tests can drive them.
+// in nanoseconds (a monotonic clock: a time that steps back holds the bucket
+// shut for as long), so tests can drive them.
 //
 // TokenBucket is one amount: `max` calls per `duration`, refilled evenly
 // (one call's worth every duration/max), holding at most `max`: a burst of
@@ -22,7 +23,7 @@ namespace grpc_cpp_polaris {
 
 class TokenBucket {
  public:
-  // `max` > 0 calls per `duration` > 0.
+  // `max` calls per `duration` (finite, > 0; at most a day, as rules are).
   TokenBucket(uint32_t max, absl::Duration duration);
 
   TokenBucket(const TokenBucket&) = delete;
@@ -30,8 +31,8 @@ class TokenBucket {
 
   // Takes one call's worth at `now_ns` if there is one.
   bool TryTake(int64_t now_ns);
-  // Gives back a call's worth taken at `now_ns` (a take undone because
-  // another bucket refused).
+  // Gives back a call's worth (a take undone because another bucket or
+  // rule refused the call).
   void GiveBack();
   // Reserves the next evenly spaced slot at `now_ns`, no burst: returns how
   // long the caller must wait for it, or -1 (nothing reserved) when that
@@ -63,9 +64,13 @@ class MultiBucket {
 
   // Takes from every bucket, or from none.
   bool TryTake(int64_t now_ns);
+  // Gives back what TryTake took.
+  void GiveBack();
   // Reserves an evenly spaced slot at the slowest amount's pace; see
   // TokenBucket::Reserve.
   int64_t Reserve(int64_t now_ns, int64_t max_wait_ns);
+  // Gives back what Reserve reserved.
+  void GiveBackReservation();
   size_t size() const { return buckets_.size(); }
   const TokenBucket& bucket(size_t i) const { return *buckets_[i]; }
 

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "sdk/call_metadata.h"
 #include "sdk/rule/wildcard.h"
 
@@ -65,6 +66,14 @@ std::optional<absl::string_view> ArgumentMatcher::ValueOf(const InboundCall& cal
     }
   }
   return std::nullopt;
+}
+
+std::string KeyOf(ArgumentMatcher::Attribute attribute, absl::string_view key) {
+  if (attribute == ArgumentMatcher::Attribute::kHeader ||
+      attribute == ArgumentMatcher::Attribute::kCustom) {
+    return absl::AsciiStrToLower(key);
+  }
+  return std::string(key);
 }
 
 bool MethodMatches(const StringMatcher& matcher, absl::string_view method) {

@@ -64,6 +64,10 @@ struct ArgumentMatcher {
   bool Matches(const InboundCall& call) const;
 };
 
+// The key a rule argument names, as calls carry it: gRPC metadata keys are
+// lowercase, so header keys (kHeader, kCustom) are lowered.
+std::string KeyOf(ArgumentMatcher::Attribute attribute, absl::string_view key);
+
 // Whether a rule's method matcher matches `method` ("/package.Service/Method").
 // EXACT and IN values without a '/' name the bare method ("Method"), as
 // grpc-go-polaris sends it when a server has no service name of its own.
