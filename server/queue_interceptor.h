@@ -6,6 +6,10 @@
 //
 // The key is the filter's own: whatever a client sends under it is removed
 // before the filter looks at the call.
+//
+// The call goes on from the alarm's thread. For callback and async services
+// that only starts the handler; a synchronous service's handler runs on that
+// thread (one of gRPC's), outside the sync server's own pool.
 #ifndef GRPC_CPP_POLARIS_SERVER_QUEUE_INTERCEPTOR_H_
 #define GRPC_CPP_POLARIS_SERVER_QUEUE_INTERCEPTOR_H_
 
