@@ -1,7 +1,8 @@
 // Server governance on the call path.
 //
-//   tools/bazel run -c opt //benchmarks:server_governance_benchmark -- \
+//   tools/bazel run -c opt //benchmarks:server_governance_benchmark --
 //       --benchmark_repetitions=9 --benchmark_enable_random_interleaving=true
+// (one command line)
 //
 // BM_LocalAcquire: one RateLimiter::Acquire of a call matching a QPS rule
 // (method and header arguments) that always admits, on 1 and 2 threads;
