@@ -85,6 +85,8 @@ class MetadataCall final : public InboundCall {
 class GovernanceFilter final : public grpc_core::ChannelFilter {
  public:
   GovernanceFilter(GovernanceFilter&&) = default;
+  // gRPC destroys the stack on whichever thread lets go of it last.
+  ~GovernanceFilter() override { TsanAcquire(this); }
   static const grpc_channel_filter kFilter;
 
   static absl::StatusOr<GovernanceFilter> Create(const grpc_core::ChannelArgs& args,
