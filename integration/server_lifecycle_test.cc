@@ -237,7 +237,9 @@ TEST_F(ServerLifecycleTest, NoCallReachesAnInstanceBeforeItsReadinessCheckPasses
   ready = true;
   EXPECT_TRUE(WaitUntil([&] { return Registered(b); }, absl::Seconds(20)));
   EXPECT_TRUE(WaitUntil([&] { return b.calls() > 0; }, absl::Seconds(20)));
-  EXPECT_TRUE(backends_.back().polaris->online());
+  // online() turns true once Register() has returned, after the control
+  // plane already lists the instance.
+  EXPECT_TRUE(WaitUntil([&] { return backends_.back().polaris->online(); }, absl::Seconds(20)));
   load.stop = true;
   caller.join();
   EXPECT_EQ(load.unary_failed.load(), 0) << load.last_error;
