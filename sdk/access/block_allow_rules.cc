@@ -11,6 +11,7 @@
 #include "proto/v1/block_allow_list.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
+#include "sdk/rule/rule_list.h"
 #include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
@@ -97,24 +98,14 @@ class BlockAllowRulesParser final : public RuleParser {
   absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
       const ServiceKey& key, const ResourceAnswers& answers) const override {
     auto parsed = std::make_shared<BlockAllowRules>();
-    const ResourceUpdatePtr& update = answers[ResourceIndex(ResourceType::kBlockAllowRule)];
-    if (update == nullptr || update->answer == nullptr) {
-      return std::shared_ptr<const ParsedRules>(parsed);
-    }
-    const v1::DiscoverResponse& answer = *update->answer;
-    for (int i = 0; i < answer.blockallowlistrule_size(); ++i) {
-      const v1::BlockAllowListRule& proto = answer.blockallowlistrule(i);
+    const v1::DiscoverResponse* answer = AnswerOf(answers, ResourceType::kBlockAllowRule);
+    for (int i = 0; answer != nullptr && i < answer->blockallowlistrule_size(); ++i) {
+      const v1::BlockAllowListRule& proto = answer->blockallowlistrule(i);
       if (!proto.enable()) continue;
       if (!NamesService(proto.service(), proto.namespace_(), key)) continue;
-      absl::StatusOr<AccessRule> rule =
-          Build(proto, absl::StrCat("BLOCK_ALLOW_RULE blockAllowListRule[", i, "] (", proto.id(), ")"));
-      if (!rule.ok()) {
-        gpr_log(GPR_ERROR, "polaris: ignoring a block/allow rule of %s: %s",
-                key.ToString().c_str(), rule.status().ToString().c_str());
-        parsed->rejected.push_back(std::string(rule.status().message()));
-        continue;
-      }
-      parsed->rules.push_back(*std::move(rule));
+      KeepOrReject(
+          Build(proto, absl::StrCat("BLOCK_ALLOW_RULE blockAllowListRule[", i, "] (", proto.id(), ")")),
+          key, "block/allow", parsed->rules, parsed->rejected);
     }
     return std::shared_ptr<const ParsedRules>(std::move(parsed));
   }

@@ -10,6 +10,7 @@
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
 #include "sdk/rule/status_code.h"
+#include "sdk/rule/rule_list.h"
 #include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
@@ -52,24 +53,13 @@ class FaultInjectionRulesParser final : public RuleParser {
   absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
       const ServiceKey& key, const ResourceAnswers& answers) const override {
     auto parsed = std::make_shared<FaultInjectionRules>();
-    const ResourceUpdatePtr& update = answers[ResourceIndex(ResourceType::kFaultInjection)];
-    if (update == nullptr || update->answer == nullptr) {
-      return std::shared_ptr<const ParsedRules>(parsed);
-    }
-    const v1::DiscoverResponse& answer = *update->answer;
-    for (int i = 0; i < answer.faultinjection_size(); ++i) {
-      const v1::FaultInjection& proto = answer.faultinjection(i);
+    const v1::DiscoverResponse* answer = AnswerOf(answers, ResourceType::kFaultInjection);
+    for (int i = 0; answer != nullptr && i < answer->faultinjection_size(); ++i) {
+      const v1::FaultInjection& proto = answer->faultinjection(i);
       if (!proto.enabled().value()) continue;
       if (!NamesService(proto.service().value(), proto.namespace_().value(), key)) continue;
-      absl::StatusOr<FaultRule> rule =
-          Build(proto, absl::StrCat("FAULT_INJECTION faultInjection[", i, "]"));
-      if (!rule.ok()) {
-        gpr_log(GPR_ERROR, "polaris: ignoring a fault injection rule of %s: %s",
-                key.ToString().c_str(), rule.status().ToString().c_str());
-        parsed->rejected.push_back(std::string(rule.status().message()));
-        continue;
-      }
-      parsed->rules.push_back(*std::move(rule));
+      KeepOrReject(Build(proto, absl::StrCat("FAULT_INJECTION faultInjection[", i, "]")), key,
+                   "fault injection", parsed->rules, parsed->rejected);
     }
     return std::shared_ptr<const ParsedRules>(std::move(parsed));
   }

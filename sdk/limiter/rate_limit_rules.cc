@@ -12,6 +12,7 @@
 #include "proto/v1/ratelimit.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
+#include "sdk/rule/rule_list.h"
 #include "sdk/rule/wildcard.h"
 
 namespace grpc_cpp_polaris {
@@ -152,25 +153,14 @@ class RateLimitRulesParser final : public RuleParser {
   absl::StatusOr<std::shared_ptr<const ParsedRules>> Parse(
       const ServiceKey& key, const ResourceAnswers& answers) const override {
     auto parsed = std::make_shared<RateLimitRules>();
-    const ResourceUpdatePtr& update = answers[ResourceIndex(ResourceType::kRateLimit)];
-    if (update == nullptr || update->answer == nullptr) {
-      return std::shared_ptr<const ParsedRules>(parsed);
-    }
-    const v1::RateLimit& limits = update->answer->ratelimit();
-    for (int i = 0; i < limits.rules_size(); ++i) {
-      const v1::Rule& proto = limits.rules(i);
+    const v1::DiscoverResponse* answer = AnswerOf(answers, ResourceType::kRateLimit);
+    for (int i = 0; answer != nullptr && i < answer->ratelimit().rules_size(); ++i) {
+      const v1::Rule& proto = answer->ratelimit().rules(i);
       if (proto.disable().value()) continue;
       if (!NamesService(proto.service().value(), proto.namespace_().value(), key)) continue;
-      const std::string where =
-          absl::StrCat("RATE_LIMIT rateLimit.rules[", i, "] (", proto.id().value(), ")");
-      absl::StatusOr<RateLimitRule> rule = Build(proto, where);
-      if (!rule.ok()) {
-        gpr_log(GPR_ERROR, "polaris: ignoring a rate limit rule of %s: %s",
-                key.ToString().c_str(), rule.status().ToString().c_str());
-        parsed->rejected.push_back(std::string(rule.status().message()));
-        continue;
-      }
-      parsed->rules.push_back(*std::move(rule));
+      KeepOrReject(
+          Build(proto, absl::StrCat("RATE_LIMIT rateLimit.rules[", i, "] (", proto.id().value(), ")")),
+          key, "rate limit", parsed->rules, parsed->rejected);
     }
     std::stable_sort(parsed->rules.begin(), parsed->rules.end(),
                      [](const RateLimitRule& a, const RateLimitRule& b) {
