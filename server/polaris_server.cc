@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <random>
 #include <utility>
 
 #include <grpc/support/log.h>
@@ -24,6 +25,7 @@
 #include "sdk/limiter/rate_limiter.h"
 #include "sdk/service_view.h"
 #include "server/internal/governance_filter.h"
+#include "server/limiter_locator.h"
 #include "server/queue_interceptor.h"
 
 namespace grpc_cpp_polaris {
@@ -81,6 +83,17 @@ absl::StatusOr<std::unique_ptr<PolarisServer>> PolarisServer::Install(
   if (options.online.readiness_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("ServerOptions.online.readiness_interval must be positive");
   }
+  if (options.global_limits.report_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "ServerOptions.global_limits.report_interval must be positive");
+  }
+  if (options.global_limits.address.empty() &&
+      (options.global_limits.limiter_service.service.empty() ||
+       options.global_limits.limiter_service.service_namespace.empty())) {
+    return absl::InvalidArgumentError(
+        "ServerOptions.global_limits.limiter_service needs a namespace and a service when no "
+        "address is set");
+  }
   if (options.admin.has_value()) {
     if (absl::Status valid = options.admin->Validate(); !valid.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("ServerOptions.admin: ", valid.message()));
@@ -121,6 +134,8 @@ PolarisServer::~PolarisServer() {
   }
   if (online_thread_.joinable()) online_thread_.join();
   for (auto& entry : watched) entry->watch.reset();  // no callback runs after this
+  // Limiters the gate still holds fall back to local shares.
+  if (quota_client_ != nullptr) quota_client_->Stop();
   admin_.reset();  // no handler runs after this
   registrations_.clear();  // each deregisters unless Shutdown() did
 }
@@ -156,6 +171,23 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
   }
   server_ = &server;
   port_ = port;
+  if (options_.enforce_rules && options_.global_limits.enabled) {
+    QuotaClientOptions quota_options;
+    quota_options.client_id =
+        absl::StrCat(options_.registration.host.empty() ? "grpc-cpp-polaris"
+                                                        : options_.registration.host,
+                     ":", port, "-", absl::Hex(std::random_device{}()));
+    quota_options.report_interval = options_.global_limits.report_interval;
+    auto locator = std::make_shared<LimiterLocator>(context_, options_.global_limits.address,
+                                                    options_.global_limits.limiter_service);
+    quota_options.locate = [locator](const GlobalQuotaTarget& target) {
+      return locator->Locate(target);
+    };
+    absl::StatusOr<std::shared_ptr<QuotaClient>> quota_client =
+        QuotaClient::Start(std::move(quota_options));
+    if (!quota_client.ok()) return quota_client.status();
+    quota_client_ = *std::move(quota_client);
+  }
   if (options_.registration.service.empty()) {
     for (size_t i = 0; i < keys.size(); ++i) gate_->Route(grpc_services_[i], keys[i]);
   } else {
@@ -170,6 +202,7 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
       std::weak_ptr<CallGate> gate = gate_;
       RateLimiterOptions limiter_options;
       limiter_options.code = options_.limited_code;
+      limiter_options.global_sync = quota_client_;
       const bool enforce = options_.enforce_rules;
       watched->watch = context_->WatchService(
           key,
@@ -360,6 +393,11 @@ absl::Status PolarisServer::StartAdmin() {
   std::lock_guard<std::mutex> lock(mu_);
   admin_ = *std::move(admin);
   return absl::OkStatus();
+}
+
+const QuotaClient* PolarisServer::quota_client() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return quota_client_.get();
 }
 
 int PolarisServer::admin_port() const {

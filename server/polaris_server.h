@@ -41,6 +41,7 @@
 #include "server/admin_server.h"
 #include "server/call_gate.h"
 #include "server/registration.h"
+#include "sdk/quota_client.h"
 
 namespace grpc {
 class Server;
@@ -66,6 +67,21 @@ struct OnlineOptions {
   absl::Duration readiness_interval = absl::Seconds(1);
 };
 
+// GLOBAL rate limits, kept cluster-wide by the rate-limit server
+// (polaris-limiter) through batched reports; see sdk/quota_client.h.
+struct GlobalLimitOptions {
+  // Off: each instance applies its share of a GLOBAL amount (amount /
+  // instances), as it does anyway while the rate-limit server is out of
+  // reach.
+  bool enabled = true;
+  // "host:port" of the rate-limit server. Empty: an instance of the rule's
+  // `cluster`, else of `limiter_service`, found through naming.
+  std::string address;
+  ServiceKey limiter_service{"Polaris", "polaris.limiter"};
+  // How often each window's use is reported (polaris-go: 30-50 ms).
+  absl::Duration report_interval = absl::Milliseconds(40);
+};
+
 struct ServerOptions {
   // Where and how the instance registers. `registration.service`, when set,
   // is the one application name every call of the server belongs to;
@@ -80,6 +96,7 @@ struct ServerOptions {
   // that the first calls are already governed.
   absl::Duration rules_wait = absl::Seconds(3);
   OnlineOptions online;
+  GlobalLimitOptions global_limits;
   // The admin HTTP endpoint, started by Start() when set:
   //   /offline    GET or POST: Offline()           200, or 503 naming the error
   //   /online     GET or POST: Online()            200, or 503 naming the error
@@ -143,6 +160,10 @@ class PolarisServer {
   absl::Status Shutdown();
 
   const CallGate& gate() const { return *gate_; }
+  // The rate-limit server's client (null before Start(), without GLOBAL
+  // limits enabled, or with rules not enforced): its counters tell whether
+  // the GLOBAL limits are kept cluster-wide.
+  const QuotaClient* quota_client() const;
   // The admin endpoint's port (0 without one).
   int admin_port() const;
   // The registrations, one per service (empty before Start()).
@@ -177,6 +198,8 @@ class PolarisServer {
   const ServerOptions options_;
   const std::shared_ptr<Context> context_;
   const std::shared_ptr<CallGate> gate_;
+  // Set once by Start().
+  std::shared_ptr<QuotaClient> quota_client_;
 
   // Offline(), Online() and Shutdown() one at a time.
   std::mutex lifecycle_mu_;

@@ -17,6 +17,10 @@
 namespace grpc_cpp_polaris {
 namespace {
 
+// Tries of a deregistration that timed out or found the control plane
+// unavailable (each bounded by ControlPlaneOptions' rpc_timeout).
+constexpr int kDeregisterAttempts = 3;
+
 absl::Status Validate(const RegisterOptions& options, int port) {
   auto bad = [](absl::string_view field, absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("RegisterOptions.", field, " ", why));
@@ -219,7 +223,16 @@ void Registration::StopHeartbeats() {
 absl::Status Registration::Deregister() {
   std::call_once(deregister_once_, [this] {
     StopHeartbeats();
-    absl::Status status = client_->DeregisterInstance(Ref());
+    // An instance left registered keeps receiving calls until its TTL runs
+    // out three times over, so a control plane that is merely slow or
+    // reconnecting gets a few more chances.
+    absl::Status status;
+    for (int attempt = 0; attempt < kDeregisterAttempts; ++attempt) {
+      status = client_->DeregisterInstance(Ref());
+      if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) break;
+      gpr_log(GPR_INFO, "polaris: deregistering %s, attempt %d: %s", instance_id().c_str(),
+              attempt + 1, status.ToString().c_str());
+    }
     // Already gone is what we wanted.
     deregister_status_ = absl::IsNotFound(status) ? absl::OkStatus() : status;
   });

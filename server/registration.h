@@ -82,9 +82,11 @@ class Registration {
   int port() const { return port_; }
   const RegisterOptions& options() const { return options_; }
 
-  // Stops the heartbeats and removes the instance from the control plane.
-  // The server keeps serving. Idempotent and safe from several threads at
-  // once: every caller returns once it is done, with the same result.
+  // Stops the heartbeats and removes the instance from the control plane,
+  // trying up to three times while the control plane is unavailable or does
+  // not answer in time. The server keeps serving. Idempotent and safe from
+  // several threads at once: every caller returns once it is done, with the
+  // same result.
   absl::Status Deregister();
 
   // Graceful offline: Deregister(), wait deregister_propagation_delay, then

@@ -109,6 +109,22 @@ TEST_F(RegistrationTest, DeregisterRemovesAndIsIdempotent) {
   EXPECT_TRUE((*registration)->Deregister().ok());
 }
 
+TEST_F(RegistrationTest, DeregisterTriesAgainWhileTheControlPlaneIsUnavailable) {
+  auto registration = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(registration.ok());
+  plane_->faults().FailNext("DeregisterInstance", 2, absl::UnavailableError("restarting"));
+  EXPECT_TRUE((*registration)->Deregister().ok());
+  EXPECT_TRUE(Registered().empty());
+}
+
+TEST_F(RegistrationTest, DeregisterGivesUpAfterThreeUnavailableAnswers) {
+  auto registration = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(registration.ok());
+  plane_->faults().FailNext("DeregisterInstance", 3, absl::UnavailableError("down"));
+  EXPECT_TRUE(absl::IsUnavailable((*registration)->Deregister()));
+  EXPECT_EQ(Registered().size(), 1u);
+}
+
 TEST_F(RegistrationTest, DestructionDeregisters) {
   {
     auto registration = Register(*backend_->server(), backend_->port(), options_);

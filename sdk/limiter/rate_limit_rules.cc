@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "proto/v1/ratelimit.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
@@ -73,6 +74,12 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
   }
   rule.failover = proto.failover() == v1::Rule::FAILOVER_PASS ? RateLimitRule::Failover::kPass
                                                                : RateLimitRule::Failover::kLocal;
+  rule.amount_mode = proto.amount_mode() == v1::Rule::SHARE_EQUALLY
+                         ? RateLimitRule::AmountMode::kShareEqually
+                         : RateLimitRule::AmountMode::kGlobalTotal;
+  if (!proto.cluster().namespace_().value().empty() && !proto.cluster().service().value().empty()) {
+    rule.cluster = ServiceKey{proto.cluster().namespace_().value(), proto.cluster().service().value()};
+  }
   const std::string action = absl::AsciiStrToLower(proto.action().value());
   if (action.empty() || action == "reject") {
     rule.action = RateLimitRule::Action::kReject;
@@ -131,6 +138,12 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
         return Bad(where, field + ".validDuration",
                    absl::StrCat("must be positive (got ", absl::FormatDuration(duration), ")"));
       }
+      if (rule.scope == RateLimitRule::Scope::kGlobal &&
+          (amount.validduration().nanos() != 0 || duration < absl::Seconds(1))) {
+        return Bad(where, field + ".validDuration",
+                   absl::StrCat("must be whole seconds for a GLOBAL rule (got ",
+                                absl::FormatDuration(duration), ")"));
+      }
       if (duration > absl::Hours(24)) {
         return Bad(where, field + ".validDuration",
                    absl::StrCat("exceeds a day (got ", absl::FormatDuration(duration), ")"));
@@ -158,9 +171,10 @@ class RateLimitRulesParser final : public RuleParser {
       const v1::Rule& proto = answer->ratelimit().rules(i);
       if (proto.disable().value()) continue;
       if (!NamesService(proto.service().value(), proto.namespace_().value(), key)) continue;
-      KeepOrReject(
-          Build(proto, absl::StrCat("RATE_LIMIT rateLimit.rules[", i, "] (", proto.id().value(), ")")),
-          key, "rate limit", parsed->rules, parsed->rejected);
+      absl::StatusOr<RateLimitRule> rule =
+          Build(proto, absl::StrCat("RATE_LIMIT rateLimit.rules[", i, "] (", proto.id().value(), ")"));
+      if (rule.ok()) rule->service = key;
+      KeepOrReject(std::move(rule), key, "rate limit", parsed->rules, parsed->rejected);
     }
     std::stable_sort(parsed->rules.begin(), parsed->rules.end(),
                      [](const RateLimitRule& a, const RateLimitRule& b) {
@@ -201,7 +215,70 @@ bool RateLimitRule::WindowPerValue() const {
 bool RateLimitRule::SameLimits(const RateLimitRule& other) const {
   return resource == other.resource && scope == other.scope && action == other.action &&
          amounts == other.amounts && max_concurrency == other.max_concurrency &&
-         max_queue_delay == other.max_queue_delay && WindowPerValue() == other.WindowPerValue();
+         max_queue_delay == other.max_queue_delay && WindowPerValue() == other.WindowPerValue() &&
+         failover == other.failover && amount_mode == other.amount_mode &&
+         service == other.service && cluster == other.cluster;
+}
+
+namespace {
+
+// polaris-go's names of argument types in label strings (the proto's).
+absl::string_view TypeName(ArgumentMatcher::Attribute attribute) {
+  using A = ArgumentMatcher::Attribute;
+  switch (attribute) {
+    case A::kCustom:
+      return "CUSTOM";
+    case A::kMethod:
+      return "METHOD";
+    case A::kHeader:
+      return "HEADER";
+    case A::kQuery:
+      return "QUERY";
+    case A::kCallerService:
+      return "CALLER_SERVICE";
+    case A::kCallerIp:
+      return "CALLER_IP";
+    case A::kCallerMetadata:
+      return "CALLER_METADATA";
+    case A::kCalleeMetadata:
+      return "CALLEE_METADATA";
+  }
+  return "CUSTOM";
+}
+
+}  // namespace
+
+std::string RateLimitRule::GlobalLabels(const InboundCall* call) const {
+  // The rule's own text stands for every value it covers when it keeps one
+  // window for them; otherwise the call's value names the window.
+  auto value_of = [&](const StringMatcher& matcher,
+                      std::optional<absl::string_view> call_value) -> std::string {
+    if (call == nullptr || matcher.type() == StringMatcher::Type::kExact ||
+        (regex_combine && matcher.type() != StringMatcher::Type::kExact)) {
+      return matcher.value();
+    }
+    return std::string(call_value.value_or(""));
+  };
+  std::string labels;
+  if (!method.MatchesAnything()) {
+    labels = value_of(method, call == nullptr ? std::nullopt
+                                              : std::optional<absl::string_view>(call->method()));
+  }
+  std::vector<std::string> entries;
+  std::string buffer;
+  for (const ArgumentMatcher& argument : arguments) {
+    const std::string value =
+        value_of(argument.value, call == nullptr ? std::nullopt : argument.ValueOf(*call, &buffer));
+    if (argument.attribute == ArgumentMatcher::Attribute::kMethod ||
+        argument.attribute == ArgumentMatcher::Attribute::kCallerIp) {
+      entries.push_back(absl::StrCat(TypeName(argument.attribute), ":", value));
+    } else {
+      entries.push_back(absl::StrCat(TypeName(argument.attribute), ":", argument.key, ":", value));
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  absl::StrAppend(&labels, "|", absl::StrJoin(entries, "|"));
+  return labels;
 }
 
 std::unique_ptr<RuleParser> MakeRateLimitRulesParser() {

@@ -34,6 +34,8 @@ struct RateLimitRule {
   enum class Scope { kGlobal, kLocal };
   enum class Action { kReject, kUniformQueue };
   enum class Failover { kLocal, kPass };
+  // GLOBAL amounts: a total for the whole service, or each instance's own.
+  enum class AmountMode { kGlobalTotal, kShareEqually };
   struct Amount {
     uint32_t max = 0;
     absl::Duration duration;
@@ -50,10 +52,17 @@ struct RateLimitRule {
   Scope scope = Scope::kLocal;
   Action action = Action::kReject;
   Failover failover = Failover::kLocal;
+  AmountMode amount_mode = AmountMode::kGlobalTotal;
+  // The service whose rules these are (a GLOBAL window's counter names it).
+  ServiceKey service;
+  // GLOBAL: the rate-limit server's service when the rule names both
+  // namespace and service, else empty (the server's default applies).
+  ServiceKey cluster;
   StringMatcher method;
   std::vector<ArgumentMatcher> arguments;
   bool regex_combine = false;
-  // QPS: at least one; duration in (0, 24 h]; a max of 0 refuses every call.
+  // QPS: at least one; duration in (0, 24 h] (whole seconds for GLOBAL
+  // rules, as the rate-limit server counts); a max of 0 refuses every call.
   std::vector<Amount> amounts;
   // CONCURRENCY: calls in flight.
   uint32_t max_concurrency = 0;
@@ -71,6 +80,13 @@ struct RateLimitRule {
   bool WindowPerValue() const;
   // Whether `other` limits the same way (so a limiter may keep its state).
   bool SameLimits(const RateLimitRule& other) const;
+  // The label string naming a GLOBAL window at the rate-limit server, as
+  // polaris-go builds it so that Go and C++ servers of one service share
+  // counters: the method, then "|" and the sorted arguments joined by "|",
+  // each "TYPE:key:value" ("TYPE:value" for METHOD and CALLER_IP). Values
+  // are the call's, or the rule's own where one window covers them all
+  // (exact matchers, regex_combine). `call` is null for such a window.
+  std::string GlobalLabels(const InboundCall* call) const;
 };
 
 class RateLimitRules final : public ParsedRules {

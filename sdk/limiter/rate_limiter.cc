@@ -16,10 +16,33 @@ namespace grpc_cpp_polaris {
 struct RateLimiter::Window {
   std::unique_ptr<MultiBucket> qps;
   std::shared_ptr<ConcurrencyWindow> concurrency;
+  // A GLOBAL rule's quotas, kept by the rate-limit server.
+  std::shared_ptr<GlobalQuotaTarget> remote;
 
-  // Whether dropping it loses nothing: full buckets, no call in flight.
-  bool Idle(int64_t now_ns) const {
+  // Takes from every remote quota, or from none.
+  bool TakeRemote(int64_t server_ms, bool fresh) const {
+    for (size_t i = 0; i < remote->quotas.size(); ++i) {
+      if (!remote->quotas[i]->TryTake(server_ms, fresh)) {
+        while (i-- > 0) remote->quotas[i]->GiveBack(server_ms);
+        return false;
+      }
+    }
+    return true;
+  }
+  void GiveBackRemote(int64_t server_ms) const {
+    for (const auto& quota : remote->quotas) quota->GiveBack(server_ms);
+  }
+
+  // Whether dropping it loses nothing: full buckets, no call in flight, or
+  // nothing admitted in the current remote window.
+  bool Idle(int64_t now_ns, int64_t server_ms) const {
     if (concurrency != nullptr) return concurrency->in_flight() == 0;
+    if (remote != nullptr) {
+      for (const auto& quota : remote->quotas) {
+        if (!quota->Idle(server_ms)) return false;
+      }
+      return true;
+    }
     for (size_t i = 0; i < qps->size(); ++i) {
       if (!qps->bucket(i).Full(now_ns)) return false;
     }
@@ -29,9 +52,9 @@ struct RateLimiter::Window {
 
 // A rule's windows: one, or one per distinct value of its arguments.
 struct RateLimiter::RuleWindows {
-  RuleWindows(const RateLimitRule& rule, uint32_t divisor)
-      : divisor(divisor), per_value(rule.WindowPerValue()) {
-    shared = Make(rule, divisor);
+  RuleWindows(const RateLimitRule& rule, uint32_t divisor, GlobalQuotaSync* sync)
+      : divisor(divisor), per_value(rule.WindowPerValue()), sync(sync) {
+    shared = Make(rule, nullptr);
     if (rule.resource == RateLimitRule::Resource::kQps) {
       for (const RateLimitRule::Amount& amount : rule.amounts) {
         if (amount.max == 0) allows_nothing = true;
@@ -45,9 +68,30 @@ struct RateLimiter::RuleWindows {
     return static_cast<uint32_t>((static_cast<uint64_t>(max) + divisor - 1) / divisor);
   }
 
-  static std::shared_ptr<Window> Make(const RateLimitRule& rule, uint32_t divisor) {
+  // Whether the rule's windows are kept by the rate-limit server.
+  bool Remote(const RateLimitRule& rule) const {
+    return sync != nullptr && rule.scope == RateLimitRule::Scope::kGlobal &&
+           rule.resource == RateLimitRule::Resource::kQps &&
+           rule.action == RateLimitRule::Action::kReject;
+  }
+
+  // A window for the values of `call` (null: for all of them).
+  std::shared_ptr<Window> Make(const RateLimitRule& rule, const InboundCall* call) const {
     auto window = std::make_shared<Window>();
-    if (rule.resource == RateLimitRule::Resource::kConcurrency) {
+    if (Remote(rule)) {
+      auto target = std::make_shared<GlobalQuotaTarget>();
+      target->service = rule.service;
+      target->cluster = rule.cluster;
+      target->labels = rule.GlobalLabels(call);
+      target->share_equally = rule.amount_mode == RateLimitRule::AmountMode::kShareEqually;
+      for (const RateLimitRule::Amount& amount : rule.amounts) {
+        // Shared equally, each instance's amount is its own.
+        target->quotas.push_back(std::make_unique<RemoteQuota>(
+            amount.max, amount.duration, target->share_equally ? 1 : divisor));
+      }
+      sync->Track(target);
+      window->remote = std::move(target);
+    } else if (rule.resource == RateLimitRule::Resource::kConcurrency) {
       window->concurrency =
           std::make_shared<ConcurrencyWindow>(Share(rule.max_concurrency, divisor));
     } else {
@@ -62,6 +106,7 @@ struct RateLimiter::RuleWindows {
 
   const uint32_t divisor;
   const bool per_value;
+  GlobalQuotaSync* const sync;
   // A zero amount: every matching call is refused.
   bool allows_nothing = false;
   std::shared_ptr<Window> shared;
@@ -96,13 +141,16 @@ std::shared_ptr<const RateLimiter> RateLimiter::Create(std::shared_ptr<const Rat
     if (previous != nullptr) {
       for (const Slot& old : previous->slots_) {
         if (old.rule->id == rule.id && old.rule->SameLimits(rule) &&
-            old.windows->divisor == divisor) {
+            old.windows->divisor == divisor &&
+            old.windows->sync == options.global_sync.get()) {
           windows = old.windows;
           break;
         }
       }
     }
-    if (windows == nullptr) windows = std::make_shared<RuleWindows>(rule, divisor);
+    if (windows == nullptr) {
+      windows = std::make_shared<RuleWindows>(rule, divisor, options.global_sync.get());
+    }
     limiter->slots_.push_back(Slot{&rule, std::move(windows)});
     if (rule.resource == RateLimitRule::Resource::kQps &&
         rule.action == RateLimitRule::Action::kUniformQueue) {
@@ -156,12 +204,13 @@ bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision&
     } else {
       if (windows.by_value.size() >= options_.max_windows_per_rule) {
         const int64_t at = now();
-        absl::erase_if(windows.by_value, [at](const auto& entry) {
-          return entry.second.use_count() == 1 && entry.second->Idle(at);
+        const int64_t server_ms = windows.sync != nullptr ? windows.sync->NowMs() : 0;
+        absl::erase_if(windows.by_value, [at, server_ms](const auto& entry) {
+          return entry.second.use_count() == 1 && entry.second->Idle(at, server_ms);
         });
       }
       if (windows.by_value.size() < options_.max_windows_per_rule) {
-        keyed = RuleWindows::Make(rule, windows.divisor);
+        keyed = windows.Make(rule, &call);
         windows.by_value.emplace(std::move(key), keyed);
       } else if (!windows.overflow_logged.exchange(true)) {
         gpr_log(GPR_ERROR,
@@ -179,16 +228,26 @@ bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision&
     return true;
   }
   std::shared_ptr<Window> held = keyed != nullptr ? std::move(keyed) : windows.shared;
+  if (window->remote != nullptr) {
+    const int64_t server_ms = windows.sync->NowMs();
+    const bool fresh = windows.sync->Fresh(server_ms);
+    if (rule.failover == RateLimitRule::Failover::kPass && !fresh) {
+      return true;  // the rate-limit server is out of reach: let calls pass
+    }
+    if (!window->TakeRemote(server_ms, fresh)) return false;
+    taken.push_back(Taken{std::move(held), false, server_ms});
+    return true;
+  }
   if (rule.action == RateLimitRule::Action::kUniformQueue) {
     const int64_t wait =
         window->qps->Reserve(now(), absl::ToInt64Nanoseconds(rule.max_queue_delay));
     if (wait < 0) return false;
     decision.wait = std::max(decision.wait, absl::Nanoseconds(wait));
-    taken.push_back(Taken{std::move(held), true});
+    taken.push_back(Taken{std::move(held), true, 0});
     return true;
   }
   if (!window->qps->TryTake(now())) return false;
-  taken.push_back(Taken{std::move(held), false});
+  taken.push_back(Taken{std::move(held), false, 0});
   return true;
 }
 
@@ -200,7 +259,9 @@ LimitDecision RateLimiter::Acquire(const InboundCall& call) const {
     if (slot.windows->allows_nothing || !Take(slot, call, decision, taken)) {
       // The call does not run: what earlier rules gave it goes back.
       for (Taken& earlier : taken) {
-        if (earlier.reserved) {
+        if (earlier.window->remote != nullptr) {
+          earlier.window->GiveBackRemote(earlier.server_ms);
+        } else if (earlier.reserved) {
           earlier.window->qps->GiveBackReservation();
         } else {
           earlier.window->qps->GiveBack();

@@ -9,9 +9,11 @@
 // whatever way a call ends (completion, cancellation, error, deadline),
 // destroying the decision releases it.
 //
-// GLOBAL rules are applied here with this instance's share of the amount
-// (amount / instances), upstream's fallback while the rate-limit server is
-// not in use.
+// GLOBAL QPS rules that reject are kept cluster-wide by a rate-limit server
+// when RateLimiterOptions::global_sync is set (sdk/limiter/remote_quota.h:
+// fixed windows on the server's clock, reported in batches). Without it,
+// and for other GLOBAL rules, this instance applies its share of the amount
+// (amount / instances), upstream's fallback.
 #ifndef GRPC_CPP_POLARIS_SDK_LIMITER_RATE_LIMITER_H_
 #define GRPC_CPP_POLARIS_SDK_LIMITER_RATE_LIMITER_H_
 
@@ -26,6 +28,7 @@
 #include "absl/time/time.h"
 #include "sdk/clock.h"
 #include "sdk/limiter/rate_limit_rules.h"
+#include "sdk/limiter/remote_quota.h"
 #include "sdk/rule/inbound_call.h"
 
 namespace grpc_cpp_polaris {
@@ -96,6 +99,8 @@ struct RateLimiterOptions {
   // Not owned; outlives the limiter. Monotonic by default: a wall clock
   // set back would hold every window shut for as long.
   Clock* clock = Clock::SteadyCoarse();
+  // The rate-limit server's sync for GLOBAL rules; null: local shares only.
+  std::shared_ptr<GlobalQuotaSync> global_sync;
 };
 
 class RateLimiter {
@@ -128,6 +133,7 @@ class RateLimiter {
   struct Taken {
     std::shared_ptr<Window> window;
     bool reserved;  // a unirate slot rather than tokens
+    int64_t server_ms;  // a GLOBAL window's: when it was taken
   };
   using TakenList = absl::InlinedVector<Taken, 2>;
   bool Take(const Slot& slot, const InboundCall& call, LimitDecision& decision,

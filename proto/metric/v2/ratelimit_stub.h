@@ -12,6 +12,7 @@
 #include <grpcpp/impl/client_unary_call.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/impl/rpc_method.h>
+#include <grpcpp/support/async_stream.h>
 #include <grpcpp/support/sync_stream.h>
 
 #include "proto/metric/v2/ratelimiter.pb.h"
@@ -36,6 +37,14 @@ class RateLimitStub {
     return std::unique_ptr<grpc::ClientReaderWriter<RateLimitRequest, RateLimitResponse>>(
         grpc::internal::ClientReaderWriterFactory<RateLimitRequest, RateLimitResponse>::Create(
             channel_.get(), service_, context));
+  }
+
+  // The quota stream on a completion queue; `tag` completes once it starts.
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<RateLimitRequest, RateLimitResponse>> AsyncService(
+      grpc::ClientContext* context, grpc::CompletionQueue* queue, void* tag) {
+    return std::unique_ptr<grpc::ClientAsyncReaderWriter<RateLimitRequest, RateLimitResponse>>(
+        grpc::internal::ClientAsyncReaderWriterFactory<RateLimitRequest, RateLimitResponse>::Create(
+            channel_.get(), queue, service_, context, /*start=*/true, tag));
   }
 
   grpc::Status TimeAdjust(grpc::ClientContext* context, const TimeAdjustRequest& request,

@@ -1,0 +1,418 @@
+#include "sdk/quota_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <grpc/support/log.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/async_stream.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "proto/metric/v2/ratelimit_stub.h"
+
+namespace grpc_cpp_polaris {
+
+namespace v2 = ::polaris::metric::v2;
+
+namespace {
+
+// polaris-limiter's success code; any 2xx,xxx counts as success, as
+// polaris-go reads it.
+bool Succeeded(uint32_t code) { return code / 1000 >= 200 && code / 1000 < 300; }
+
+}  // namespace
+
+absl::Status QuotaClientOptions::Validate() const {
+  auto bad = [](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("QuotaClientOptions.", field, " ", why));
+  };
+  if (client_id.empty()) return bad("client_id", "is empty");
+  if (!locate) return bad("locate", "is not set");
+  if (clock == nullptr) return bad("clock", "is null");
+  for (auto [field, value] :
+       {std::pair<const char*, absl::Duration>{"report_interval", report_interval},
+        {"time_adjust_interval", time_adjust_interval},
+        {"answer_timeout", answer_timeout},
+        {"reconnect_backoff", reconnect_backoff}}) {
+    if (value <= absl::ZeroDuration() || value == absl::InfiniteDuration()) {
+      return bad(field, "must be positive and finite");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One stream to one rate-limit server, driven by the client's thread alone:
+// one operation in flight at a time, each awaited with a deadline.
+class QuotaClient::Connection {
+ public:
+  Connection(QuotaClient* owner, std::string address)
+      : owner_(owner), address_(std::move(address)) {}
+  ~Connection() { Close(); }
+
+  // Reports `targets` (all located here), connecting and announcing first
+  // as needed. Returns false when the stream was dropped.
+  void Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets);
+  absl::Time last_used() const { return last_used_; }
+
+ private:
+  struct Announced {
+    std::weak_ptr<GlobalQuotaTarget> target;
+    std::vector<uint32_t> counter_keys;  // per quota; 0 when the server has none
+    std::vector<RemoteQuota::Usage> reported;
+  };
+
+  int64_t NowMs() const { return owner_->NowMs(); }
+  bool Connect();
+  bool TimeAdjust();
+  // Awaits the completion of the one operation in flight.
+  bool Await();
+  bool Write(const v2::RateLimitRequest& request);
+  // Reads answers until one of `cmd` arrives; ACQUIRE answers (also those the
+  // server pushes unasked) are applied on the way.
+  bool ReadUntil(v2::RateLimitCmd cmd, v2::RateLimitResponse* response);
+  bool Announce(const std::shared_ptr<GlobalQuotaTarget>& target);
+  void ApplyLefts(const v2::RateLimitReportResponse& answer);
+  // Drops the stream (counts a failure when `failed`).
+  void Drop(absl::string_view why);
+  void Close();
+
+  QuotaClient* const owner_;
+  const std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v2::RateLimitStub> stub_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  grpc::CompletionQueue queue_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v2::RateLimitRequest, v2::RateLimitResponse>>
+      stream_;
+  uint32_t client_key_ = 0;
+  absl::flat_hash_map<const GlobalQuotaTarget*, Announced> announced_;
+  absl::flat_hash_map<uint32_t, std::pair<const GlobalQuotaTarget*, size_t>> by_key_;
+  absl::Time retry_at_ = absl::InfinitePast();
+  absl::Time next_time_adjust_ = absl::InfinitePast();
+  absl::Time last_used_ = absl::Now();
+  bool logged_down_ = false;
+};
+
+bool QuotaClient::Connection::Await() {
+  const absl::Time deadline = absl::Now() + owner_->options_.answer_timeout;
+  while (true) {
+    void* tag = nullptr;
+    bool ok = false;
+    // In slices, so that stopping the client does not wait out the timeout.
+    const absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(50));
+    switch (queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(slice))) {
+      case grpc::CompletionQueue::GOT_EVENT:
+        return ok;
+      case grpc::CompletionQueue::SHUTDOWN:
+        return false;
+      case grpc::CompletionQueue::TIMEOUT:
+        break;
+    }
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(owner_->mu_);
+      stopping = owner_->stopping_;
+    }
+    if (stopping || absl::Now() >= deadline) {
+      // Cancel, then collect the operation, which now fails at once.
+      context_->TryCancel();
+      queue_.Next(&tag, &ok);
+      return false;
+    }
+  }
+}
+
+bool QuotaClient::Connection::TimeAdjust() {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + owner_->options_.answer_timeout));
+  v2::TimeAdjustRequest request;
+  v2::TimeAdjustResponse response;
+  const int64_t sent = owner_->clock()->NowNanos() / 1000000;
+  grpc::Status status = stub_->TimeAdjust(&context, request, &response);
+  if (!status.ok()) return false;
+  const int64_t received = owner_->clock()->NowNanos() / 1000000;
+  // The server read its clock about half the round trip before the answer
+  // arrived.
+  owner_->SetOffsetMs(response.servertimestamp() + (received - sent) / 2 - received);
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  ++owner_->stats_.time_adjusts;
+  return true;
+}
+
+bool QuotaClient::Connection::Connect() {
+  if (channel_ == nullptr) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(owner_->options_.reconnect_backoff)));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(owner_->options_.reconnect_backoff)));
+    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+    stub_ = std::make_unique<v2::RateLimitStub>(channel_);
+  }
+  if (!TimeAdjust()) {
+    Drop("TimeAdjust failed");
+    return false;
+  }
+  next_time_adjust_ = absl::Now() + owner_->options_.time_adjust_interval;
+  context_ = std::make_unique<grpc::ClientContext>();
+  stream_ = stub_->AsyncService(context_.get(), &queue_, this);
+  if (!Await()) {
+    Drop("the quota stream did not open");
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  ++owner_->stats_.connects;
+  if (logged_down_) {
+    gpr_log(GPR_INFO, "polaris: rate-limit server %s is back", address_.c_str());
+    logged_down_ = false;
+  }
+  return true;
+}
+
+bool QuotaClient::Connection::Write(const v2::RateLimitRequest& request) {
+  stream_->Write(request, this);
+  return Await();
+}
+
+bool QuotaClient::Connection::ReadUntil(v2::RateLimitCmd cmd, v2::RateLimitResponse* response) {
+  // Bounded: pushes are at most one per counter and window.
+  for (int reads = 0; reads < 1000; ++reads) {
+    response->Clear();
+    stream_->Read(response, this);
+    if (!Await()) return false;
+    if (response->cmd() == v2::ACQUIRE || response->cmd() == v2::BATCH_ACQUIRE) {
+      if (!Succeeded(response->ratelimitreportresponse().code())) return false;
+      ApplyLefts(response->ratelimitreportresponse());
+    }
+    if (response->cmd() == cmd) return true;
+  }
+  return false;
+}
+
+bool QuotaClient::Connection::Announce(const std::shared_ptr<GlobalQuotaTarget>& target) {
+  v2::RateLimitRequest request;
+  request.set_cmd(v2::INIT);
+  v2::RateLimitInitRequest* init = request.mutable_ratelimitinitrequest();
+  init->mutable_target()->set_namespace_(target->service.service_namespace);
+  init->mutable_target()->set_service(target->service.service);
+  init->mutable_target()->set_labels(target->labels);
+  init->set_clientid(owner_->options_.client_id);
+  for (const auto& quota : target->quotas) {
+    v2::QuotaTotal* total = init->add_totals();
+    total->set_mode(target->share_equally ? v2::DIVIDE : v2::WHOLE);
+    total->set_duration(static_cast<uint32_t>(absl::ToInt64Seconds(quota->duration())));
+    total->set_maxamount(quota->max());
+  }
+  v2::RateLimitResponse response;
+  if (!Write(request) || !ReadUntil(v2::INIT, &response)) {
+    Drop("INIT got no answer");
+    return false;
+  }
+  const v2::RateLimitInitResponse& answer = response.ratelimitinitresponse();
+  if (!Succeeded(answer.code())) {
+    Drop(absl::StrCat("INIT of ", target->service.ToString(), " [", target->labels,
+                      "] was refused with code ", answer.code()));
+    return false;
+  }
+  client_key_ = answer.clientkey();
+  Announced announced;
+  announced.target = target;
+  announced.counter_keys.assign(target->quotas.size(), 0);
+  announced.reported.resize(target->quotas.size());
+  for (const v2::QuotaCounter& counter : answer.counters()) {
+    for (size_t i = 0; i < target->quotas.size(); ++i) {
+      if (announced.counter_keys[i] == 0 &&
+          absl::ToInt64Seconds(target->quotas[i]->duration()) == counter.duration()) {
+        announced.counter_keys[i] = counter.counterkey();
+        by_key_[counter.counterkey()] = {target.get(), i};
+        break;
+      }
+    }
+  }
+  announced_[target.get()] = std::move(announced);
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  ++owner_->stats_.inits;
+  return true;
+}
+
+void QuotaClient::Connection::ApplyLefts(const v2::RateLimitReportResponse& answer) {
+  const int64_t now = NowMs();
+  for (const v2::QuotaLeft& left : answer.quotalefts()) {
+    auto key = by_key_.find(left.counterkey());
+    if (key == by_key_.end()) continue;
+    auto found = announced_.find(key->second.first);
+    if (found == announced_.end()) continue;
+    std::shared_ptr<GlobalQuotaTarget> target = found->second.target.lock();
+    if (target == nullptr) continue;
+    const size_t i = key->second.second;
+    target->quotas[i]->Apply(found->second.reported[i], left.left(), left.clientcount(), now);
+  }
+  owner_->MarkAnswered(now);
+}
+
+void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets) {
+  last_used_ = absl::Now();
+  if (stream_ == nullptr) {
+    if (absl::Now() < retry_at_ || !Connect()) return;
+  }
+  if (absl::Now() >= next_time_adjust_) {
+    // Keeps the stream: a TimeAdjust that fails now and then only leaves the
+    // last offset in place.
+    TimeAdjust();
+    next_time_adjust_ = absl::Now() + owner_->options_.time_adjust_interval;
+  }
+  // Forget windows that are gone.
+  for (auto it = announced_.begin(); it != announced_.end();) {
+    if (it->second.target.expired()) {
+      for (uint32_t key : it->second.counter_keys) by_key_.erase(key);
+      announced_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& target : targets) {
+    auto found = announced_.find(target.get());
+    if (found != announced_.end() && found->second.target.lock() == target) continue;
+    if (!Announce(target)) return;
+  }
+  v2::RateLimitRequest request;
+  request.set_cmd(v2::ACQUIRE);
+  v2::RateLimitReportRequest* report = request.mutable_ratelimitreportrequest();
+  report->set_clientkey(client_key_);
+  const int64_t now = NowMs();
+  report->set_timestamp(now);
+  for (const auto& target : targets) {
+    Announced& announced = announced_[target.get()];
+    for (size_t i = 0; i < target->quotas.size(); ++i) {
+      if (announced.counter_keys[i] == 0) continue;
+      announced.reported[i] = target->quotas[i]->Drain(now);
+      v2::QuotaSum* sum = report->add_quotauses();
+      sum->set_counterkey(announced.counter_keys[i]);
+      sum->set_used(announced.reported[i].used);
+      sum->set_limited(announced.reported[i].limited);
+    }
+  }
+  if (report->quotauses_size() == 0) return;
+  v2::RateLimitResponse response;
+  if (!Write(request) || !ReadUntil(v2::ACQUIRE, &response)) {
+    Drop("the report got no answer");
+    return;
+  }
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  ++owner_->stats_.reports;
+}
+
+void QuotaClient::Connection::Drop(absl::string_view why) {
+  if (!logged_down_) {
+    gpr_log(GPR_ERROR, "polaris: rate-limit server %s: %s; GLOBAL limits fall back to local shares",
+            address_.c_str(), std::string(why).c_str());
+    logged_down_ = true;
+  }
+  Close();
+  retry_at_ = absl::Now() + owner_->options_.reconnect_backoff;
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  ++owner_->stats_.failures;
+}
+
+void QuotaClient::Connection::Close() {
+  if (stream_ != nullptr) {
+    context_->TryCancel();
+    grpc::Status status;
+    stream_->Finish(&status, this);
+    void* tag;
+    bool ok;
+    queue_.Next(&tag, &ok);
+    stream_.reset();
+  }
+  context_.reset();
+  announced_.clear();
+  by_key_.clear();
+}
+
+QuotaClient::QuotaClient(QuotaClientOptions options)
+    : GlobalQuotaSync(options.clock), options_(std::move(options)) {}
+
+absl::StatusOr<std::shared_ptr<QuotaClient>> QuotaClient::Start(QuotaClientOptions options) {
+  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  std::shared_ptr<QuotaClient> client(new QuotaClient(std::move(options)));
+  client->thread_ = std::thread([raw = client.get()] { raw->Run(); });
+  return client;
+}
+
+QuotaClient::~QuotaClient() { Stop(); }
+
+void QuotaClient::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+void QuotaClient::Track(const std::shared_ptr<GlobalQuotaTarget>& target) {
+  std::lock_guard<std::mutex> lock(mu_);
+  targets_.push_back(target);
+}
+
+QuotaClient::Stats QuotaClient::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+size_t QuotaClient::tracked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(std::count_if(targets_.begin(), targets_.end(),
+                                           [](const auto& target) { return !target.expired(); }));
+}
+
+void QuotaClient::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.report_interval),
+                 [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    Round();
+    lock.lock();
+  }
+  lock.unlock();
+  connections_.clear();
+}
+
+void QuotaClient::Round() {
+  std::vector<std::shared_ptr<GlobalQuotaTarget>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto end = std::remove_if(targets_.begin(), targets_.end(), [&](const auto& weak) {
+      std::shared_ptr<GlobalQuotaTarget> target = weak.lock();
+      if (target == nullptr) return true;
+      live.push_back(std::move(target));
+      return false;
+    });
+    targets_.erase(end, targets_.end());
+  }
+  std::map<std::string, std::vector<std::shared_ptr<GlobalQuotaTarget>>> by_address;
+  for (auto& target : live) {
+    std::string address = options_.locate(*target);
+    if (!address.empty()) by_address[std::move(address)].push_back(std::move(target));
+  }
+  for (auto& [address, targets] : by_address) {
+    std::unique_ptr<Connection>& connection = connections_[address];
+    if (connection == nullptr) connection = std::make_unique<Connection>(this, address);
+    connection->Sync(targets);
+  }
+  // Streams no window needed for a minute are closed.
+  const absl::Time now = absl::Now();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (by_address.count(it->first) == 0 && now - it->second->last_used() > absl::Minutes(1)) {
+      connections_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace grpc_cpp_polaris
