@@ -115,6 +115,18 @@ void ControlPlane::ApplyServerLimits(grpc::ServerBuilder& builder) const {
                              static_cast<int>(options_.max_streams_per_connection));
 }
 
+void ControlPlane::StopRateLimitServer() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ratelimit_acceptor_ != nullptr) ratelimit_acceptor_->Stop();
+  ratelimit_acceptor_.reset();
+  if (ratelimit_server_ != nullptr) {
+    ratelimit_server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
+    ratelimit_server_->Wait();
+    ratelimit_server_.reset();
+  }
+  ratelimit_service_.reset();
+}
+
 void ControlPlane::StopLocked() {
   // The ports refuse from now on.
   for (std::unique_ptr<Acceptor>* acceptor : {&acceptor_, &ratelimit_acceptor_}) {

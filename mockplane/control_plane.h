@@ -173,6 +173,9 @@ class ControlPlane {
   absl::Status RefuseNewConnections(bool refuse);
   // Stops serving: open streams break and the port refuses connections.
   void Stop();
+  // Stops the rate-limit server alone (polaris-limiter down): its streams
+  // break and its port refuses connections; naming keeps serving.
+  void StopRateLimitServer();
   enum class RestartMode { kKeepState, kLoseState };
   // Serves again on the same port, with the registered state kept (a
   // restart of a persistent server) or lost (a fresh one). Stops first if

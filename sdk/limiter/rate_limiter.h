@@ -120,6 +120,7 @@ class RateLimiter {
   bool queueing() const { return queueing_; }
   // Calls in flight under this limiter's concurrency limits.
   int64_t permits_held() const;
+  const RateLimiterOptions& options() const { return options_; }
 
  private:
   struct Window;
