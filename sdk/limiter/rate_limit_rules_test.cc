@@ -142,5 +142,71 @@ TEST(RateLimitRulesTest, OlderServersLabelsAreHeaders) {
   EXPECT_TRUE((*parsed)->rules[0].Matches(call));
 }
 
+TEST(RateLimitRulesTest, ReadsGlobalModeAndCluster) {
+  v1::Rule rule = QpsRule("g1", 100, 1);
+  rule.set_type(v1::Rule::GLOBAL);
+  rule.set_amount_mode(v1::Rule::SHARE_EQUALLY);
+  rule.set_failover(v1::Rule::FAILOVER_PASS);
+  rule.mutable_cluster()->mutable_namespace_()->set_value("Polaris");
+  rule.mutable_cluster()->mutable_service()->set_value("limiter-b");
+  v1::Rule half_cluster = QpsRule("g2", 100, 1);
+  half_cluster.set_type(v1::Rule::GLOBAL);
+  half_cluster.mutable_cluster()->mutable_service()->set_value("limiter-b");
+  auto parsed = Parse({rule, half_cluster});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ((*parsed)->rules.size(), 2u);
+  const RateLimitRule& g1 = (*parsed)->rules[0];
+  EXPECT_EQ(g1.scope, RateLimitRule::Scope::kGlobal);
+  EXPECT_EQ(g1.amount_mode, RateLimitRule::AmountMode::kShareEqually);
+  EXPECT_EQ(g1.failover, RateLimitRule::Failover::kPass);
+  EXPECT_EQ(g1.cluster, (ServiceKey{"Polaris", "limiter-b"}));
+  EXPECT_EQ(g1.service, kKey);
+  // Only a cluster naming both is one.
+  EXPECT_TRUE((*parsed)->rules[1].cluster.service.empty());
+}
+
+TEST(RateLimitRulesTest, AGlobalRuleCountsInWholeSeconds) {
+  v1::Rule rule = QpsRule("g1", 100, 1);
+  rule.set_type(v1::Rule::GLOBAL);
+  rule.mutable_amounts(0)->mutable_validduration()->set_nanos(500000000);
+  auto parsed = Parse({rule});
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE((*parsed)->rules.empty());
+  ASSERT_EQ((*parsed)->rejected.size(), 1u);
+  EXPECT_NE((*parsed)->rejected[0].find("amounts[0].validDuration must be whole seconds"),
+            std::string::npos)
+      << (*parsed)->rejected[0];
+}
+
+TEST(RateLimitRulesTest, GlobalLabelsAreWhatPolarisGoSends) {
+  // No method, no argument.
+  auto bare = Parse({QpsRule("g0", 10, 1)});
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ((*bare)->rules[0].GlobalLabels(nullptr), "|");
+
+  v1::Rule rule = QpsRule("g1", 10, 1);
+  rule.mutable_method()->mutable_value()->set_value("/echo.EchoService/Echo");
+  testing::AddArgument(rule, v1::MatchArgument::HEADER, "x-user", "^u", v1::MatchString::REGEX);
+  testing::AddArgument(rule, v1::MatchArgument::CALLER_IP, "", "10.0.0.1");
+  testing::AddArgument(rule, v1::MatchArgument::CUSTOM, "app", "shop");
+  auto parsed = Parse({rule});
+  ASSERT_TRUE(parsed.ok());
+  const RateLimitRule& g1 = (*parsed)->rules[0];
+  testing::FakeInboundCall call;
+  call.headers["x-user"] = "u42";
+  call.headers["app"] = "shop";
+  call.ip = "10.0.0.1";
+  // The method, then the sorted arguments: exact ones by the rule's value,
+  // others by the call's.
+  EXPECT_EQ(g1.GlobalLabels(&call),
+            "/echo.EchoService/Echo|CALLER_IP:10.0.0.1|CUSTOM:app:shop|HEADER:x-user:u42");
+  // regex_combine: one window, named by the rule's own pattern.
+  rule.mutable_regex_combine()->set_value(true);
+  auto combined = Parse({rule});
+  ASSERT_TRUE(combined.ok());
+  EXPECT_EQ((*combined)->rules[0].GlobalLabels(nullptr),
+            "/echo.EchoService/Echo|CALLER_IP:10.0.0.1|CUSTOM:app:shop|HEADER:x-user:^u");
+}
+
 }  // namespace
 }  // namespace grpc_cpp_polaris

@@ -1,5 +1,6 @@
 #include "sdk/limiter/rate_limiter.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "proto/v1/ratelimit.pb.h"
@@ -221,6 +222,98 @@ TEST_F(RateLimiterTest, NoRulesAdmitEverything) {
   auto limiter = RateLimiter::Create(nullptr, nullptr, Options());
   EXPECT_TRUE(limiter->empty());
   EXPECT_EQ(Admitted(*limiter, call_, 3), 3);
+}
+
+// The rate-limit server's side, played by the test: it records the windows
+// and decides when the server last answered.
+class FakeSync final : public GlobalQuotaSync {
+ public:
+  explicit FakeSync(FakeClock* clock) : GlobalQuotaSync(clock) {
+    // Server time starts on a window boundary.
+    SetOffsetMs(1'700'000'000'000 - clock->NowNanos() / 1000000);
+  }
+  void Track(const std::shared_ptr<GlobalQuotaTarget>& target) override {
+    targets.push_back(target);
+  }
+  void Answered() { MarkAnswered(NowMs()); }
+  std::vector<std::shared_ptr<GlobalQuotaTarget>> targets;
+};
+
+v1::Rule GlobalRule(const std::string& id, uint32_t max) {
+  v1::Rule rule = QpsRule(id, max, 1);
+  rule.set_type(v1::Rule::GLOBAL);
+  return rule;
+}
+
+TEST_F(RateLimiterTest, GlobalWindowsAreKeptByTheRateLimitServer) {
+  auto sync = std::make_shared<FakeSync>(&clock_);
+  RateLimiterOptions options = Options();
+  options.instances = 2;
+  options.global_sync = sync;
+  auto limiter = RateLimiter::Create(Rules({GlobalRule("g", 10)}), nullptr, options);
+  ASSERT_EQ(sync->targets.size(), 1u);
+  const GlobalQuotaTarget& target = *sync->targets[0];
+  EXPECT_EQ(target.service, kKey);
+  EXPECT_EQ(target.labels, "|");
+  ASSERT_EQ(target.quotas.size(), 1u);
+  RemoteQuota& quota = *target.quotas[0];
+  // Before any answer: the local share, 10 / 2.
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 5);
+  // The server says 4 are left for the two: this one may take 2 more.
+  sync->Answered();
+  RemoteQuota::Usage usage = quota.Drain(sync->NowMs());
+  EXPECT_EQ(usage.used, 5u);
+  EXPECT_EQ(usage.limited, 5u);
+  quota.Apply(usage, 4, 2, sync->NowMs());
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 2);
+  // A new window starts from the share again.
+  clock_.Advance(absl::Seconds(1));
+  sync->Answered();
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 5);
+}
+
+TEST_F(RateLimiterTest, AGlobalTakeIsGivenBackWhenALaterRuleRefuses) {
+  auto sync = std::make_shared<FakeSync>(&clock_);
+  RateLimiterOptions options = Options();
+  options.global_sync = sync;
+  v1::Rule global = GlobalRule("a-global", 10);
+  v1::Rule local = QpsRule("b-local", 1, 1);
+  auto limiter = RateLimiter::Create(Rules({global, local}), nullptr, options);
+  ASSERT_EQ(sync->targets.size(), 1u);
+  EXPECT_EQ(Admitted(*limiter, call_, 3), 1);
+  EXPECT_EQ(sync->targets[0]->quotas[0]->Drain(sync->NowMs()).used, 1u);
+}
+
+TEST_F(RateLimiterTest, FailoverPassLetsCallsThroughWhileTheServerIsSilent) {
+  auto sync = std::make_shared<FakeSync>(&clock_);
+  RateLimiterOptions options = Options();
+  options.global_sync = sync;
+  v1::Rule rule = GlobalRule("g", 2);
+  rule.set_failover(v1::Rule::FAILOVER_PASS);
+  auto limiter = RateLimiter::Create(Rules({rule}), nullptr, options);
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 10);
+  sync->Answered();
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 2);
+  // Silent for more than a second: passing again.
+  clock_.Advance(absl::Milliseconds(GlobalQuotaSync::kFreshMs + 1));
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 10);
+}
+
+TEST_F(RateLimiterTest, EachValueOfAGlobalRuleHasItsOwnCounter) {
+  auto sync = std::make_shared<FakeSync>(&clock_);
+  RateLimiterOptions options = Options();
+  options.global_sync = sync;
+  v1::Rule rule = GlobalRule("per-user", 1);
+  AddArgument(rule, v1::MatchArgument::HEADER, "x-user", ".*", v1::MatchString::REGEX);
+  auto limiter = RateLimiter::Create(Rules({rule}), nullptr, options);
+  testing::FakeInboundCall alice = call_, bob = call_;
+  alice.headers["x-user"] = "alice";
+  bob.headers["x-user"] = "bob";
+  EXPECT_EQ(Admitted(*limiter, alice, 3), 1);
+  EXPECT_EQ(Admitted(*limiter, bob, 3), 1);
+  std::vector<std::string> labels;
+  for (const auto& target : sync->targets) labels.push_back(target->labels);
+  EXPECT_THAT(labels, ::testing::IsSupersetOf({"|HEADER:x-user:alice", "|HEADER:x-user:bob"}));
 }
 
 }  // namespace
