@@ -1,5 +1,6 @@
 #include "mockplane/ratelimit_service.h"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include "proto/metric/v2/ratelimit_stub.h"
@@ -67,6 +68,19 @@ class QuotaStream final : public AnnotatedBidiReactor {
         return;
     }
     out_ = Encode(response);
+    if (fault.delay > absl::ZeroDuration()) {
+      // Answered when the alarm fires. No operation is pending meanwhile and
+      // Finish has not been called, so the reactor outlives the alarm even if
+      // the client gives up: the write then fails and ends the call.
+      auto* alarm = new grpc::Alarm();
+      TsanRelease(&delay_key_);
+      alarm->Set(absl::ToChronoTime(absl::Now() + fault.delay), [this, alarm](bool) {
+        TsanAcquire(&delay_key_);
+        Write(&out_);
+        delete alarm;
+      });
+      return;
+    }
     if (response.has_ratelimitreportresponse() &&
         response.ratelimitreportresponse().code() == kLimiterInvalidCounterKey) {
       // As the real server: a report with a malformed key ends the stream.
@@ -90,6 +104,7 @@ class QuotaStream final : public AnnotatedBidiReactor {
   RateLimitService* const service_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
+  char delay_key_ = 0;
 };
 
 // TimeAdjust: a unary call carried by a generic stream.

@@ -1,7 +1,8 @@
 // polaris.metric.v2.RateLimitGRPCV2 over a QuotaRegistry, served through
 // gRPC's generic callback API (its "Service" method cannot be generated):
 // /polaris.metric.v2.RateLimitGRPCV2/Service (INIT, BATCH_INIT, ACQUIRE on
-// one stream, each request answered in order) and .../TimeAdjust.
+// one stream, each request answered in order, after a fault's delay if
+// one is injected) and .../TimeAdjust.
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_RATELIMIT_SERVICE_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_RATELIMIT_SERVICE_H_
 
