@@ -7,7 +7,10 @@
 // BM_LocalAcquire: one RateLimiter::Acquire of a call matching a QPS rule
 // (method and header arguments) that always admits, on 1 and 2 threads;
 // BM_ConcurrencyAcquire the same with a concurrency rule (take and give
-// back a permit); BM_MutexBaseline a mutex-guarded counter, for scale.
+// back a permit); BM_GlobalAcquire the same rule made GLOBAL, kept by the
+// mockplane's rate-limit server through a live QuotaClient reporting every
+// 40 ms (the report thread runs beside the calls; reports_per_M_calls shows
+// the batching); BM_MutexBaseline a mutex-guarded counter, for scale.
 //
 // BM_FilterInterleaved: unary calls over loopback to two echo servers in
 // this process, one plain and one installed with PolarisServer whose
@@ -30,6 +33,7 @@
 #include "sdk/limiter/rate_limiter.h"
 #include "sdk/limiter/rule_builders_for_test.h"
 #include "sdk/parse_for_test.h"
+#include "sdk/quota_client.h"
 #include "sdk/rule/fake_inbound_call.h"
 #include "server/polaris_server.h"
 
@@ -90,6 +94,60 @@ void BM_ConcurrencyAcquire(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ConcurrencyAcquire)->Threads(1)->Threads(2);
+
+// A GLOBAL rule kept by the mockplane's rate-limit server in this process,
+// reported every 40 ms by a live QuotaClient while the calls run.
+struct GlobalFixture {
+  std::unique_ptr<ControlPlane> plane;
+  std::shared_ptr<QuotaClient> client;
+  std::shared_ptr<const RateLimiter> limiter;
+};
+
+GlobalFixture& Global() {
+  static GlobalFixture* fixture = [] {
+    auto* f = new GlobalFixture;
+    f->plane = ControlPlane::Start().value();
+    QuotaClientOptions options;
+    options.client_id = "benchmark";
+    options.locate = [address = f->plane->ratelimit_address()](const GlobalQuotaTarget&) {
+      return address;
+    };
+    f->client = QuotaClient::Start(options).value();
+    v1::Rule rule = QpsRule();
+    rule.set_type(v1::Rule::GLOBAL);
+    v1::DiscoverResponse answer;
+    *answer.mutable_ratelimit()->add_rules() = std::move(rule);
+    auto rules = testing::ParseAnswer<RateLimitRules>(
+        *MakeRateLimitRulesParser(), ResourceType::kRateLimit, kEcho, std::move(answer));
+    RateLimiterOptions limiter_options;
+    limiter_options.global_sync = f->client;
+    f->limiter = RateLimiter::Create(*rules, nullptr, limiter_options);
+    // Measured once the server has answered (bounded wait).
+    for (int i = 0; i < 1000 && f->client->stats().reports == 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    if (f->client->stats().reports == 0) std::abort();
+    return f;
+  }();
+  return *fixture;
+}
+
+void BM_GlobalAcquire(benchmark::State& state) {
+  GlobalFixture& fixture = Global();
+  const testing::FakeInboundCall call = Call();
+  const uint64_t reports = fixture.client->stats().reports;
+  for (auto _ : state) {
+    LimitDecision decision = fixture.limiter->Acquire(call);
+    if (!decision.admitted()) std::abort();
+  }
+  if (state.thread_index() == 0) {
+    // Round trips to the rate-limit server per million calls: batching.
+    state.counters["reports_per_M_calls"] = benchmark::Counter(
+        static_cast<double>(fixture.client->stats().reports - reports) * 1e6 /
+        static_cast<double>(state.iterations() * state.threads()));
+  }
+}
+BENCHMARK(BM_GlobalAcquire)->Threads(1)->Threads(2);
 
 void BM_MutexBaseline(benchmark::State& state) {
   static std::mutex mu;
