@@ -20,6 +20,7 @@ class RateLimitService final : public grpc::CallbackGenericService {
   // Nothing is owned; all must outlive the service.
   RateLimitService(QuotaRegistry* quotas, FaultInjector* faults, RequestLog log)
       : quotas_(quotas), faults_(faults), log_(std::move(log)) {}
+  ~RateLimitService() override;
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* context) override;
 
@@ -29,6 +30,8 @@ class RateLimitService final : public grpc::CallbackGenericService {
   QuotaRegistry* const quotas_;
   FaultInjector* const faults_;
   const RequestLog log_;
+  // Released by each reactor as it ends, acquired on destruction (TSan).
+  char reactors_done_key_ = 0;
 };
 
 }  // namespace mockplane

@@ -21,6 +21,12 @@ namespace {
 // polaris-go reads it.
 bool Succeeded(uint32_t code) { return code / 1000 >= 200 && code / 1000 < 300; }
 
+// How often idle windows are reported too: well within GlobalQuotaSync's
+// freshness, so that a reachable server keeps counting as one.
+constexpr absl::Duration kFullReportInterval = absl::Milliseconds(400);
+// How long a window the server refused waits before it is announced again.
+constexpr absl::Duration kRefusedRetry = absl::Seconds(5);
+
 }  // namespace
 
 absl::Status QuotaClientOptions::Validate() const {
@@ -48,7 +54,14 @@ class QuotaClient::Connection {
  public:
   Connection(QuotaClient* owner, std::string address)
       : owner_(owner), address_(std::move(address)) {}
-  ~Connection() { Close(); }
+  ~Connection() {
+    Close();
+    queue_.Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_.Next(&tag, &ok)) {
+    }
+  }
 
   // Reports `targets` (all located here), connecting and announcing first
   // as needed. Returns false when the stream was dropped.
@@ -88,9 +101,14 @@ class QuotaClient::Connection {
   uint32_t client_key_ = 0;
   absl::flat_hash_map<const GlobalQuotaTarget*, Announced> announced_;
   absl::flat_hash_map<uint32_t, std::pair<const GlobalQuotaTarget*, size_t>> by_key_;
+  // Windows the server refused, and when to announce them again.
+  absl::flat_hash_map<const GlobalQuotaTarget*,
+                      std::pair<std::weak_ptr<GlobalQuotaTarget>, absl::Time>>
+      refused_;
   absl::Time retry_at_ = absl::InfinitePast();
   absl::Time next_time_adjust_ = absl::InfinitePast();
   absl::Time last_used_ = absl::Now();
+  absl::Time next_full_report_ = absl::InfinitePast();
   bool logged_down_ = false;
 };
 
@@ -211,10 +229,18 @@ bool QuotaClient::Connection::Announce(const std::shared_ptr<GlobalQuotaTarget>&
   }
   const v2::RateLimitInitResponse& answer = response.ratelimitinitresponse();
   if (!Succeeded(answer.code())) {
-    Drop(absl::StrCat("INIT of ", target->service.ToString(), " [", target->labels,
-                      "] was refused with code ", answer.code()));
-    return false;
+    // That window alone keeps its local share; the stream serves the others.
+    gpr_log(GPR_ERROR,
+            "polaris: rate-limit server %s refused the window %s [%s] with code %u; it keeps "
+            "its local share",
+            address_.c_str(), target->service.ToString().c_str(), target->labels.c_str(),
+            answer.code());
+    refused_[target.get()] = {target, absl::Now() + kRefusedRetry};
+    std::lock_guard<std::mutex> lock(owner_->mu_);
+    ++owner_->stats_.refused;
+    return true;
   }
+  refused_.erase(target.get());
   client_key_ = answer.clientkey();
   Announced announced;
   announced.target = target;
@@ -271,10 +297,27 @@ void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuota
       ++it;
     }
   }
+  for (auto it = refused_.begin(); it != refused_.end();) {
+    if (it->second.first.expired()) {
+      refused_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<const std::shared_ptr<GlobalQuotaTarget>*> reported;
   for (const auto& target : targets) {
+    auto refused = refused_.find(target.get());
+    if (refused != refused_.end() && refused->second.first.lock() == target &&
+        absl::Now() < refused->second.second) {
+      continue;  // retried later
+    }
     auto found = announced_.find(target.get());
-    if (found != announced_.end() && found->second.target.lock() == target) continue;
-    if (!Announce(target)) return;
+    if (found == announced_.end() || found->second.target.lock() != target) {
+      if (!Announce(target)) return;
+      found = announced_.find(target.get());
+      if (found == announced_.end()) continue;  // refused
+    }
+    reported.push_back(&target);
   }
   v2::RateLimitRequest request;
   request.set_cmd(v2::ACQUIRE);
@@ -282,11 +325,18 @@ void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuota
   report->set_clientkey(client_key_);
   const int64_t now = NowMs();
   report->set_timestamp(now);
-  for (const auto& target : targets) {
+  // Windows with nothing new are left out, but every window is reported now
+  // and then, so that an idle client still learns the server is there.
+  const bool everything = absl::Now() >= next_full_report_;
+  if (everything) next_full_report_ = absl::Now() + kFullReportInterval;
+  for (const std::shared_ptr<GlobalQuotaTarget>* entry : reported) {
+    const std::shared_ptr<GlobalQuotaTarget>& target = *entry;
     Announced& announced = announced_[target.get()];
     for (size_t i = 0; i < target->quotas.size(); ++i) {
       if (announced.counter_keys[i] == 0) continue;
-      announced.reported[i] = target->quotas[i]->Drain(now);
+      RemoteQuota::Usage usage = target->quotas[i]->Drain(now);
+      if (!everything && usage.used == 0 && usage.limited == 0) continue;
+      announced.reported[i] = usage;
       v2::QuotaSum* sum = report->add_quotauses();
       sum->set_counterkey(announced.counter_keys[i]);
       sum->set_used(announced.reported[i].used);

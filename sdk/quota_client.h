@@ -5,8 +5,10 @@
 // One thread per client. Every `report_interval` it reports, per rate-limit
 // server, what each window admitted and refused since the last report, in
 // one ACQUIRE message, and applies the answer (sdk/limiter/remote_quota.h):
-// no round trip per call. New windows are announced with INIT (their counter
-// keys come back); TimeAdjust maps the limiter's clock onto the server's on
+// no round trip per call. Windows with nothing new are left out of all but
+// one report in 400 ms. New windows are announced with INIT (their counter
+// keys come back; a window the server refuses keeps its local share and is
+// announced again 5 s later); TimeAdjust maps the limiter's clock onto the server's on
 // connecting and every `time_adjust_interval`. A stream that fails, times
 // out or answers with an error code is dropped and opened again after
 // `reconnect_backoff`, announcing every window anew; meanwhile windows admit
@@ -74,6 +76,7 @@ class QuotaClient final : public GlobalQuotaSync {
     uint64_t inits = 0;        // windows announced and accepted
     uint64_t connects = 0;     // streams opened
     uint64_t failures = 0;     // streams dropped (error, timeout, error code)
+    uint64_t refused = 0;      // windows the server refused (retried after 5 s)
     uint64_t time_adjusts = 0;
   };
   Stats stats() const;

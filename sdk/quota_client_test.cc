@@ -120,27 +120,32 @@ TEST_F(QuotaClientTest, AnAnswerThatComesTooLateDropsTheStreamAndItIsOpenedAgain
   EXPECT_GE((*client)->stats().inits, 2u);  // announced again on the new stream
 }
 
-TEST_F(QuotaClientTest, ARefusedWindowKeepsItsShareAndIsRetried) {
+TEST_F(QuotaClientTest, ARefusedWindowKeepsItsShareAndTheOthersAreStillReported) {
   auto client = QuotaClient::Start(Options());
   ASSERT_TRUE(client.ok());
   // No service: polaris-limiter refuses the INIT (400201).
-  auto target = Target("", 10);
-  (*client)->Track(target);
-  ASSERT_TRUE(WaitUntil([&] { return (*client)->stats().failures >= 2; }, absl::Seconds(30)));
-  EXPECT_EQ((*client)->stats().inits, 0u);
-  EXPECT_EQ(target->quotas[0]->Remaining((*client)->NowMs()), 10);
+  auto refused = Target("", 10);
+  auto good = Target("Echo", 100);
+  (*client)->Track(refused);
+  (*client)->Track(good);
+  ASSERT_TRUE(WaitUntil([&] { return (*client)->stats().refused >= 1; }, absl::Seconds(30)));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(good->quotas[0]->TryTake((*client)->NowMs()));
+  ASSERT_TRUE(WaitUntil([&] { return plane_->RateLimitUsed("default", "Echo", "|", 60) == 5; },
+                        absl::Seconds(30)));
+  EXPECT_EQ((*client)->stats().inits, 1u);
+  EXPECT_EQ((*client)->stats().failures, 0u);
+  EXPECT_EQ(refused->quotas[0]->Remaining((*client)->NowMs()), 10);
 }
 
-TEST_F(QuotaClientTest, StopEndsReporting) {
+TEST_F(QuotaClientTest, AfterStopTheServerNoLongerCountsAsAnswering) {
   auto client = QuotaClient::Start(Options());
   ASSERT_TRUE(client.ok());
   auto target = Target("Echo", 100);
   (*client)->Track(target);
-  ASSERT_TRUE(WaitUntil([&] { return (*client)->stats().reports > 0; }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitUntil([&] { return (*client)->Fresh((*client)->NowMs()); }, absl::Seconds(30)));
   (*client)->Stop();
-  const uint64_t reports = (*client)->stats().reports;
   (*client)->Stop();  // idempotent
-  EXPECT_EQ((*client)->stats().reports, reports);
+  EXPECT_TRUE(WaitUntil([&] { return !(*client)->Fresh((*client)->NowMs()); }, absl::Seconds(30)));
 }
 
 }  // namespace

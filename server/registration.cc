@@ -232,6 +232,8 @@ absl::Status Registration::Deregister() {
       if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) break;
       gpr_log(GPR_INFO, "polaris: deregistering %s, attempt %d: %s", instance_id().c_str(),
               attempt + 1, status.ToString().c_str());
+      // A refused connection fails at once: pause (200 ms, then 400 ms).
+      if (attempt + 1 < kDeregisterAttempts) absl::SleepFor(absl::Milliseconds(200 << attempt));
     }
     // Already gone is what we wanted.
     deregister_status_ = absl::IsNotFound(status) ? absl::OkStatus() : status;

@@ -239,6 +239,13 @@ class FakeSync final : public GlobalQuotaSync {
   std::vector<std::shared_ptr<GlobalQuotaTarget>> targets;
 };
 
+RateLimiterOptions GlobalOptions(FakeClock* clock, std::shared_ptr<FakeSync> sync) {
+  RateLimiterOptions options;
+  options.clock = clock;
+  options.global_sync = std::move(sync);
+  return options;
+}
+
 v1::Rule GlobalRule(const std::string& id, uint32_t max) {
   v1::Rule rule = QpsRule(id, max, 1);
   rule.set_type(v1::Rule::GLOBAL);
@@ -247,9 +254,8 @@ v1::Rule GlobalRule(const std::string& id, uint32_t max) {
 
 TEST_F(RateLimiterTest, GlobalWindowsAreKeptByTheRateLimitServer) {
   auto sync = std::make_shared<FakeSync>(&clock_);
-  RateLimiterOptions options = Options();
+  RateLimiterOptions options = GlobalOptions(&clock_, sync);
   options.instances = 2;
-  options.global_sync = sync;
   auto limiter = RateLimiter::Create(Rules({GlobalRule("g", 10)}), nullptr, options);
   ASSERT_EQ(sync->targets.size(), 1u);
   const GlobalQuotaTarget& target = *sync->targets[0];
@@ -274,8 +280,7 @@ TEST_F(RateLimiterTest, GlobalWindowsAreKeptByTheRateLimitServer) {
 
 TEST_F(RateLimiterTest, AGlobalTakeIsGivenBackWhenALaterRuleRefuses) {
   auto sync = std::make_shared<FakeSync>(&clock_);
-  RateLimiterOptions options = Options();
-  options.global_sync = sync;
+  RateLimiterOptions options = GlobalOptions(&clock_, sync);
   v1::Rule global = GlobalRule("a-global", 10);
   v1::Rule local = QpsRule("b-local", 1, 1);
   auto limiter = RateLimiter::Create(Rules({global, local}), nullptr, options);
@@ -286,8 +291,7 @@ TEST_F(RateLimiterTest, AGlobalTakeIsGivenBackWhenALaterRuleRefuses) {
 
 TEST_F(RateLimiterTest, FailoverPassLetsCallsThroughWhileTheServerIsSilent) {
   auto sync = std::make_shared<FakeSync>(&clock_);
-  RateLimiterOptions options = Options();
-  options.global_sync = sync;
+  RateLimiterOptions options = GlobalOptions(&clock_, sync);
   v1::Rule rule = GlobalRule("g", 2);
   rule.set_failover(v1::Rule::FAILOVER_PASS);
   auto limiter = RateLimiter::Create(Rules({rule}), nullptr, options);
@@ -301,8 +305,7 @@ TEST_F(RateLimiterTest, FailoverPassLetsCallsThroughWhileTheServerIsSilent) {
 
 TEST_F(RateLimiterTest, EachValueOfAGlobalRuleHasItsOwnCounter) {
   auto sync = std::make_shared<FakeSync>(&clock_);
-  RateLimiterOptions options = Options();
-  options.global_sync = sync;
+  RateLimiterOptions options = GlobalOptions(&clock_, sync);
   v1::Rule rule = GlobalRule("per-user", 1);
   AddArgument(rule, v1::MatchArgument::HEADER, "x-user", ".*", v1::MatchString::REGEX);
   auto limiter = RateLimiter::Create(Rules({rule}), nullptr, options);

@@ -22,9 +22,14 @@ int64_t RemoteQuota::AllowanceIn(int64_t window) const {
 }
 
 bool RemoteQuota::TryTake(int64_t server_ms, bool fresh) {
-  const int64_t window = WindowOf(server_ms);
-  const int64_t allowance = fresh ? AllowanceIn(window) : std::min(share_, AllowanceIn(window));
+  int64_t window = WindowOf(server_ms);
   uint64_t state = admitted_.load(std::memory_order_relaxed);
+  // A call that read the time just before a boundary others already
+  // crossed counts in their window: an older tag never overwrites a newer.
+  const uint64_t ahead = ((state >> kCountBits) - static_cast<uint64_t>(window)) & 0xFFFFFF;
+  // (0: nothing admitted yet, no window.)
+  if (state != 0 && ahead != 0 && ahead < 0x800000) window += static_cast<int64_t>(ahead);
+  const int64_t allowance = fresh ? AllowanceIn(window) : std::min(share_, AllowanceIn(window));
   while (true) {
     const int64_t admitted = SameWindow(state, window) ? CountOf(state) : 0;
     if (admitted >= allowance) {

@@ -89,6 +89,15 @@ TEST(RemoteQuotaTest, GiveBackReturnsACallOfTheSameWindowOnly) {
   EXPECT_EQ(Admit(quota, kStart, 1), 0);
 }
 
+TEST(RemoteQuotaTest, ALateCallCountsInTheWindowOthersAlreadyStarted) {
+  RemoteQuota quota(3, absl::Seconds(1), 1);
+  ASSERT_EQ(Admit(quota, kStart + kSecond, 2), 2);
+  // A call that read the time just before the boundary: it does not reset
+  // the new window's count.
+  EXPECT_TRUE(quota.TryTake(kStart + kSecond - 1));
+  EXPECT_FALSE(quota.TryTake(kStart + kSecond));
+}
+
 TEST(RemoteQuotaTest, ConcurrentTakesNeverExceedTheAllowance) {
   RemoteQuota quota(1000, absl::Seconds(1), 1);
   std::atomic<int> admitted{0};
