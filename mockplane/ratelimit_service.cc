@@ -103,6 +103,7 @@ class QuotaStream final : public AnnotatedBidiReactor {
   }
 
   void OnDone() override {
+    TsanAcquire(done_key());  // before reading service_
     TsanRelease(&service_->reactors_done_key_);
     AnnotatedBidiReactor::OnDone();
   }
@@ -140,6 +141,7 @@ class TimeAdjustCall final : public AnnotatedBidiReactor {
   }
 
   void OnDone() override {
+    TsanAcquire(done_key());  // before reading service_
     TsanRelease(&service_->reactors_done_key_);
     AnnotatedBidiReactor::OnDone();
   }

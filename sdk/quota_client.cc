@@ -273,6 +273,7 @@ void QuotaClient::Connection::ApplyLefts(const v2::RateLimitReportResponse& answ
     if (target == nullptr) continue;
     const size_t i = key->second.second;
     target->quotas[i]->Apply(found->second.reported[i], left.left(), left.clientcount(), now);
+    target->answered_ms.store(now, std::memory_order_relaxed);
   }
   owner_->MarkAnswered(now);
 }
@@ -328,6 +329,8 @@ void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuota
   // Windows with nothing new are left out, but every window is reported now
   // and then, so that an idle client still learns the server is there.
   const bool everything = absl::Now() >= next_full_report_;
+  // What this report carries (the targets are held by the caller).
+  std::vector<std::pair<GlobalQuotaTarget*, size_t>> included;
   if (everything) next_full_report_ = absl::Now() + kFullReportInterval;
   for (const std::shared_ptr<GlobalQuotaTarget>* entry : reported) {
     const std::shared_ptr<GlobalQuotaTarget>& target = *entry;
@@ -337,6 +340,7 @@ void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuota
       RemoteQuota::Usage usage = target->quotas[i]->Drain(now);
       if (!everything && usage.used == 0 && usage.limited == 0) continue;
       announced.reported[i] = usage;
+      included.emplace_back(target.get(), i);
       v2::QuotaSum* sum = report->add_quotauses();
       sum->set_counterkey(announced.counter_keys[i]);
       sum->set_used(announced.reported[i].used);
@@ -346,6 +350,10 @@ void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuota
   if (report->quotauses_size() == 0) return;
   v2::RateLimitResponse response;
   if (!Write(request) || !ReadUntil(v2::ACQUIRE, &response)) {
+    // Not delivered (or not known to be): the next stream reports it.
+    for (const auto& [target, i] : included) {
+      target->quotas[i]->Undrain(announced_[target].reported[i]);
+    }
     Drop("the report got no answer");
     return;
   }
@@ -404,6 +412,7 @@ void QuotaClient::Stop() {
 
 void QuotaClient::Track(const std::shared_ptr<GlobalQuotaTarget>& target) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;  // no one would prune them
   targets_.push_back(target);
 }
 

@@ -1,5 +1,7 @@
 #include "server/registration.h"
 
+#include "server/heartbeat_hub.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -110,17 +112,14 @@ absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int
   registration->HeartbeatNow();
   const absl::Time next_heartbeat = options.clock->Now() + options.ttl;
   Registration* raw = registration.get();
+  // Every TTL on the process's one heartbeat thread.
+  registration->heartbeat_task_ = HeartbeatHub::Default().Add(
+      options.clock, next_heartbeat, options.ttl, [raw](bool reregister) { raw->Beat(reregister); });
   // A control plane that comes back may have lost its state: register again
   // at once instead of waiting for heartbeats to be refused.
-  registration->reconnect_listener_ = registration->client_->AddReconnectListener([raw] {
-    {
-      std::lock_guard<std::mutex> lock(raw->mu_);
-      raw->reconnected_ = true;
-    }
-    raw->stop_cv_.notify_all();
-  });
-  registration->heartbeat_thread_ =
-      std::thread([raw, next_heartbeat] { raw->HeartbeatLoop(next_heartbeat); });
+  const uint64_t task = registration->heartbeat_task_;
+  registration->reconnect_listener_ = registration->client_->AddReconnectListener(
+      [task] { HeartbeatHub::Default().Reregister(task); });
   return registration;
 }
 
@@ -183,40 +182,23 @@ void Registration::HeartbeatNow() {
   }
 }
 
-void Registration::HeartbeatLoop(absl::Time next) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    if (!options_.clock->WaitUntil(lock, stop_cv_, next,
-                                   [this] { return stopping_ || reconnected_; })) {
-      next += options_.ttl;  // by schedule, not drifting by each call's time
-      if (next < options_.clock->Now()) next = options_.clock->Now() + options_.ttl;
+void Registration::Beat(bool reregister) {
+  if (reregister) {
+    // Idempotent on the control plane: it replaces the instance.
+    absl::Status status = RegisterNow();
+    if (!status.ok()) {
+      gpr_log(GPR_ERROR, "polaris: registering %s again after reconnecting failed: %s",
+              options_.service.c_str(), status.ToString().c_str());
     }
-    if (stopping_) return;
-    const bool reregister = reconnected_;
-    reconnected_ = false;
-    lock.unlock();
-    if (reregister) {
-      // Idempotent on the control plane: it replaces the instance.
-      absl::Status status = RegisterNow();
-      if (!status.ok()) {
-        gpr_log(GPR_ERROR, "polaris: registering %s again after reconnecting failed: %s",
-                options_.service.c_str(), status.ToString().c_str());
-      }
-    }
-    HeartbeatNow();
-    lock.lock();
   }
+  HeartbeatNow();
 }
 
 void Registration::StopHeartbeats() {
   std::call_once(stop_once_, [this] {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    stop_cv_.notify_all();
     if (reconnect_listener_ != 0) client_->RemoveReconnectListener(reconnect_listener_);
-    if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+    // Returns once no beat of ours runs.
+    if (heartbeat_task_ != 0) HeartbeatHub::Default().Remove(heartbeat_task_);
   });
 }
 

@@ -107,8 +107,9 @@ class Registration {
   // One heartbeat; registers again if the control plane forgot the instance.
   void HeartbeatNow();
   InstanceRef Ref() const;
-  // Heartbeats every TTL, the first at `next`.
-  void HeartbeatLoop(absl::Time next);
+  // The heartbeat task (server/heartbeat_hub.h): registers again first
+  // when the control plane connection came back.
+  void Beat(bool reregister);
   void StopHeartbeats();
 
   grpc::Server* const server_;
@@ -118,14 +119,11 @@ class Registration {
   std::shared_ptr<ControlPlaneClient> client_;
 
   mutable std::mutex mu_;  // std::mutex: visible to ThreadSanitizer
-  std::condition_variable stop_cv_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Set when the control-plane connection came back: register again now.
-  bool reconnected_ ABSL_GUARDED_BY(mu_) = false;
   std::string instance_id_ ABSL_GUARDED_BY(mu_);
   uint64_t failed_heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t reconnect_listener_ = 0;  // set before the heartbeat thread starts
-  std::thread heartbeat_thread_;
+  // Both set by Register() before anything else can read them.
+  uint64_t heartbeat_task_ = 0;
+  uint64_t reconnect_listener_ = 0;
   std::once_flag stop_once_;
 
   // Deregister() and Shutdown() run once; later and concurrent callers wait

@@ -12,6 +12,7 @@
 #include "mockplane/control_plane.h"
 #include "mockplane/echo_backend.h"
 #include "mockplane/wait.h"
+#include "server/heartbeat_hub.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -123,6 +124,21 @@ TEST_F(RegistrationTest, DeregisterGivesUpAfterThreeUnavailableAnswers) {
   plane_->faults().FailNext("DeregisterInstance", 3, absl::UnavailableError("down"));
   EXPECT_TRUE(absl::IsUnavailable((*registration)->Deregister()));
   EXPECT_EQ(Registered().size(), 1u);
+}
+
+TEST_F(RegistrationTest, AllRegistrationsOfAProcessShareOneHeartbeatThread) {
+  auto first = Register(*backend_->server(), backend_->port(), options_);
+  ASSERT_TRUE(first.ok());
+  RegisterOptions other = options_;
+  other.service = "Other";
+  auto second = Register(*backend_->server(), backend_->port(), other);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(HeartbeatHub::Default().tasks(), 2u);
+  EXPECT_TRUE(HeartbeatHub::Default().running());
+  first->reset();
+  second->reset();
+  EXPECT_EQ(HeartbeatHub::Default().tasks(), 0u);
+  EXPECT_FALSE(HeartbeatHub::Default().running());
 }
 
 TEST_F(RegistrationTest, DestructionDeregisters) {

@@ -87,24 +87,40 @@ struct RateLimiter::RuleWindows {
       for (const RateLimitRule::Amount& amount : rule.amounts) {
         // Shared equally, each instance's amount is its own.
         target->quotas.push_back(std::make_unique<RemoteQuota>(
-            amount.max, amount.duration, target->share_equally ? 1 : divisor));
+            amount.max, amount.duration, target->share_equally ? 1 : Divisor()));
       }
       sync->Track(target);
       window->remote = std::move(target);
     } else if (rule.resource == RateLimitRule::Resource::kConcurrency) {
       window->concurrency =
-          std::make_shared<ConcurrencyWindow>(Share(rule.max_concurrency, divisor));
+          std::make_shared<ConcurrencyWindow>(Share(rule.max_concurrency, Divisor()));
     } else {
       std::vector<MultiBucket::Amount> amounts;
       for (const RateLimitRule::Amount& amount : rule.amounts) {
-        amounts.push_back({Share(amount.max, divisor), amount.duration});
+        amounts.push_back({Share(amount.max, Divisor()), amount.duration});
       }
       window->qps = std::make_unique<MultiBucket>(amounts);
     }
     return window;
   }
 
-  const uint32_t divisor;
+  uint32_t Divisor() const { return divisor.load(std::memory_order_relaxed); }
+  // A remote rule's windows follow the instance count instead of being
+  // made anew (that would forget what they admitted in the window).
+  void SetDivisor(const RateLimitRule& rule, uint32_t next) {
+    divisor.store(next, std::memory_order_relaxed);
+    const uint32_t instances =
+        rule.amount_mode == RateLimitRule::AmountMode::kShareEqually ? 1 : next;
+    auto update = [instances](const Window& window) {
+      if (window.remote == nullptr) return;
+      for (const auto& quota : window.remote->quotas) quota->SetInstances(instances);
+    };
+    update(*shared);
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [key, window] : by_value) update(*window);
+  }
+
+  std::atomic<uint32_t> divisor;
   const bool per_value;
   GlobalQuotaSync* const sync;
   // A zero amount: every matching call is refused.
@@ -141,9 +157,13 @@ std::shared_ptr<const RateLimiter> RateLimiter::Create(std::shared_ptr<const Rat
     if (previous != nullptr) {
       for (const Slot& old : previous->slots_) {
         if (old.rule->id == rule.id && old.rule->SameLimits(rule) &&
-            old.windows->divisor == divisor &&
             old.windows->sync == options.global_sync.get()) {
-          windows = old.windows;
+          if (old.windows->Divisor() == divisor) {
+            windows = old.windows;
+          } else if (old.windows->Remote(rule)) {
+            windows = old.windows;
+            windows->SetDivisor(rule, divisor);
+          }
           break;
         }
       }
@@ -230,7 +250,7 @@ bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision&
   std::shared_ptr<Window> held = keyed != nullptr ? std::move(keyed) : windows.shared;
   if (window->remote != nullptr) {
     const int64_t server_ms = windows.sync->NowMs();
-    const bool fresh = windows.sync->Fresh(server_ms);
+    const bool fresh = window->remote->Fresh(server_ms);
     if (rule.failover == RateLimitRule::Failover::kPass && !fresh) {
       return true;  // the rate-limit server is out of reach: let calls pass
     }

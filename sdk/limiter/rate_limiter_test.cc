@@ -235,7 +235,10 @@ class FakeSync final : public GlobalQuotaSync {
   void Track(const std::shared_ptr<GlobalQuotaTarget>& target) override {
     targets.push_back(target);
   }
-  void Answered() { MarkAnswered(NowMs()); }
+  void Answered() {
+    MarkAnswered(NowMs());
+    for (const auto& target : targets) target->answered_ms.store(NowMs());
+  }
   std::vector<std::shared_ptr<GlobalQuotaTarget>> targets;
 };
 
@@ -278,6 +281,20 @@ TEST_F(RateLimiterTest, GlobalWindowsAreKeptByTheRateLimitServer) {
   EXPECT_EQ(Admitted(*limiter, call_, 10), 5);
 }
 
+TEST_F(RateLimiterTest, AGlobalWindowOutlivesAChangeOfInstanceCount) {
+  auto sync = std::make_shared<FakeSync>(&clock_);
+  RateLimiterOptions options = GlobalOptions(&clock_, sync);
+  options.instances = 2;
+  auto rules = Rules({GlobalRule("g", 10)});
+  auto first = RateLimiter::Create(rules, nullptr, options);
+  EXPECT_EQ(Admitted(*first, call_, 3), 3);
+  // A third instance joins: the share drops to 4, of which 3 are taken.
+  options.instances = 3;
+  auto second = RateLimiter::Create(rules, first.get(), options);
+  EXPECT_EQ(sync->targets.size(), 1u);  // the same window, not a new one
+  EXPECT_EQ(Admitted(*second, call_, 10), 1);
+}
+
 TEST_F(RateLimiterTest, AGlobalTakeIsGivenBackWhenALaterRuleRefuses) {
   auto sync = std::make_shared<FakeSync>(&clock_);
   RateLimiterOptions options = GlobalOptions(&clock_, sync);
@@ -299,7 +316,7 @@ TEST_F(RateLimiterTest, FailoverPassLetsCallsThroughWhileTheServerIsSilent) {
   sync->Answered();
   EXPECT_EQ(Admitted(*limiter, call_, 10), 2);
   // Silent for more than a second: passing again.
-  clock_.Advance(absl::Milliseconds(GlobalQuotaSync::kFreshMs + 1));
+  clock_.Advance(absl::Milliseconds(kGlobalQuotaFreshMs + 1));
   EXPECT_EQ(Admitted(*limiter, call_, 10), 10);
 }
 

@@ -18,7 +18,7 @@ int64_t RemoteQuota::AllowanceIn(int64_t window) const {
   const uint64_t allowance = allowance_.load(std::memory_order_acquire);
   return SameWindow(allowance, window) && synced_once_.load(std::memory_order_relaxed)
              ? CountOf(allowance)
-             : share_;
+             : share_.load(std::memory_order_relaxed);
 }
 
 bool RemoteQuota::TryTake(int64_t server_ms, bool fresh) {
@@ -29,7 +29,9 @@ bool RemoteQuota::TryTake(int64_t server_ms, bool fresh) {
   const uint64_t ahead = ((state >> kCountBits) - static_cast<uint64_t>(window)) & 0xFFFFFF;
   // (0: nothing admitted yet, no window.)
   if (state != 0 && ahead != 0 && ahead < 0x800000) window += static_cast<int64_t>(ahead);
-  const int64_t allowance = fresh ? AllowanceIn(window) : std::min(share_, AllowanceIn(window));
+  const int64_t allowance =
+      fresh ? AllowanceIn(window)
+            : std::min(share_.load(std::memory_order_relaxed), AllowanceIn(window));
   while (true) {
     const int64_t admitted = SameWindow(state, window) ? CountOf(state) : 0;
     if (admitted >= allowance) {
@@ -69,6 +71,17 @@ RemoteQuota::Usage RemoteQuota::Drain(int64_t server_ms) {
   reported_admitted_ = std::max(reported_admitted_, usage.admitted);
   usage.limited = limited_.exchange(0, std::memory_order_relaxed);
   return usage;
+}
+
+void RemoteQuota::Undrain(const Usage& usage) {
+  if (reported_window_ == usage.window) {
+    reported_admitted_ = std::max<int64_t>(0, reported_admitted_ - usage.used);
+  }
+  limited_.fetch_add(usage.limited, std::memory_order_relaxed);
+}
+
+void RemoteQuota::SetInstances(uint32_t instances) {
+  share_.store(CeilDiv(max_, std::max<uint32_t>(1, instances)), std::memory_order_relaxed);
 }
 
 void RemoteQuota::Apply(const Usage& usage, int64_t left, uint32_t clients, int64_t server_ms) {

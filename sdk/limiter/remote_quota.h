@@ -62,6 +62,11 @@ class RemoteQuota {
   };
   // Takes the usage to report at `server_ms`. One caller at a time.
   Usage Drain(int64_t server_ms);
+  // Undoes Drain(): the report carrying `usage` was not delivered, so its
+  // use goes into the next one.
+  void Undrain(const Usage& usage);
+  // The instances sharing the amount changed (a new local share).
+  void SetInstances(uint32_t instances);
   // Applies the server's answer to the report `usage`: `left` in the window
   // after it, shared by `clients` (0: unknown). Ignored once the window is
   // over.
@@ -92,7 +97,7 @@ class RemoteQuota {
 
   const uint32_t max_;
   const int64_t duration_ms_;
-  const int64_t share_;
+  std::atomic<int64_t> share_;
   // Calls admitted in the tagged window.
   std::atomic<uint64_t> admitted_{0};
   // The allowance the server's last answer set for the tagged window.
@@ -107,6 +112,9 @@ class RemoteQuota {
   int64_t answered_left_ = 0;
 };
 
+// How long a window counts on the server's last answer.
+inline constexpr int64_t kGlobalQuotaFreshMs = 1000;
+
 // A GLOBAL window as the rate-limit server knows it: the rule's service,
 // the label string naming the window, and one quota per amount.
 struct GlobalQuotaTarget {
@@ -118,6 +126,13 @@ struct GlobalQuotaTarget {
   // with its clients (QuotaMode DIVIDE).
   bool share_equally = false;
   std::vector<std::unique_ptr<RemoteQuota>> quotas;
+  // When the server last answered for this window (server ms): while it is
+  // silent for a second, the window keeps to its share (or, FAILOVER_PASS,
+  // lets calls through).
+  std::atomic<int64_t> answered_ms{INT64_MIN / 2};
+  bool Fresh(int64_t server_ms) const {
+    return server_ms - answered_ms.load(std::memory_order_relaxed) <= kGlobalQuotaFreshMs;
+  }
 };
 
 // The rate-limit server as the limiter sees it: its clock, and the windows
@@ -131,12 +146,12 @@ class GlobalQuotaSync {
   }
   // Keeps `target` in sync until it is destroyed (the sync holds it weakly).
   virtual void Track(const std::shared_ptr<GlobalQuotaTarget>& target) = 0;
-  // Whether the server answered within the last second before `server_ms`
-  // (FAILOVER_PASS rules let calls through when it did not).
+  // Whether any rate-limit server answered within the last second before
+  // `server_ms` (each window keeps its own: GlobalQuotaTarget::Fresh).
   bool Fresh(int64_t server_ms) const {
     return server_ms - last_answer_ms_.load(std::memory_order_relaxed) <= kFreshMs;
   }
-  static constexpr int64_t kFreshMs = 1000;
+  static constexpr int64_t kFreshMs = kGlobalQuotaFreshMs;
 
  protected:
   void MarkAnswered(int64_t server_ms) {
