@@ -267,6 +267,39 @@ TEST_F(ServerGovernanceTest, StreamOpensAreLimited) {
   EXPECT_TRUE(Call(*stub).ok());  // unary calls are not this rule's
 }
 
+// A stream's messages count as calls of its rules, and are held for their
+// turn rather than refused: 40 messages at 20/s take about 1.5 s beyond the
+// burst, and every one is answered.
+TEST_F(ServerGovernanceTest, StreamMessagesArePacedNotRefused) {
+  v1::Rule chats = QpsRule("twenty-per-second", 20, 1);
+  chats.mutable_method()->mutable_value()->set_value("Chat");
+  plane_->SetRateLimit(kEcho, Limits({chats}));
+  StartBackend();
+  auto stub = Stub("127.0.0.1");
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = stub->Chat(&context);
+  constexpr int kMessages = 40;
+  const absl::Time start = absl::Now();
+  int answered = 0;
+  echo::EchoRequest request;
+  request.set_message("hello");
+  echo::EchoResponse response;
+  for (int i = 0; i < kMessages; ++i) {
+    if (!stream->Write(request) || !stream->Read(&response)) break;
+    ++answered;
+  }
+  const absl::Duration elapsed = absl::Now() - start;
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answered, kMessages);
+  // The opening and the first 19 messages use the burst of 20; the other 21
+  // come 50 ms apart: at least a second in all, however fast the machine.
+  EXPECT_GE(elapsed, absl::Seconds(1));
+  EXPECT_GE(polaris_->gate().counters().messages_paced, 20u);
+  EXPECT_EQ(polaris_->gate().counters().limited, 0u);
+}
+
 // "unirate": calls are spaced evenly, each waiting its turn in the filter up
 // to the rule's maximum queueing delay; beyond it they are refused.
 TEST_F(ServerGovernanceTest, UniformQueueingSpacesCallsAndRefusesBeyondTheMaximumWait) {

@@ -87,6 +87,12 @@ void CallGate::Publish(ServiceGovernance governance) {
                (service != nullptr && service->faults != nullptr && service->faults->delays());
   }
   queueing_.store(queueing, std::memory_order_relaxed);
+  bool paces = false;
+  for (const auto& service : next->services) {
+    paces = paces || (service != nullptr && service->message_limiter != nullptr &&
+                      service->message_limiter->paces());
+  }
+  paces_.store(paces, std::memory_order_relaxed);
   Store(std::move(next));
 }
 
@@ -94,6 +100,13 @@ std::shared_ptr<const ServiceGovernance> CallGate::Current(const ServiceKey& key
   std::shared_ptr<const State> state = Load();
   const size_t index = state->IndexOf(key);
   return index == state->keys.size() ? nullptr : state->services[index];
+}
+
+std::unique_ptr<RateLimiter::MessagePacer> CallGate::PacerFor(const InboundCall& call) const {
+  std::shared_ptr<const State> state = Load();
+  const ServiceGovernance* governance = state->For(call.method());
+  if (governance == nullptr || governance->message_limiter == nullptr) return nullptr;
+  return governance->message_limiter->PacerFor(call);
 }
 
 LimitDecision CallGate::Admit(const InboundCall& call) const {
@@ -139,7 +152,8 @@ GateCounters CallGate::counters() const {
   return GateCounters{admitted_.load(std::memory_order_relaxed),
                       denied_.load(std::memory_order_relaxed),
                       limited_.load(std::memory_order_relaxed),
-                      faults_.load(std::memory_order_relaxed)};
+                      faults_.load(std::memory_order_relaxed),
+                      paced_.load(std::memory_order_relaxed)};
 }
 
 int64_t CallGate::permits_held() const {

@@ -34,6 +34,8 @@ struct ServiceGovernance {
   ServiceKey key;
   std::shared_ptr<const BlockAllowRules> access;   // may be null
   std::shared_ptr<const RateLimiter> limiter;      // may be null
+  // The same rules' windows for stream messages (may be null: not paced).
+  std::shared_ptr<const RateLimiter> message_limiter;
   std::shared_ptr<const FaultInjectionRules> faults;  // may be null
 };
 
@@ -43,6 +45,7 @@ struct GateCounters {
   uint64_t denied = 0;
   uint64_t limited = 0;
   uint64_t faults_injected = 0;  // aborted or delayed by FAULT_INJECTION
+  uint64_t messages_paced = 0;   // stream messages held for their turn
 };
 
 class CallGate {
@@ -68,6 +71,11 @@ class CallGate {
   // Whether any service has a queueing ("unirate") rule or delays calls by
   // fault injection: calls may have to wait (server/queue_interceptor.h).
   bool queueing() const { return queueing_.load(std::memory_order_relaxed); }
+  // Whether any service has a QPS rule, which paces stream messages.
+  bool paces() const { return paces_.load(std::memory_order_relaxed); }
+  // The pacer of the messages of the stream `call` opens (null: none).
+  std::unique_ptr<RateLimiter::MessagePacer> PacerFor(const InboundCall& call) const;
+  void CountPaced() const { paced_.fetch_add(1, std::memory_order_relaxed); }
 
   GateCounters counters() const;
   // Concurrency permits held by calls in flight, over every service.
@@ -80,8 +88,9 @@ class CallGate {
 
   std::mutex write_mu_;  // serialises Route and Publish
   std::shared_ptr<const State> state_;  // read and written atomically
-  mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0}, faults_{0};
+  mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0}, faults_{0}, paced_{0};
   std::atomic<bool> queueing_{false};
+  std::atomic<bool> paces_{false};
 };
 
 }  // namespace grpc_cpp_polaris

@@ -206,7 +206,8 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
       const bool enforce = options_.enforce_rules;
       watched->watch = context_->WatchService(
           key,
-          [raw, gate, limiter_options, enforce](absl::StatusOr<ServiceViewPtr> view) mutable {
+          [raw, gate, limiter_options, enforce,
+           pace = options_.pace_stream_messages](absl::StatusOr<ServiceViewPtr> view) mutable {
             std::shared_ptr<CallGate> live = gate.lock();
             if (view.ok()) {
               std::lock_guard<std::mutex> rules_lock(raw->mu);
@@ -222,6 +223,17 @@ absl::Status PolarisServer::Start(grpc::Server& server, int port) {
               next.limiter = RateLimiter::Create(
                   (*view)->Rules<RateLimitRules>(),
                   previous == nullptr ? nullptr : previous->limiter.get(), limiter_options);
+              if (pace) {
+                // Stream messages have windows of their own (a rule's opens
+                // and its messages do not eat each other's quota), kept
+                // locally: GLOBAL amounts pace by this instance's share.
+                RateLimiterOptions message_options = limiter_options;
+                message_options.global_sync = nullptr;
+                next.message_limiter = RateLimiter::Create(
+                    (*view)->Rules<RateLimitRules>(),
+                    previous == nullptr ? nullptr : previous->message_limiter.get(),
+                    message_options);
+              }
               live->Publish(std::move(next));
             }
             {

@@ -97,6 +97,11 @@ struct ServerOptions {
   absl::Duration rules_wait = absl::Seconds(3);
   OnlineOptions online;
   GlobalLimitOptions global_limits;
+  // Client- and bidi-streaming calls: each message the client sends counts
+  // as a call of the QPS rules the stream matched (in windows apart from
+  // the stream openings'), and one over the rate is held until its turn,
+  // never refused.
+  bool pace_stream_messages = true;
   // The admin HTTP endpoint, started by Start() when set:
   //   /offline    GET or POST: Offline()           200, or 503 naming the error
   //   /online     GET or POST: Online()            200, or 503 naming the error

@@ -1,35 +1,85 @@
 #include "server/queue_interceptor.h"
 
+#include <algorithm>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <grpcpp/alarm.h>
+#include <grpcpp/server_context.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
+#include "sdk/peer_address.h"
 #include "sdk/tsan.h"
 
 namespace grpc_cpp_polaris {
 namespace {
 
+// A call as its initial metadata shows it, for matching rules once per
+// stream.
+class MetadataCall final : public InboundCall {
+ public:
+  MetadataCall(absl::string_view method, std::string ip,
+               const std::multimap<grpc::string_ref, grpc::string_ref>& metadata)
+      : method_(method), ip_(std::move(ip)), metadata_(metadata) {}
+  absl::string_view method() const override { return method_; }
+  absl::string_view caller_ip() const override { return ip_; }
+  std::optional<absl::string_view> Header(absl::string_view key,
+                                          std::string* /*buffer*/) const override {
+    auto it = metadata_.find(grpc::string_ref(key.data(), key.size()));
+    if (it == metadata_.end()) return std::nullopt;
+    return absl::string_view(it->second.data(), it->second.size());
+  }
+
+ private:
+  const absl::string_view method_;
+  const std::string ip_;
+  const std::multimap<grpc::string_ref, grpc::string_ref>& metadata_;
+};
+
 class QueueInterceptor final : public grpc::experimental::Interceptor {
  public:
+  QueueInterceptor(std::shared_ptr<const CallGate> gate, grpc::experimental::ServerRpcInfo* info,
+                   bool pace)
+      : gate_(std::move(gate)), info_(info), pace_(pace) {}
+  // gRPC may destroy the interceptor on another thread than the last hook's.
+  ~QueueInterceptor() override { TsanAcquire(this); }
+
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
     TsanAcquire(this);
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      const absl::Duration wait = WaitOf(*methods->GetRecvInitialMetadata());
-      if (wait > absl::ZeroDuration()) {
-        TsanRelease(this);
-        // The call goes on from the alarm's thread when its slot comes.
-        alarm_.Set(absl::ToChronoTime(absl::Now() + wait), [this, methods](bool) {
-          TsanAcquire(this);
-          TsanRelease(this);
-          methods->Proceed();
-        });
-        return;
+    absl::Duration wait = absl::ZeroDuration();
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      const auto& metadata = *methods->GetRecvInitialMetadata();
+      wait = WaitOf(metadata);
+      if (pace_) {
+        // The stream's rules are matched once, on its opening.
+        MetadataCall call(info_->method(),
+                          PeerIp(info_->server_context()->peer()).value_or(""), metadata);
+        pacer_ = gate_->PacerFor(call);
       }
     }
+    // (No message: the client half-closed; nothing to pace.)
+    if (pacer_ != nullptr &&
+        methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() != nullptr) {
+      const absl::Duration pace = pacer_->Next();
+      if (pace > absl::ZeroDuration()) gate_->CountPaced();
+      wait = std::max(wait, pace);
+    }
     TsanRelease(this);
+    if (wait > absl::ZeroDuration()) {
+      // Goes on from the alarm's thread when its turn comes; the callback
+      // does not touch this interceptor, which may be gone by then.
+      auto* alarm = new grpc::Alarm();
+      alarm->Set(absl::ToChronoTime(absl::Now() + wait), [methods, alarm](bool) {
+        methods->Proceed();
+        delete alarm;
+      });
+      return;
+    }
     methods->Proceed();
   }
 
@@ -44,7 +94,10 @@ class QueueInterceptor final : public grpc::experimental::Interceptor {
     return std::min(absl::Microseconds(micros), kMaxQueueWait);
   }
 
-  grpc::Alarm alarm_;
+  const std::shared_ptr<const CallGate> gate_;
+  grpc::experimental::ServerRpcInfo* const info_;
+  const bool pace_;
+  std::unique_ptr<RateLimiter::MessagePacer> pacer_;
 };
 
 class QueueInterceptorFactory final
@@ -52,9 +105,14 @@ class QueueInterceptorFactory final
  public:
   explicit QueueInterceptorFactory(std::shared_ptr<const CallGate> gate) : gate_(std::move(gate)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* /*info*/) override {
-    if (!gate_->queueing()) return nullptr;  // no interceptor on calls that cannot wait
-    return new QueueInterceptor();
+      grpc::experimental::ServerRpcInfo* info) override {
+    using Type = grpc::experimental::ServerRpcInfo::Type;
+    const bool pace =
+        (info->type() == Type::CLIENT_STREAMING || info->type() == Type::BIDI_STREAMING) &&
+        gate_->paces();
+    // No interceptor on calls that cannot wait.
+    if (!pace && !gate_->queueing()) return nullptr;
+    return new QueueInterceptor(gate_, info, pace);
   }
 
  private:

@@ -1,8 +1,14 @@
-// Queueing for "unirate" rate limits. On gRPC 1.51 a server filter cannot
-// suspend a call (its promise may not wait), so the governance filter only
-// reserves the call's slot and notes the wait in the call's metadata; this
-// interceptor holds the call there, on a timer (no thread blocked), and lets
-// it proceed when its slot comes.
+// Queueing for "unirate" rate limits, and pacing of stream messages. On
+// gRPC 1.51 a server filter cannot suspend a call (its promise may not
+// wait), so the governance filter only reserves the call's slot and notes
+// the wait in the call's metadata; this interceptor holds the call there,
+// on a timer (no thread blocked), and lets it proceed when its slot comes.
+//
+// On client- and bidi-streaming calls it also paces what the client sends:
+// each message counts as a call of the QPS rules the stream matched when it
+// opened (RateLimiter::MessagePacer), and one over the rate is held until
+// its turn instead of being refused; HTTP/2 flow control then slows the
+// sender.
 //
 // The key is the filter's own: whatever a client sends under it is removed
 // before the filter looks at the call.
@@ -27,7 +33,8 @@ inline constexpr char kQueueWaitMetadataKey[] = "polaris.internal.queue-wait-us"
 // The longest wait the interceptor honours.
 inline constexpr absl::Duration kMaxQueueWait = absl::Minutes(1);
 
-// Makes interceptors only while `gate` has queueing rules.
+// Makes interceptors only for calls that may wait: while `gate` has queueing
+// rules, and for streams whose messages a QPS rule may pace.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeQueueInterceptorFactory(
     std::shared_ptr<const CallGate> gate);
 

@@ -176,6 +176,7 @@ std::shared_ptr<const RateLimiter> RateLimiter::Create(std::shared_ptr<const Rat
         rule.action == RateLimitRule::Action::kUniformQueue) {
       limiter->queueing_ = true;
     }
+    if (rule.resource == RateLimitRule::Resource::kQps) limiter->paces_ = true;
   }
   return limiter;
 }
@@ -194,60 +195,53 @@ int64_t RateLimiter::permits_held() const {
   return held;
 }
 
+std::shared_ptr<RateLimiter::Window> RateLimiter::WindowFor(const Slot& slot,
+                                                            const InboundCall& call) const {
+  RuleWindows& windows = *slot.windows;
+  if (!windows.per_value) return windows.shared;
+  const RateLimitRule& rule = *slot.rule;
+  std::string key;
+  std::string buffer;
+  if (!rule.method.MatchesAnything()) absl::StrAppend(&key, call.method(), "\x1f");
+  for (const ArgumentMatcher& argument : rule.arguments) {
+    std::optional<absl::string_view> value = argument.ValueOf(call, &buffer);
+    absl::StrAppend(&key, value.value_or(""), "\x1f");
+  }
+  std::lock_guard<std::mutex> lock(windows.mu);
+  auto it = windows.by_value.find(key);
+  if (it != windows.by_value.end()) return it->second;
+  if (windows.by_value.size() >= options_.max_windows_per_rule) {
+    const int64_t at = options_.clock->NowNanos();
+    const int64_t server_ms = windows.sync != nullptr ? windows.sync->NowMs() : 0;
+    absl::erase_if(windows.by_value, [at, server_ms](const auto& entry) {
+      return entry.second.use_count() == 1 && entry.second->Idle(at, server_ms);
+    });
+  }
+  if (windows.by_value.size() < options_.max_windows_per_rule) {
+    std::shared_ptr<Window> made = windows.Make(rule, &call);
+    windows.by_value.emplace(std::move(key), made);
+    return made;
+  }
+  if (!windows.overflow_logged.exchange(true)) {
+    gpr_log(GPR_ERROR,
+            "polaris: rate limit rule %s has %zu windows in use; calls with new values "
+            "share one window",
+            rule.DisplayName().c_str(), windows.by_value.size());
+  }
+  return windows.shared;
+}
+
 bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision& decision,
                        TakenList& taken) const {
   const RateLimitRule& rule = *slot.rule;
   RuleWindows& windows = *slot.windows;
-  std::shared_ptr<Window> keyed;
-  Window* window = windows.shared.get();
-  int64_t now_ns = 0;
-  bool have_now = false;
-  auto now = [&] {
-    if (!have_now) {
-      now_ns = options_.clock->NowNanos();
-      have_now = true;
-    }
-    return now_ns;
-  };
-  if (windows.per_value) {
-    std::string key;
-    std::string buffer;
-    if (!rule.method.MatchesAnything()) absl::StrAppend(&key, call.method(), "\x1f");
-    for (const ArgumentMatcher& argument : rule.arguments) {
-      std::optional<absl::string_view> value = argument.ValueOf(call, &buffer);
-      absl::StrAppend(&key, value.value_or(""), "\x1f");
-    }
-    std::lock_guard<std::mutex> lock(windows.mu);
-    auto it = windows.by_value.find(key);
-    if (it != windows.by_value.end()) {
-      keyed = it->second;
-    } else {
-      if (windows.by_value.size() >= options_.max_windows_per_rule) {
-        const int64_t at = now();
-        const int64_t server_ms = windows.sync != nullptr ? windows.sync->NowMs() : 0;
-        absl::erase_if(windows.by_value, [at, server_ms](const auto& entry) {
-          return entry.second.use_count() == 1 && entry.second->Idle(at, server_ms);
-        });
-      }
-      if (windows.by_value.size() < options_.max_windows_per_rule) {
-        keyed = windows.Make(rule, &call);
-        windows.by_value.emplace(std::move(key), keyed);
-      } else if (!windows.overflow_logged.exchange(true)) {
-        gpr_log(GPR_ERROR,
-                "polaris: rate limit rule %s has %zu windows in use; calls with new values "
-                "share one window",
-                rule.DisplayName().c_str(), windows.by_value.size());
-      }
-    }
-    if (keyed != nullptr) window = keyed.get();
-  }
+  std::shared_ptr<Window> held = WindowFor(slot, call);
+  Window* window = held.get();
   if (window->concurrency != nullptr) {
     if (!window->concurrency->TryEnter()) return false;
-    decision.permits.emplace_back(keyed != nullptr ? keyed->concurrency
-                                                   : windows.shared->concurrency);
+    decision.permits.emplace_back(window->concurrency);
     return true;
   }
-  std::shared_ptr<Window> held = keyed != nullptr ? std::move(keyed) : windows.shared;
   if (window->remote != nullptr) {
     const int64_t server_ms = windows.sync->NowMs();
     const bool fresh = window->remote->Fresh(server_ms);
@@ -258,17 +252,56 @@ bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision&
     taken.push_back(Taken{std::move(held), false, server_ms});
     return true;
   }
+  const int64_t now_ns = options_.clock->NowNanos();
   if (rule.action == RateLimitRule::Action::kUniformQueue) {
     const int64_t wait =
-        window->qps->Reserve(now(), absl::ToInt64Nanoseconds(rule.max_queue_delay));
+        window->qps->Reserve(now_ns, absl::ToInt64Nanoseconds(rule.max_queue_delay));
     if (wait < 0) return false;
     decision.wait = std::max(decision.wait, absl::Nanoseconds(wait));
     taken.push_back(Taken{std::move(held), true, 0});
     return true;
   }
-  if (!window->qps->TryTake(now())) return false;
+  if (!window->qps->TryTake(now_ns)) return false;
   taken.push_back(Taken{std::move(held), false, 0});
   return true;
+}
+
+std::unique_ptr<RateLimiter::MessagePacer> RateLimiter::PacerFor(const InboundCall& call) const {
+  std::unique_ptr<MessagePacer> pacer;
+  for (const Slot& slot : slots_) {
+    if (slot.rule->resource != RateLimitRule::Resource::kQps || !slot.rule->Matches(call)) {
+      continue;
+    }
+    if (pacer == nullptr) {
+      pacer.reset(new MessagePacer());
+      pacer->clock_ = options_.clock;
+      pacer->sync_ = options_.global_sync;
+    }
+    pacer->windows_.push_back(WindowFor(slot, call));
+  }
+  return pacer;
+}
+
+absl::Duration RateLimiter::MessagePacer::Next() {
+  const int64_t max_ns = absl::ToInt64Nanoseconds(kMaxPace);
+  const int64_t now_ns = clock_->NowNanos();
+  int64_t wait_ns = 0;
+  for (const std::shared_ptr<Window>& window : windows_) {
+    if (window->remote != nullptr) {
+      const int64_t server_ms = sync_->NowMs();
+      if (window->TakeRemote(server_ms, window->remote->Fresh(server_ms))) continue;
+      // Over the window's allowance: hold the message until the next window.
+      for (const auto& quota : window->remote->quotas) {
+        const int64_t duration_ms = absl::ToInt64Milliseconds(quota->duration());
+        const int64_t until_ms = (quota->WindowOf(server_ms) + 1) * duration_ms - server_ms;
+        wait_ns = std::max(wait_ns, until_ms * 1000000);
+      }
+      continue;
+    }
+    const int64_t taken = window->qps->Take(now_ns, max_ns);
+    wait_ns = std::max(wait_ns, taken < 0 ? max_ns : taken);
+  }
+  return absl::Nanoseconds(std::min(wait_ns, max_ns));
 }
 
 LimitDecision RateLimiter::Acquire(const InboundCall& call) const {

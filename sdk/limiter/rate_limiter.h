@@ -104,6 +104,9 @@ struct RateLimiterOptions {
 };
 
 class RateLimiter {
+ private:
+  struct Window;
+
  public:
   // `previous` (may be null) lends the windows of unchanged rules.
   static std::shared_ptr<const RateLimiter> Create(std::shared_ptr<const RateLimitRules> rules,
@@ -115,7 +118,29 @@ class RateLimiter {
   // decides. Thread-safe.
   LimitDecision Acquire(const InboundCall& call) const;
 
+  // Paces the messages a client sends on a stream: each counts as a call
+  // of the QPS rules the stream's call matched, and one over the rate is
+  // held until its turn rather than refused (a stream cannot refuse a
+  // message). Thread-compatible: one per stream.
+  class MessagePacer {
+   public:
+    // Takes the next message's turn in every window; how long to hold it
+    // (at most kMaxPace).
+    absl::Duration Next();
+    static constexpr absl::Duration kMaxPace = absl::Minutes(1);
+
+   private:
+    friend class RateLimiter;
+    std::vector<std::shared_ptr<Window>> windows_;
+    Clock* clock_ = nullptr;
+    std::shared_ptr<GlobalQuotaSync> sync_;
+  };
+  // The pacer of the stream `call` opened; null when it matches no QPS rule.
+  std::unique_ptr<MessagePacer> PacerFor(const InboundCall& call) const;
+
   bool empty() const { return slots_.empty(); }
+  // Whether a QPS rule could pace stream messages.
+  bool paces() const { return paces_; }
   // Whether a rule queues calls ("unirate").
   bool queueing() const { return queueing_; }
   // Calls in flight under this limiter's concurrency limits.
@@ -123,7 +148,6 @@ class RateLimiter {
   const RateLimiterOptions& options() const { return options_; }
 
  private:
-  struct Window;
   struct RuleWindows;
   struct Slot {
     const RateLimitRule* rule;
@@ -139,11 +163,14 @@ class RateLimiter {
   using TakenList = absl::InlinedVector<Taken, 2>;
   bool Take(const Slot& slot, const InboundCall& call, LimitDecision& decision,
             TakenList& taken) const;
+  // The window of `slot` that `call` counts in (made on first use).
+  std::shared_ptr<Window> WindowFor(const Slot& slot, const InboundCall& call) const;
 
   const std::shared_ptr<const RateLimitRules> rules_;
   const RateLimiterOptions options_;
   std::vector<Slot> slots_;
   bool queueing_ = false;
+  bool paces_ = false;
 };
 
 }  // namespace grpc_cpp_polaris

@@ -336,5 +336,33 @@ TEST_F(RateLimiterTest, EachValueOfAGlobalRuleHasItsOwnCounter) {
   EXPECT_THAT(labels, ::testing::IsSupersetOf({"|HEADER:x-user:alice", "|HEADER:x-user:bob"}));
 }
 
+TEST_F(RateLimiterTest, StreamMessagesArePacedNotRefused) {
+  v1::Rule rule = QpsRule("ten", 10, 1);
+  v1::Rule concurrency = ConcurrencyRule("in-flight", 5);
+  auto limiter = RateLimiter::Create(Rules({rule, concurrency}), nullptr, Options());
+  ASSERT_TRUE(limiter->paces());
+  std::unique_ptr<RateLimiter::MessagePacer> pacer = limiter->PacerFor(call_);
+  ASSERT_NE(pacer, nullptr);
+  // The burst passes at once; then each message waits its turn, 100 ms
+  // apart, however many come.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(pacer->Next(), absl::ZeroDuration()) << i;
+  EXPECT_EQ(pacer->Next(), absl::Milliseconds(100));
+  EXPECT_EQ(pacer->Next(), absl::Milliseconds(200));
+  // Within one limiter, calls and messages share the rule's window (servers
+  // give messages a limiter of their own).
+  EXPECT_FALSE(limiter->Acquire(call_).admitted());
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(pacer->Next(), absl::ZeroDuration());
+}
+
+TEST_F(RateLimiterTest, AStreamMatchingNoQpsRuleIsNotPaced) {
+  v1::Rule other = QpsRule("other-method", 1, 1);
+  other.mutable_method()->mutable_value()->set_value("/echo.EchoService/Other");
+  auto limiter = RateLimiter::Create(Rules({other, ConcurrencyRule("c", 1)}), nullptr, Options());
+  EXPECT_EQ(limiter->PacerFor(call_), nullptr);
+  auto none = RateLimiter::Create(Rules({ConcurrencyRule("c", 1)}), nullptr, Options());
+  EXPECT_FALSE(none->paces());
+}
+
 }  // namespace
 }  // namespace grpc_cpp_polaris

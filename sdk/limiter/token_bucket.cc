@@ -28,6 +28,20 @@ bool TokenBucket::TryTake(int64_t now_ns) {
   }
 }
 
+int64_t TokenBucket::Take(int64_t now_ns, int64_t max_wait_ns) {
+  int64_t full_at = full_at_.load(std::memory_order_relaxed);
+  while (true) {
+    const int64_t start = std::max(full_at, now_ns);
+    // TryTake would succeed once start - now <= burst.
+    const int64_t wait = std::max<int64_t>(0, start - burst_ns_ - now_ns);
+    if (wait > max_wait_ns) return -1;
+    if (full_at_.compare_exchange_weak(full_at, start + interval_ns_,
+                                       std::memory_order_relaxed)) {
+      return wait;
+    }
+  }
+}
+
 void TokenBucket::GiveBack() { full_at_.fetch_sub(interval_ns_, std::memory_order_relaxed); }
 
 int64_t TokenBucket::Reserve(int64_t now_ns, int64_t max_wait_ns) {
@@ -72,6 +86,19 @@ bool MultiBucket::TryTake(int64_t now_ns) {
 
 void MultiBucket::GiveBack() {
   for (auto& bucket : buckets_) bucket->GiveBack();
+}
+
+int64_t MultiBucket::Take(int64_t now_ns, int64_t max_wait_ns) {
+  int64_t longest = 0;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    const int64_t wait = buckets_[i]->Take(now_ns, max_wait_ns);
+    if (wait < 0) {
+      for (size_t j = 0; j < i; ++j) buckets_[j]->GiveBack();
+      return -1;
+    }
+    longest = std::max(longest, wait);
+  }
+  return longest;
 }
 
 void MultiBucket::GiveBackReservation() {

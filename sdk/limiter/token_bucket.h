@@ -39,6 +39,11 @@ class TokenBucket {
   // would be longer than `max_wait_ns`. For queueing ("unirate").
   int64_t Reserve(int64_t now_ns, int64_t max_wait_ns);
 
+  // Takes the next call's worth whenever it comes, bursting as TryTake does:
+  // returns how long until it is due (0: now), or -1 (nothing taken) when
+  // that would be longer than `max_wait_ns`. For pacing stream messages.
+  int64_t Take(int64_t now_ns, int64_t max_wait_ns);
+
   // Whether the bucket is full at `now_ns` (nothing taken lately).
   bool Full(int64_t now_ns) const { return full_at_.load(std::memory_order_relaxed) <= now_ns; }
   // Calls' worth available at `now_ns` (for tests and metrics).
@@ -71,6 +76,8 @@ class MultiBucket {
   int64_t Reserve(int64_t now_ns, int64_t max_wait_ns);
   // Gives back what Reserve reserved.
   void GiveBackReservation();
+  // TokenBucket::Take on every bucket (all or none): the longest wait, or -1.
+  int64_t Take(int64_t now_ns, int64_t max_wait_ns);
   size_t size() const { return buckets_.size(); }
   const TokenBucket& bucket(size_t i) const { return *buckets_[i]; }
 

@@ -80,5 +80,28 @@ TEST(TokenBucketTest, ConcurrentTakersShareTheBurstExactly) {
   EXPECT_EQ(passed.load(), 1000);
 }
 
+TEST(TokenBucketTest, TakeBurstsThenSaysWhenTheNextTurnComes) {
+  TokenBucket bucket(10, absl::Seconds(1));
+  const int64_t ms = 1000000;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(bucket.Take(0, 1000 * ms), 0) << i;
+  EXPECT_EQ(bucket.Take(0, 1000 * ms), 100 * ms);
+  EXPECT_EQ(bucket.Take(0, 1000 * ms), 200 * ms);
+  // Beyond the longest wait: nothing taken.
+  EXPECT_EQ(bucket.Take(0, 250 * ms), -1);
+  EXPECT_EQ(bucket.Take(0, 1000 * ms), 300 * ms);
+  EXPECT_FALSE(bucket.TryTake(0));
+}
+
+TEST(TokenBucketTest, MultiTakeWaitsForTheSlowestAmountAndTakesAllOrNone) {
+  const int64_t ms = 1000000;
+  MultiBucket buckets({{10, absl::Seconds(1)}, {2, absl::Seconds(1)}});
+  EXPECT_EQ(buckets.Take(0, 1000 * ms), 0);
+  EXPECT_EQ(buckets.Take(0, 1000 * ms), 0);
+  EXPECT_EQ(buckets.Take(0, 1000 * ms), 500 * ms);  // the 2/s amount decides
+  EXPECT_EQ(buckets.Take(0, 100 * ms), -1);
+  // The 10/s bucket got back what the refused take had taken from it.
+  EXPECT_NEAR(buckets.bucket(0).Available(0), 7.0, 1e-9);
+}
+
 }  // namespace
 }  // namespace grpc_cpp_polaris
