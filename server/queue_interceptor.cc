@@ -74,7 +74,9 @@ class QueueInterceptor final : public grpc::experimental::Interceptor {
       // Goes on from the alarm's thread when its turn comes; the callback
       // does not touch this interceptor, which may be gone by then.
       auto* alarm = new grpc::Alarm();
+      TsanRelease(alarm);  // its construction, for the callback's delete
       alarm->Set(absl::ToChronoTime(absl::Now() + wait), [methods, alarm](bool) {
+        TsanAcquire(alarm);
         methods->Proceed();
         delete alarm;
       });
