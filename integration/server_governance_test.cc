@@ -268,8 +268,8 @@ TEST_F(ServerGovernanceTest, StreamOpensAreLimited) {
 }
 
 // A stream's messages count as calls of its rules, and are held for their
-// turn rather than refused: 40 messages at 20/s take about 1.5 s beyond the
-// burst, and every one is answered.
+// turn rather than refused: 40 messages at 20/s take about a second, and
+// every one is answered.
 TEST_F(ServerGovernanceTest, StreamMessagesArePacedNotRefused) {
   v1::Rule chats = QpsRule("twenty-per-second", 20, 1);
   chats.mutable_method()->mutable_value()->set_value("Chat");
@@ -293,9 +293,11 @@ TEST_F(ServerGovernanceTest, StreamMessagesArePacedNotRefused) {
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(answered, kMessages);
-  // The opening and the first 19 messages use the burst of 20; the other 21
-  // come 50 ms apart: at least a second in all, however fast the machine.
-  EXPECT_GE(elapsed, absl::Seconds(1));
+  // The first 20 messages use the burst of 20 (the opening counts in a
+  // window of its own); the other 20 come 50 ms apart: about a second in
+  // all however fast the machine (less a tick of the limiter's coarse
+  // clock).
+  EXPECT_GE(elapsed, absl::Milliseconds(950));
   EXPECT_GE(polaris_->gate().counters().messages_paced, 20u);
   EXPECT_EQ(polaris_->gate().counters().limited, 0u);
 }
@@ -418,7 +420,9 @@ TEST_F(ServerGovernanceTest, CancelledCallsLeaveNoPermitHeld) {
               grpc::StatusCode::DEADLINE_EXCEEDED);
   }
   // Cancellation, in batches of calls in flight at the backend.
-  const int kCalls = kSanitized ? 10000 : 100000;
+  // Sanitized builds run 50x slower on CI's two cores: fewer calls, still
+  // thousands of cancellations racing the filter.
+  const int kCalls = kSanitized ? 2000 : 100000;
   constexpr int kBatch = 200;
   grpc::CompletionQueue queue;
   int limited = 0, cancelled = 0;
