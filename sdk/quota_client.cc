@@ -414,6 +414,7 @@ void QuotaClient::Track(const std::shared_ptr<GlobalQuotaTarget>& target) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return;  // no one would prune them
   targets_.push_back(target);
+  if (targets_.size() == 1) cv_.notify_all();  // the thread may be idle
 }
 
 QuotaClient::Stats QuotaClient::stats() const {
@@ -430,8 +431,13 @@ size_t QuotaClient::tracked() const {
 void QuotaClient::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.report_interval),
-                 [this] { return stopping_; });
+    if (targets_.empty() && connections_.empty()) {
+      // Nothing to keep in sync (no GLOBAL rule): sleep until there is.
+      cv_.wait(lock, [this] { return stopping_ || !targets_.empty(); });
+    } else {
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.report_interval),
+                   [this] { return stopping_; });
+    }
     if (stopping_) break;
     lock.unlock();
     Round();
