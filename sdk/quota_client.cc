@@ -52,9 +52,20 @@ absl::Status QuotaClientOptions::Validate() const {
 // one operation in flight at a time, each awaited with a deadline.
 class QuotaClient::Connection {
  public:
+  // Starts the connection's thread: a rate-limit server that hangs holds up
+  // only the windows it keeps.
   Connection(QuotaClient* owner, std::string address)
-      : owner_(owner), address_(std::move(address)) {}
+      : owner_(owner), address_(std::move(address)) {
+    thread_ = std::thread([this] { Run(); });
+  }
   ~Connection() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      if (time_adjust_ != nullptr) time_adjust_->TryCancel();
+    }
+    cv_.notify_all();
+    thread_.join();
     Close();
     queue_.Shutdown();
     void* tag;
@@ -63,12 +74,27 @@ class QuotaClient::Connection {
     }
   }
 
-  // Reports `targets` (all located here), connecting and announcing first
-  // as needed. Returns false when the stream was dropped.
-  void Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets);
+  // The windows this server keeps, from now on (the client's thread).
+  void Assign(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets) {
+    if (!targets.empty()) last_used_ = absl::Now();
+    // Held weakly: a window the limiter dropped must be able to go.
+    std::vector<std::weak_ptr<GlobalQuotaTarget>> weak(targets.begin(), targets.end());
+    std::lock_guard<std::mutex> lock(mu_);
+    assigned_ = std::move(weak);
+  }
+  // When it last had windows (the client's thread).
   absl::Time last_used() const { return last_used_; }
 
  private:
+  // Every report_interval, Sync() of the assigned windows.
+  void Run();
+  // Reports `targets`, connecting and announcing first as needed.
+  void Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets);
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+
   struct Announced {
     std::weak_ptr<GlobalQuotaTarget> target;
     std::vector<uint32_t> counter_keys;  // per quota; 0 when the server has none
@@ -107,8 +133,14 @@ class QuotaClient::Connection {
       refused_;
   absl::Time retry_at_ = absl::InfinitePast();
   absl::Time next_time_adjust_ = absl::InfinitePast();
-  absl::Time last_used_ = absl::Now();
+  absl::Time last_used_ = absl::Now();  // the client's thread
   absl::Time next_full_report_ = absl::InfinitePast();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* time_adjust_ ABSL_GUARDED_BY(mu_) = nullptr;  // in flight
+  std::vector<std::weak_ptr<GlobalQuotaTarget>> assigned_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
   bool logged_down_ = false;
 };
 
@@ -127,12 +159,7 @@ bool QuotaClient::Connection::Await() {
       case grpc::CompletionQueue::TIMEOUT:
         break;
     }
-    bool stopping;
-    {
-      std::lock_guard<std::mutex> lock(owner_->mu_);
-      stopping = owner_->stopping_;
-    }
-    if (stopping || absl::Now() >= deadline) {
+    if (Stopping() || absl::Now() >= deadline) {
       // Cancel, then collect the operation, which now fails at once.
       context_->TryCancel();
       queue_.Next(&tag, &ok);
@@ -144,10 +171,20 @@ bool QuotaClient::Connection::Await() {
 bool QuotaClient::Connection::TimeAdjust() {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + owner_->options_.answer_timeout));
+  {
+    // Cancelled by the destructor rather than waited out.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return false;
+    time_adjust_ = &context;
+  }
   v2::TimeAdjustRequest request;
   v2::TimeAdjustResponse response;
   const int64_t sent = owner_->clock()->NowNanos() / 1000000;
   grpc::Status status = stub_->TimeAdjust(&context, request, &response);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    time_adjust_ = nullptr;
+  }
   if (!status.ok()) return false;
   const int64_t received = owner_->clock()->NowNanos() / 1000000;
   // The server read its clock about half the round trip before the answer
@@ -278,8 +315,24 @@ void QuotaClient::Connection::ApplyLefts(const v2::RateLimitReportResponse& answ
   owner_->MarkAnswered(now);
 }
 
+void QuotaClient::Connection::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(owner_->options_.report_interval),
+                 [this] { return stop_; });
+    if (stop_) break;
+    std::vector<std::shared_ptr<GlobalQuotaTarget>> targets;
+    for (const auto& weak : assigned_) {
+      if (std::shared_ptr<GlobalQuotaTarget> target = weak.lock()) targets.push_back(target);
+    }
+    lock.unlock();
+    if (!targets.empty()) Sync(targets);
+    targets.clear();  // not kept alive by this thread while it waits
+    lock.lock();
+  }
+}
+
 void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets) {
-  last_used_ = absl::Now();
   if (stream_ == nullptr) {
     if (absl::Now() < retry_at_ || !Connect()) return;
   }
@@ -464,10 +517,13 @@ void QuotaClient::Round() {
     std::string address = options_.locate(*target);
     if (!address.empty()) by_address[std::move(address)].push_back(std::move(target));
   }
+  for (auto& [address, connection] : connections_) {
+    if (by_address.count(address) == 0) connection->Assign({});
+  }
   for (auto& [address, targets] : by_address) {
     std::unique_ptr<Connection>& connection = connections_[address];
     if (connection == nullptr) connection = std::make_unique<Connection>(this, address);
-    connection->Sync(targets);
+    connection->Assign(targets);
   }
   // Streams no window needed for a minute are closed.
   const absl::Time now = absl::Now();

@@ -2,9 +2,10 @@
 // rate-limit server (polaris-limiter, polaris.metric.v2.RateLimitGRPCV2),
 // off the call path.
 //
-// One thread per client. Every `report_interval` it reports, per rate-limit
-// server, what each window admitted and refused since the last report, in
-// one ACQUIRE message, and applies the answer (sdk/limiter/remote_quota.h):
+// One thread per client finds each window's rate-limit server; one thread
+// per rate-limit server (so that one which hangs holds up only its own
+// windows) reports every `report_interval` what each window admitted and
+// refused since the last report, in one ACQUIRE message, and applies the answer (sdk/limiter/remote_quota.h):
 // no round trip per call. Windows with nothing new are left out of all but
 // one report in 400 ms. New windows are announced with INIT (their counter
 // keys come back; a window the server refuses keeps its local share and is

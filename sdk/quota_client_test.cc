@@ -1,5 +1,10 @@
 #include "sdk/quota_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
@@ -146,6 +151,40 @@ TEST_F(QuotaClientTest, AfterStopTheServerNoLongerCountsAsAnswering) {
   (*client)->Stop();
   (*client)->Stop();  // idempotent
   EXPECT_TRUE(WaitUntil([&] { return !(*client)->Fresh((*client)->NowMs()); }, absl::Seconds(30)));
+}
+
+TEST_F(QuotaClientTest, AServerThatHangsHoldsUpOnlyItsOwnWindows) {
+  // A port that takes connections (the kernel's backlog) but never answers.
+  const int hang = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(hang, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(hang, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(hang, 16), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(hang, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string hanging = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  QuotaClientOptions options = Options();
+  options.answer_timeout = absl::Seconds(2);
+  options.locate = [hanging, good = plane_->ratelimit_address()](const GlobalQuotaTarget& target) {
+    return target.service.service == "Hanging" ? hanging : good;
+  };
+  auto client = QuotaClient::Start(options);
+  ASSERT_TRUE(client.ok());
+  auto stuck = Target("Hanging", 100);
+  auto fine = Target("Echo", 100);
+  (*client)->Track(stuck);
+  (*client)->Track(fine);
+  ASSERT_TRUE(WaitUntil([&] { return fine->Fresh((*client)->NowMs()); }, absl::Seconds(30)));
+  // The hanging server has just used up a 2 s timeout; all that time the
+  // other kept answering (fresh means an answer within the last second).
+  ASSERT_TRUE(WaitUntil([&] { return (*client)->stats().failures >= 1; }, absl::Seconds(30)));
+  EXPECT_TRUE(fine->Fresh((*client)->NowMs()));
+  EXPECT_FALSE(stuck->Fresh((*client)->NowMs()));
+  client->reset();
+  close(hang);
 }
 
 }  // namespace
