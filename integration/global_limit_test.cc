@@ -28,6 +28,12 @@ using mockplane::ControlPlane;
 using mockplane::EchoBackend;
 using mockplane::WaitUntil;
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 const ServiceKey kEcho{"default", echo::EchoServer::service_full_name()};
 constexpr int kServers = 3;
 constexpr uint32_t kRate = 150;  // per second, for the three together
@@ -154,7 +160,9 @@ TEST_F(GlobalLimitTest, ThreeServersTogetherAdmitTheGlobalRate) {
   // 3 x 200/s offered against 150/s in total, over 5 s.
   std::vector<int64_t> admitted = Load({0, 1, 2}, 200, 5);
   const int64_t total = admitted[0] + admitted[1] + admitted[2];
-  EXPECT_NEAR(total, 5 * kRate, 5 * kRate * 0.05)
+  // Within 5% (sanitized builds, whose report round trips are many times
+  // slower on CI's two cores, within 10%).
+  EXPECT_NEAR(total, 5 * kRate, 5 * kRate * (kSanitized ? 0.10 : 0.05))
       << admitted[0] << " + " << admitted[1] << " + " << admitted[2];
   // The servers reported in batches, not per call: at most one report per
   // 40 ms interval (6 s at most of waiting and load), for ~250 calls each.
