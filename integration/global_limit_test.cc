@@ -26,13 +26,8 @@ namespace {
 
 using mockplane::ControlPlane;
 using mockplane::EchoBackend;
+using mockplane::kSanitized;
 using mockplane::WaitUntil;
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
 
 const ServiceKey kEcho{"default", echo::EchoServer::service_full_name()};
 constexpr int kServers = 3;

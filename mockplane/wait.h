@@ -1,4 +1,5 @@
-// Bounded polling for tests: wait until a condition holds or a deadline passes.
+// Bounded polling for tests: wait until a condition holds or a deadline passes;
+// and whether the build is sanitized.
 #ifndef GRPC_CPP_POLARIS_MOCKPLANE_WAIT_H_
 #define GRPC_CPP_POLARIS_MOCKPLANE_WAIT_H_
 
@@ -9,6 +10,14 @@
 
 namespace grpc_cpp_polaris {
 namespace mockplane {
+
+// Whether this is a sanitizer build (ASan, TSan): many times slower, so
+// tests scale their load down or their timing bounds up.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
 
 // Returns true as soon as `condition` holds; false after `timeout`.
 inline bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout,

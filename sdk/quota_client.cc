@@ -90,6 +90,7 @@ class QuotaClient::Connection {
   void Run();
   // Reports `targets`, connecting and announcing first as needed.
   void Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets);
+  void SyncClaimed(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets);
   bool Stopping() {
     std::lock_guard<std::mutex> lock(mu_);
     return stop_;
@@ -269,7 +270,7 @@ bool QuotaClient::Connection::Announce(const std::shared_ptr<GlobalQuotaTarget>&
     // That window alone keeps its local share; the stream serves the others.
     gpr_log(GPR_ERROR,
             "polaris: rate-limit server %s refused the window %s [%s] with code %u; it keeps "
-            "its local share",
+            "to its local share",
             address_.c_str(), target->service.ToString().c_str(), target->labels.c_str(),
             answer.code());
     refused_[target.get()] = {target, absl::Now() + kRefusedRetry};
@@ -332,7 +333,22 @@ void QuotaClient::Connection::Run() {
   }
 }
 
-void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets) {
+void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuotaTarget>>& all) {
+  // Only windows no other reporter holds (one whose server just changed may
+  // still be in the old server's round).
+  std::vector<std::shared_ptr<GlobalQuotaTarget>> targets;
+  for (const auto& target : all) {
+    const void* none = nullptr;
+    if (target->reporter.compare_exchange_strong(none, this, std::memory_order_acq_rel)) {
+      targets.push_back(target);
+    }
+  }
+  SyncClaimed(targets);
+  for (const auto& target : targets) target->reporter.store(nullptr, std::memory_order_release);
+}
+
+void QuotaClient::Connection::SyncClaimed(
+    const std::vector<std::shared_ptr<GlobalQuotaTarget>>& targets) {
   if (stream_ == nullptr) {
     if (absl::Now() < retry_at_ || !Connect()) return;
   }
@@ -402,11 +418,16 @@ void QuotaClient::Connection::Sync(const std::vector<std::shared_ptr<GlobalQuota
   }
   if (report->quotauses_size() == 0) return;
   v2::RateLimitResponse response;
-  if (!Write(request) || !ReadUntil(v2::ACQUIRE, &response)) {
-    // Not delivered (or not known to be): the next stream reports it.
+  if (!Write(request)) {
+    // Not sent: the next stream reports it. (Once sent, it may have been
+    // counted even if no answer comes.)
     for (const auto& [target, i] : included) {
       target->quotas[i]->Undrain(announced_[target].reported[i]);
     }
+    Drop("the report could not be sent");
+    return;
+  }
+  if (!ReadUntil(v2::ACQUIRE, &response)) {
     Drop("the report got no answer");
     return;
   }

@@ -76,6 +76,10 @@ class CallGate {
   // The pacer of the messages of the stream `call` opens (null: none).
   std::unique_ptr<RateLimiter::MessagePacer> PacerFor(const InboundCall& call) const;
   void CountPaced() const { paced_.fetch_add(1, std::memory_order_relaxed); }
+  // The server is stopping: calls and messages held for their turn go on
+  // (within a second), and none is held from now on.
+  void ReleaseHeld() { released_.store(true, std::memory_order_relaxed); }
+  bool released() const { return released_.load(std::memory_order_relaxed); }
 
   GateCounters counters() const;
   // Concurrency permits held by calls in flight, over every service.
@@ -91,6 +95,7 @@ class CallGate {
   mutable std::atomic<uint64_t> admitted_{0}, denied_{0}, limited_{0}, faults_{0}, paced_{0};
   std::atomic<bool> queueing_{false};
   std::atomic<bool> paces_{false};
+  std::atomic<bool> released_{false};
 };
 
 }  // namespace grpc_cpp_polaris

@@ -14,8 +14,12 @@ bool WaitsExactly(const Clock* clock) {
 
 }  // namespace
 
-HeartbeatHub& HeartbeatHub::Default() {
-  static HeartbeatHub* hub = new HeartbeatHub();  // never destroyed
+HeartbeatHub& HeartbeatHub::For(const std::string& address) {
+  static std::mutex* mu = new std::mutex;
+  static auto* hubs = new std::map<std::string, HeartbeatHub*>;  // never destroyed
+  std::lock_guard<std::mutex> lock(*mu);
+  HeartbeatHub*& hub = (*hubs)[address];
+  if (hub == nullptr) hub = new HeartbeatHub();
   return *hub;
 }
 
@@ -23,7 +27,7 @@ HeartbeatHub::~HeartbeatHub() {
   std::thread thread;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+    ++generation_;
     thread = std::move(thread_);
   }
   cv_.notify_all();
@@ -31,15 +35,12 @@ HeartbeatHub::~HeartbeatHub() {
 }
 
 uint64_t HeartbeatHub::Add(Clock* clock, absl::Time first, absl::Duration interval, Beat beat) {
-  // Serialised with Remove(), so a stopping thread is joined before another
-  // starts.
-  std::lock_guard<std::mutex> join_lock(join_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = next_id_++;
   tasks_.emplace(id, Task{clock, first, interval, std::move(beat)});
   if (!thread_.joinable()) {
-    stopping_ = false;
-    thread_ = std::thread([this] { Run(); });
+    const uint64_t generation = ++generation_;
+    thread_ = std::thread([this, generation] { Run(generation); });
   }
   cv_.notify_all();
   return id;
@@ -56,19 +57,21 @@ void HeartbeatHub::Reregister(uint64_t id) {
 }
 
 void HeartbeatHub::Remove(uint64_t id) {
-  std::lock_guard<std::mutex> join_lock(join_mu_);
-  std::thread thread;
+  std::thread ending;
   {
     std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_removals_;
     cv_.wait(lock, [&] { return running_id_ != id; });
+    --waiting_removals_;
     tasks_.erase(id);
     if (tasks_.empty() && thread_.joinable()) {
-      stopping_ = true;
-      thread = std::move(thread_);
+      // That thread's generation ends; an Add() from now on starts another.
+      ++generation_;
+      ending = std::move(thread_);
     }
   }
   cv_.notify_all();
-  if (thread.joinable()) thread.join();
+  if (ending.joinable()) ending.join();
 }
 
 size_t HeartbeatHub::tasks() const {
@@ -81,6 +84,11 @@ bool HeartbeatHub::running() const {
   return thread_.joinable();
 }
 
+size_t HeartbeatHub::waiting_removals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiting_removals_;
+}
+
 absl::Duration HeartbeatHub::UntilNextLocked() const {
   absl::Duration wait = absl::Seconds(1);  // bounded: re-checked at least this often
   for (const auto& [id, task] : tasks_) {
@@ -91,9 +99,9 @@ absl::Duration HeartbeatHub::UntilNextLocked() const {
   return std::max(wait, absl::ZeroDuration());
 }
 
-void HeartbeatHub::Run() {
+void HeartbeatHub::Run(uint64_t generation) {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
+  while (generation_ == generation) {
     // The task most overdue, or one asked to register again.
     uint64_t due = 0;
     absl::Duration most_late = absl::ZeroDuration();

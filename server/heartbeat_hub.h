@@ -1,12 +1,14 @@
-// HeartbeatHub: the one heartbeat path of a process. Every Registration
-// (one per service a server registers) is a task here, and one thread runs
-// them all, each every TTL by its own clock, instead of a thread per
-// registration. The thread exists while there are tasks.
+// HeartbeatHub: the one heartbeat path of a process per control plane.
+// Every Registration (one per service a server registers) is a task of its
+// control plane's hub, and one thread runs them all, each every TTL by its
+// own clock, instead of a thread per registration. The thread exists while
+// there are tasks.
 //
-// Beats run one at a time, so a control plane that stalls delays the others
-// by at most its RPC timeout per beat; with the defaults (TTL 5 s, timeout
-// 3 s, unhealthy after 3 TTLs) a process keeps a handful of registrations
-// healthy through a stalled control plane.
+// Beats of one hub run one at a time, so a control plane that stalls delays
+// its own registrations' beats by at most its RPC timeout each (with the
+// defaults, TTL 5 s, timeout 3 s and unhealthy after 3 TTLs, a handful of
+// registrations stay healthy through a stall); other control planes' hubs
+// are not held up.
 #ifndef GRPC_CPP_POLARIS_SERVER_HEARTBEAT_HUB_H_
 #define GRPC_CPP_POLARIS_SERVER_HEARTBEAT_HUB_H_
 
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 #include <mutex>
 #include <thread>
 
@@ -29,8 +32,8 @@ class HeartbeatHub {
   // should register again before beating.
   using Beat = std::function<void(bool reregister)>;
 
-  // The process's hub.
-  static HeartbeatHub& Default();
+  // The process's hub for the control plane at `address` (never destroyed).
+  static HeartbeatHub& For(const std::string& address);
 
   HeartbeatHub() = default;
   ~HeartbeatHub();
@@ -49,6 +52,8 @@ class HeartbeatHub {
   size_t tasks() const;
   // Whether the hub's thread is running (it runs while there are tasks).
   bool running() const;
+  // Remove() calls waiting for a beat to finish (for tests).
+  size_t waiting_removals() const;
 
  private:
   struct Task {
@@ -58,7 +63,8 @@ class HeartbeatHub {
     Beat beat;
     bool reregister = false;
   };
-  void Run();
+  // Runs until `generation_` moves past `generation`.
+  void Run(uint64_t generation);
   // How long the thread may sleep before a task may be due.
   absl::Duration UntilNextLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -67,10 +73,10 @@ class HeartbeatHub {
   std::map<uint64_t, Task> tasks_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t running_id_ ABSL_GUARDED_BY(mu_) = 0;  // the beat in progress
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  size_t waiting_removals_ ABSL_GUARDED_BY(mu_) = 0;
+  // Each thread runs for one generation; a new one starts the next.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_ ABSL_GUARDED_BY(mu_);
-  // The thread being stopped, joined by Remove() outside mu_.
-  std::mutex join_mu_;
 };
 
 }  // namespace grpc_cpp_polaris

@@ -75,6 +75,9 @@ TEST(HeartbeatHubTest, RemoveWaitsForARunningBeatAndTheThreadEndsWithTheLastTask
     hub.Remove(id);
     finished_before_removed = finished.load();
   });
+  // Remove is waiting for the beat, and the task is still there.
+  ASSERT_TRUE(WaitUntil([&] { return hub.waiting_removals() == 1; }, absl::Seconds(30)));
+  EXPECT_EQ(hub.tasks(), 1u);
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;

@@ -503,6 +503,9 @@ absl::Status PolarisServer::Shutdown() {
     if (server == nullptr) return;
     shutdown_status_ = Offline();
     options_.registration.clock->SleepFor(options_.registration.deregister_propagation_delay);
+    // Calls and stream messages waiting for their turn go on now, so that
+    // they can finish within the drain rather than be cancelled by it.
+    gate_->ReleaseHeld();
     server->Shutdown(absl::ToChronoTime(absl::Now() + options_.registration.drain_timeout));
   });
   return shutdown_status_;

@@ -1,6 +1,7 @@
 #include "server/queue_interceptor.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,11 +27,18 @@ class MetadataCall final : public InboundCall {
       : method_(method), ip_(std::move(ip)), metadata_(metadata) {}
   absl::string_view method() const override { return method_; }
   absl::string_view caller_ip() const override { return ip_; }
+  // Repeated values joined with ",", as the filter reads them.
   std::optional<absl::string_view> Header(absl::string_view key,
-                                          std::string* /*buffer*/) const override {
-    auto it = metadata_.find(grpc::string_ref(key.data(), key.size()));
-    if (it == metadata_.end()) return std::nullopt;
-    return absl::string_view(it->second.data(), it->second.size());
+                                          std::string* buffer) const override {
+    auto [first, last] = metadata_.equal_range(grpc::string_ref(key.data(), key.size()));
+    if (first == last) return std::nullopt;
+    if (std::next(first) == last) return absl::string_view(first->second.data(), first->second.size());
+    buffer->clear();
+    for (auto it = first; it != last; ++it) {
+      if (it != first) buffer->push_back(',');
+      buffer->append(it->second.data(), it->second.size());
+    }
+    return absl::string_view(*buffer);
   }
 
  private:
@@ -38,6 +46,33 @@ class MetadataCall final : public InboundCall {
   const std::string ip_;
   const std::multimap<grpc::string_ref, grpc::string_ref>& metadata_;
 };
+
+// A call or message held for its turn. Held in slices of at most a
+// second, so that a server shutting down (CallGate::ReleaseHeld) lets it go
+// within one.
+struct Held {
+  std::shared_ptr<const CallGate> gate;
+  grpc::experimental::InterceptorBatchMethods* methods;
+  absl::Time until;
+};
+constexpr absl::Duration kHoldSlice = absl::Seconds(1);
+
+void Arm(Held* held) {
+  auto* alarm = new grpc::Alarm();
+  TsanRelease(alarm);  // its construction and `held`, for the callback
+  alarm->Set(absl::ToChronoTime(std::min(held->until, absl::Now() + kHoldSlice)),
+             [held, alarm](bool) {
+               TsanAcquire(alarm);
+               delete alarm;  // done with: a next slice has an alarm of its own
+               if (absl::Now() < held->until && !held->gate->released()) {
+                 Arm(held);
+                 return;
+               }
+               grpc::experimental::InterceptorBatchMethods* methods = held->methods;
+               delete held;
+               methods->Proceed();
+             });
+}
 
 class QueueInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -70,16 +105,10 @@ class QueueInterceptor final : public grpc::experimental::Interceptor {
       wait = std::max(wait, pace);
     }
     TsanRelease(this);
-    if (wait > absl::ZeroDuration()) {
-      // Goes on from the alarm's thread when its turn comes; the callback
-      // does not touch this interceptor, which may be gone by then.
-      auto* alarm = new grpc::Alarm();
-      TsanRelease(alarm);  // its construction, for the callback's delete
-      alarm->Set(absl::ToChronoTime(absl::Now() + wait), [methods, alarm](bool) {
-        TsanAcquire(alarm);
-        methods->Proceed();
-        delete alarm;
-      });
+    if (wait > absl::ZeroDuration() && !gate_->released()) {
+      // Goes on from an alarm's thread when its turn comes; the callbacks
+      // do not touch this interceptor, which may be gone by then.
+      Arm(new Held{gate_, methods, absl::Now() + wait});
       return;
     }
     methods->Proceed();

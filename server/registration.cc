@@ -113,13 +113,14 @@ absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int
   const absl::Time next_heartbeat = options.clock->Now() + options.ttl;
   Registration* raw = registration.get();
   // Every TTL on the process's one heartbeat thread.
-  registration->heartbeat_task_ = HeartbeatHub::Default().Add(
+  registration->heartbeat_task_ = HeartbeatHub::For(options.control_plane_address).Add(
       options.clock, next_heartbeat, options.ttl, [raw](bool reregister) { raw->Beat(reregister); });
   // A control plane that comes back may have lost its state: register again
   // at once instead of waiting for heartbeats to be refused.
   const uint64_t task = registration->heartbeat_task_;
-  registration->reconnect_listener_ = registration->client_->AddReconnectListener(
-      [task] { HeartbeatHub::Default().Reregister(task); });
+  HeartbeatHub* hub = &HeartbeatHub::For(options.control_plane_address);
+  registration->reconnect_listener_ =
+      registration->client_->AddReconnectListener([hub, task] { hub->Reregister(task); });
   return registration;
 }
 
@@ -198,7 +199,9 @@ void Registration::StopHeartbeats() {
   std::call_once(stop_once_, [this] {
     if (reconnect_listener_ != 0) client_->RemoveReconnectListener(reconnect_listener_);
     // Returns once no beat of ours runs.
-    if (heartbeat_task_ != 0) HeartbeatHub::Default().Remove(heartbeat_task_);
+    if (heartbeat_task_ != 0) {
+      HeartbeatHub::For(options_.control_plane_address).Remove(heartbeat_task_);
+    }
   });
 }
 

@@ -126,19 +126,19 @@ TEST_F(RegistrationTest, DeregisterGivesUpAfterThreeUnavailableAnswers) {
   EXPECT_EQ(Registered().size(), 1u);
 }
 
-TEST_F(RegistrationTest, AllRegistrationsOfAProcessShareOneHeartbeatThread) {
+TEST_F(RegistrationTest, AllRegistrationsWithAControlPlaneShareOneHeartbeatThread) {
   auto first = Register(*backend_->server(), backend_->port(), options_);
   ASSERT_TRUE(first.ok());
   RegisterOptions other = options_;
   other.service = "Other";
   auto second = Register(*backend_->server(), backend_->port(), other);
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(HeartbeatHub::Default().tasks(), 2u);
-  EXPECT_TRUE(HeartbeatHub::Default().running());
+  EXPECT_EQ(HeartbeatHub::For(options_.control_plane_address).tasks(), 2u);
+  EXPECT_TRUE(HeartbeatHub::For(options_.control_plane_address).running());
   first->reset();
   second->reset();
-  EXPECT_EQ(HeartbeatHub::Default().tasks(), 0u);
-  EXPECT_FALSE(HeartbeatHub::Default().running());
+  EXPECT_EQ(HeartbeatHub::For(options_.control_plane_address).tasks(), 0u);
+  EXPECT_FALSE(HeartbeatHub::For(options_.control_plane_address).running());
 }
 
 TEST_F(RegistrationTest, DestructionDeregisters) {

@@ -244,11 +244,12 @@ bool RateLimiter::Take(const Slot& slot, const InboundCall& call, LimitDecision&
   }
   if (window->remote != nullptr) {
     const int64_t server_ms = windows.sync->NowMs();
-    const bool fresh = window->remote->Fresh(server_ms);
-    if (rule.failover == RateLimitRule::Failover::kPass && !fresh) {
-      return true;  // the rate-limit server is out of reach: let calls pass
+    // Passing is for a rate-limit server out of reach; a window it has not
+    // answered yet (new, or refused) keeps to its share.
+    if (rule.failover == RateLimitRule::Failover::kPass && !windows.sync->Fresh(server_ms)) {
+      return true;
     }
-    if (!window->TakeRemote(server_ms, fresh)) return false;
+    if (!window->TakeRemote(server_ms, window->remote->Fresh(server_ms))) return false;
     taken.push_back(Taken{std::move(held), false, server_ms});
     return true;
   }

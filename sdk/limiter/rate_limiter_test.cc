@@ -235,6 +235,8 @@ class FakeSync final : public GlobalQuotaSync {
   void Track(const std::shared_ptr<GlobalQuotaTarget>& target) override {
     targets.push_back(target);
   }
+  // The server answers, but not for these windows (new, or refused).
+  void AnsweredOthers() { MarkAnswered(NowMs()); }
   void Answered() {
     MarkAnswered(NowMs());
     for (const auto& target : targets) target->answered_ms.store(NowMs());
@@ -318,6 +320,17 @@ TEST_F(RateLimiterTest, FailoverPassLetsCallsThroughWhileTheServerIsSilent) {
   // Silent for more than a second: passing again.
   clock_.Advance(absl::Milliseconds(kGlobalQuotaFreshMs + 1));
   EXPECT_EQ(Admitted(*limiter, call_, 10), 10);
+}
+
+TEST_F(RateLimiterTest, AWindowTheServerHasNotAnsweredKeepsToItsShareEvenWithFailoverPass) {
+  auto sync = std::make_shared<FakeSync>(&clock_);
+  RateLimiterOptions options = GlobalOptions(&clock_, sync);
+  options.instances = 2;
+  v1::Rule rule = GlobalRule("g", 10);
+  rule.set_failover(v1::Rule::FAILOVER_PASS);
+  auto limiter = RateLimiter::Create(Rules({rule}), nullptr, options);
+  sync->AnsweredOthers();  // reachable, but silent about this window
+  EXPECT_EQ(Admitted(*limiter, call_, 10), 5);
 }
 
 TEST_F(RateLimiterTest, EachValueOfAGlobalRuleHasItsOwnCounter) {

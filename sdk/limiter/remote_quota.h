@@ -130,6 +130,9 @@ struct GlobalQuotaTarget {
   // silent for a second, the window keeps to its share (or, FAILOVER_PASS,
   // lets calls through).
   std::atomic<int64_t> answered_ms{INT64_MIN / 2};
+  // The reporter syncing it right now (null: none): a window whose server
+  // changed is never drained by two reporters at once.
+  std::atomic<const void*> reporter{nullptr};
   bool Fresh(int64_t server_ms) const {
     return server_ms - answered_ms.load(std::memory_order_relaxed) <= kGlobalQuotaFreshMs;
   }
