@@ -59,19 +59,19 @@ constexpr absl::Duration kHoldSlice = absl::Seconds(1);
 
 void Arm(Held* held) {
   auto* alarm = new grpc::Alarm();
+  const absl::Time fire = std::min(held->until, absl::Now() + kHoldSlice);
   TsanRelease(alarm);  // its construction and `held`, for the callback
-  alarm->Set(absl::ToChronoTime(std::min(held->until, absl::Now() + kHoldSlice)),
-             [held, alarm](bool) {
-               TsanAcquire(alarm);
-               delete alarm;  // done with: a next slice has an alarm of its own
-               if (absl::Now() < held->until && !held->gate->released()) {
-                 Arm(held);
-                 return;
-               }
-               grpc::experimental::InterceptorBatchMethods* methods = held->methods;
-               delete held;
-               methods->Proceed();
-             });
+  alarm->Set(absl::ToChronoTime(fire), [held, alarm](bool) {
+    TsanAcquire(alarm);
+    delete alarm;  // done with: a next slice has an alarm of its own
+    if (absl::Now() < held->until && !held->gate->released()) {
+      Arm(held);
+      return;
+    }
+    grpc::experimental::InterceptorBatchMethods* methods = held->methods;
+    delete held;
+    methods->Proceed();
+  });
 }
 
 class QueueInterceptor final : public grpc::experimental::Interceptor {
