@@ -54,7 +54,9 @@ class GlobalLimitTest : public ::testing::Test {
   }
   void TearDown() override {
     for (Server& server : servers_) {
-      if (server.polaris != nullptr) EXPECT_TRUE(server.polaris->Shutdown().ok());
+      if (server.polaris != nullptr) {
+        EXPECT_TRUE(server.polaris->Shutdown().ok());
+      }
       server.backend.reset();
       server.polaris.reset();
     }
