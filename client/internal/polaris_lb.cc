@@ -194,10 +194,13 @@ class PolarisLb::StateWatcher final
   }
   // gRPC destroys watchers on its own threads, and drops the policy's last
   // reference inside libgrpc: tell TSan that this happens before ~PolarisLb.
+  // The release comes after our Unref, which reads the policy's refcount
+  // (as ReleaseConfig does for the config).
   ~StateWatcher() override {
     TsanAcquire(this);
-    TsanRelease(policy_.get());
+    const void* key = policy_.get();
     policy_.reset(DEBUG_LOCATION, "StateWatcher");
+    TsanRelease(key);
   }
 
   // The client channel delivers this on the work serializer.
