@@ -422,6 +422,10 @@ TEST_F(ServerGovernanceTest, CancelledCallsLeaveNoPermitHeld) {
   grpc::CompletionQueue queue;
   int limited = 0, cancelled = 0;
   for (int done = 0; done < kCalls; done += kBatch) {
+    // The server lets go of cancelled calls asynchronously: room for a whole
+    // batch first, so that no call of it is limited by earlier ones.
+    ASSERT_TRUE(WaitUntil([&] { return polaris_->gate().permits_held() <= kLimit - kBatch; },
+                          absl::Seconds(60), absl::Milliseconds(1)));
     std::vector<std::unique_ptr<PendingCall>> batch;
     for (int i = 0; i < kBatch; ++i) batch.push_back(PendingCall::Start(*stub, queue));
     // Let some reach the backend before the whole batch is cancelled.
