@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "mockplane/control_plane.h"
 #include "mockplane/echo_backend.h"
+#include "mockplane/wait.h"
 #include "proto/echo/echo.grpc.pb.h"
 #include "proto/v1/block_allow_list.pb.h"
 #include "proto/v1/ratelimit.pb.h"
@@ -122,11 +123,10 @@ GlobalFixture& Global() {
     RateLimiterOptions limiter_options;
     limiter_options.global_sync = f->client;
     f->limiter = RateLimiter::Create(*rules, nullptr, limiter_options);
-    // Measured once the server has answered (bounded wait).
-    for (int i = 0; i < 1000 && f->client->stats().reports == 0; ++i) {
-      absl::SleepFor(absl::Milliseconds(10));
+    // Measured once the server has answered.
+    if (!mockplane::WaitUntil([f] { return f->client->stats().reports > 0; }, absl::Seconds(10))) {
+      std::abort();
     }
-    if (f->client->stats().reports == 0) std::abort();
     return f;
   }();
   return *fixture;

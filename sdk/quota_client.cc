@@ -48,8 +48,8 @@ absl::Status QuotaClientOptions::Validate() const {
   return absl::OkStatus();
 }
 
-// One stream to one rate-limit server, driven by the client's thread alone:
-// one operation in flight at a time, each awaited with a deadline.
+// One stream to one rate-limit server, driven by a thread of its own: one
+// operation in flight at a time, each awaited with a deadline.
 class QuotaClient::Connection {
  public:
   // Starts the connection's thread: a rate-limit server that hangs holds up
@@ -113,7 +113,7 @@ class QuotaClient::Connection {
   bool ReadUntil(v2::RateLimitCmd cmd, v2::RateLimitResponse* response);
   bool Announce(const std::shared_ptr<GlobalQuotaTarget>& target);
   void ApplyLefts(const v2::RateLimitReportResponse& answer);
-  // Drops the stream (counts a failure when `failed`).
+  // Drops the stream, logs why (once until it is back), counts a failure.
   void Drop(absl::string_view why);
   void Close();
 
@@ -367,13 +367,7 @@ void QuotaClient::Connection::SyncClaimed(
       ++it;
     }
   }
-  for (auto it = refused_.begin(); it != refused_.end();) {
-    if (it->second.first.expired()) {
-      refused_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  absl::erase_if(refused_, [](const auto& entry) { return entry.second.first.expired(); });
   std::vector<const std::shared_ptr<GlobalQuotaTarget>*> reported;
   for (const auto& target : targets) {
     auto refused = refused_.find(target.get());
@@ -412,8 +406,8 @@ void QuotaClient::Connection::SyncClaimed(
       included.emplace_back(target.get(), i);
       v2::QuotaSum* sum = report->add_quotauses();
       sum->set_counterkey(announced.counter_keys[i]);
-      sum->set_used(announced.reported[i].used);
-      sum->set_limited(announced.reported[i].limited);
+      sum->set_used(usage.used);
+      sum->set_limited(usage.limited);
     }
   }
   if (report->quotauses_size() == 0) return;

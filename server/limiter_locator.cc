@@ -41,10 +41,7 @@ std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto [it, inserted] = clusters_.try_emplace(key);
-    if (!inserted) {
-      if (it->second->addresses.empty()) return "";
-      return it->second->addresses[Hash(target) % it->second->addresses.size()];
-    }
+    if (!inserted) return Pick(it->second->addresses, target);
     it->second = std::make_unique<Cluster>();
     cluster = it->second.get();
   }
@@ -62,8 +59,13 @@ std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
       });
   std::lock_guard<std::mutex> lock(mu_);
   cluster->watch = std::move(watch);
-  if (cluster->addresses.empty()) return "";
-  return cluster->addresses[Hash(target) % cluster->addresses.size()];
+  return Pick(cluster->addresses, target);
+}
+
+std::string LimiterLocator::Pick(const std::vector<std::string>& addresses,
+                                 const GlobalQuotaTarget& target) {
+  if (addresses.empty()) return "";
+  return addresses[Hash(target) % addresses.size()];
 }
 
 }  // namespace grpc_cpp_polaris

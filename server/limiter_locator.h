@@ -43,6 +43,10 @@ class LimiterLocator {
     std::vector<std::string> addresses;  // routable, sorted
     std::unique_ptr<ServiceViewWatch> watch;
   };
+  // The address of `addresses` that keeps `target` (empty: none).
+  static std::string Pick(const std::vector<std::string>& addresses,
+                          const GlobalQuotaTarget& target);
+
   const std::shared_ptr<Context> context_;
   const std::string address_;
   const ServiceKey fallback_service_;

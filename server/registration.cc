@@ -1,7 +1,5 @@
 #include "server/registration.h"
 
-#include "server/heartbeat_hub.h"
-
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -15,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "sdk/control_plane_client.h"
+#include "server/heartbeat_hub.h"
 
 namespace grpc_cpp_polaris {
 namespace {
@@ -112,13 +111,13 @@ absl::StatusOr<std::unique_ptr<Registration>> Register(grpc::Server& server, int
   registration->HeartbeatNow();
   const absl::Time next_heartbeat = options.clock->Now() + options.ttl;
   Registration* raw = registration.get();
-  // Every TTL on the process's one heartbeat thread.
-  registration->heartbeat_task_ = HeartbeatHub::For(options.control_plane_address).Add(
-      options.clock, next_heartbeat, options.ttl, [raw](bool reregister) { raw->Beat(reregister); });
+  // Every TTL on the one heartbeat thread of this control plane.
+  HeartbeatHub* hub = registration->hub_;
+  registration->heartbeat_task_ = hub->Add(options.clock, next_heartbeat, options.ttl,
+                                           [raw](bool reregister) { raw->Beat(reregister); });
   // A control plane that comes back may have lost its state: register again
   // at once instead of waiting for heartbeats to be refused.
   const uint64_t task = registration->heartbeat_task_;
-  HeartbeatHub* hub = &HeartbeatHub::For(options.control_plane_address);
   registration->reconnect_listener_ =
       registration->client_->AddReconnectListener([hub, task] { hub->Reregister(task); });
   return registration;
@@ -129,7 +128,8 @@ Registration::Registration(grpc::Server* server, int port, RegisterOptions optio
       port_(port),
       options_(std::move(options)),
       host_(options_.host),
-      client_(ControlPlaneClient::Shared(options_.control_plane_address)) {}
+      client_(ControlPlaneClient::Shared(options_.control_plane_address)),
+      hub_(&HeartbeatHub::For(options_.control_plane_address)) {}
 
 Registration::~Registration() {
   absl::Status status = Deregister();
@@ -199,9 +199,7 @@ void Registration::StopHeartbeats() {
   std::call_once(stop_once_, [this] {
     if (reconnect_listener_ != 0) client_->RemoveReconnectListener(reconnect_listener_);
     // Returns once no beat of ours runs.
-    if (heartbeat_task_ != 0) {
-      HeartbeatHub::For(options_.control_plane_address).Remove(heartbeat_task_);
-    }
+    if (heartbeat_task_ != 0) hub_->Remove(heartbeat_task_);
   });
 }
 

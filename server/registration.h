@@ -36,6 +36,7 @@ class Server;
 namespace grpc_cpp_polaris {
 
 class ControlPlaneClient;
+class HeartbeatHub;
 struct InstanceRef;
 
 struct RegisterOptions {
@@ -117,6 +118,7 @@ class Registration {
   const RegisterOptions options_;
   std::string host_;
   std::shared_ptr<ControlPlaneClient> client_;
+  HeartbeatHub* const hub_;  // this control plane's; never destroyed
 
   mutable std::mutex mu_;  // std::mutex: visible to ThreadSanitizer
   std::string instance_id_ ABSL_GUARDED_BY(mu_);

@@ -111,6 +111,7 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
     if (!value.ok()) return Bad(where, "", value.status().message());
     rule.arguments.push_back(ArgumentMatcher{*attribute, KeyOf(*attribute, argument.key()),
                                              *std::move(value)});
+    rule.argument_types.push_back(v1::MatchArgument::Type_Name(argument.type()));
   }
   // Older servers' labels: a header each.
   if (proto.arguments_size() == 0) {
@@ -123,6 +124,7 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
       if (!value.ok()) return Bad(where, "", value.status().message());
       rule.arguments.push_back(ArgumentMatcher{ArgumentMatcher::Attribute::kHeader,
                                                absl::AsciiStrToLower(key), *std::move(value)});
+      rule.argument_types.push_back(v1::MatchArgument::Type_Name(v1::MatchArgument::HEADER));
     }
   }
   rule.regex_combine = proto.regex_combine().value();
@@ -220,34 +222,6 @@ bool RateLimitRule::SameLimits(const RateLimitRule& other) const {
          service == other.service && cluster == other.cluster;
 }
 
-namespace {
-
-// polaris-go's names of argument types in label strings (the proto's).
-absl::string_view TypeName(ArgumentMatcher::Attribute attribute) {
-  using A = ArgumentMatcher::Attribute;
-  switch (attribute) {
-    case A::kCustom:
-      return "CUSTOM";
-    case A::kMethod:
-      return "METHOD";
-    case A::kHeader:
-      return "HEADER";
-    case A::kQuery:
-      return "QUERY";
-    case A::kCallerService:
-      return "CALLER_SERVICE";
-    case A::kCallerIp:
-      return "CALLER_IP";
-    case A::kCallerMetadata:
-      return "CALLER_METADATA";
-    case A::kCalleeMetadata:
-      return "CALLEE_METADATA";
-  }
-  return "CUSTOM";
-}
-
-}  // namespace
-
 std::string RateLimitRule::GlobalLabels(const InboundCall* call) const {
   // The rule's own text stands for every value it covers when it keeps one
   // window for them; otherwise the call's value names the window.
@@ -266,14 +240,15 @@ std::string RateLimitRule::GlobalLabels(const InboundCall* call) const {
   }
   std::vector<std::string> entries;
   std::string buffer;
-  for (const ArgumentMatcher& argument : arguments) {
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const ArgumentMatcher& argument = arguments[i];
     const std::string value =
         value_of(argument.value, call == nullptr ? std::nullopt : argument.ValueOf(*call, &buffer));
     if (argument.attribute == ArgumentMatcher::Attribute::kMethod ||
         argument.attribute == ArgumentMatcher::Attribute::kCallerIp) {
-      entries.push_back(absl::StrCat(TypeName(argument.attribute), ":", value));
+      entries.push_back(absl::StrCat(argument_types[i], ":", value));
     } else {
-      entries.push_back(absl::StrCat(TypeName(argument.attribute), ":", argument.key, ":", value));
+      entries.push_back(absl::StrCat(argument_types[i], ":", argument.key, ":", value));
     }
   }
   std::sort(entries.begin(), entries.end());

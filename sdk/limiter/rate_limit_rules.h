@@ -60,6 +60,9 @@ struct RateLimitRule {
   ServiceKey cluster;
   StringMatcher method;
   std::vector<ArgumentMatcher> arguments;
+  // Each argument's type as the proto names it ("HEADER", "CALLER_IP"...),
+  // for GlobalLabels.
+  std::vector<std::string> argument_types;
   bool regex_combine = false;
   // QPS: at least one; duration in (0, 24 h] (whole seconds for GLOBAL
   // rules, as the rate-limit server counts); a max of 0 refuses every call.

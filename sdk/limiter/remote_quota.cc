@@ -33,7 +33,7 @@ bool RemoteQuota::TryTake(int64_t server_ms, bool fresh) {
       fresh ? AllowanceIn(window)
             : std::min(share_.load(std::memory_order_relaxed), AllowanceIn(window));
   while (true) {
-    const int64_t admitted = SameWindow(state, window) ? CountOf(state) : 0;
+    const int64_t admitted = AdmittedIn(state, window);
     if (admitted >= allowance) {
       limited_.fetch_add(1, std::memory_order_relaxed);
       return false;
@@ -60,7 +60,7 @@ RemoteQuota::Usage RemoteQuota::Drain(int64_t server_ms) {
   Usage usage;
   usage.window = WindowOf(server_ms);
   const uint64_t state = admitted_.load(std::memory_order_relaxed);
-  usage.admitted = SameWindow(state, usage.window) ? CountOf(state) : 0;
+  usage.admitted = AdmittedIn(state, usage.window);
   if (reported_window_ != usage.window) {
     reported_window_ = usage.window;
     reported_admitted_ = 0;
@@ -104,8 +104,7 @@ void RemoteQuota::Apply(const Usage& usage, int64_t left, uint32_t clients, int6
 
 int64_t RemoteQuota::Remaining(int64_t server_ms) const {
   const int64_t window = WindowOf(server_ms);
-  const uint64_t state = admitted_.load(std::memory_order_relaxed);
-  const int64_t admitted = SameWindow(state, window) ? CountOf(state) : 0;
+  const int64_t admitted = AdmittedIn(admitted_.load(std::memory_order_relaxed), window);
   return std::max<int64_t>(0, AllowanceIn(window) - admitted);
 }
 
@@ -115,8 +114,7 @@ bool RemoteQuota::Synced(int64_t server_ms) const {
 }
 
 bool RemoteQuota::Idle(int64_t server_ms) const {
-  const uint64_t state = admitted_.load(std::memory_order_relaxed);
-  return !SameWindow(state, WindowOf(server_ms)) || CountOf(state) == 0;
+  return AdmittedIn(admitted_.load(std::memory_order_relaxed), WindowOf(server_ms)) == 0;
 }
 
 GlobalQuotaSync::GlobalQuotaSync(Clock* clock)

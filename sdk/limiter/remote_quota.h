@@ -93,6 +93,10 @@ class RemoteQuota {
     return ((packed >> kCountBits) & 0xFFFFFF) == (static_cast<uint64_t>(window) & 0xFFFFFF);
   }
   static int64_t CountOf(uint64_t packed) { return static_cast<int64_t>(packed & kCountMask); }
+  // The calls `admitted` (admitted_'s value) counts in `window`.
+  static int64_t AdmittedIn(uint64_t admitted, int64_t window) {
+    return SameWindow(admitted, window) ? CountOf(admitted) : 0;
+  }
   int64_t AllowanceIn(int64_t window) const;
 
   const uint32_t max_;
@@ -152,9 +156,8 @@ class GlobalQuotaSync {
   // Whether any rate-limit server answered within the last second before
   // `server_ms` (each window keeps its own: GlobalQuotaTarget::Fresh).
   bool Fresh(int64_t server_ms) const {
-    return server_ms - last_answer_ms_.load(std::memory_order_relaxed) <= kFreshMs;
+    return server_ms - last_answer_ms_.load(std::memory_order_relaxed) <= kGlobalQuotaFreshMs;
   }
-  static constexpr int64_t kFreshMs = kGlobalQuotaFreshMs;
 
  protected:
   void MarkAnswered(int64_t server_ms) {
