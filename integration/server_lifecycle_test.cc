@@ -62,15 +62,16 @@ class ServerLifecycleTest : public ::testing::Test {
                          absl::Duration propagation = absl::Milliseconds(500),
                          bool admin = false,
                          const std::function<void(ServerOptions&)>& tweak = nullptr,
-                         bool start = true) {
+                         bool start = true, const std::string& host = "127.0.0.1") {
     Governed governed;
     EchoBackend::Options options;
     options.name = name;
+    options.host = host;
     options.prepare = [&](grpc::ServerBuilder& builder) {
       ServerOptions server_options;
       server_options.registration.service = kApp.service;
       server_options.registration.control_plane_address = plane_->address();
-      server_options.registration.host = "127.0.0.1";
+      server_options.registration.host = host;
       server_options.registration.deregister_propagation_delay = propagation;
       if (admin) server_options.admin = AdminOptions{};
       if (tweak) tweak(server_options);
@@ -273,7 +274,9 @@ TEST_F(ServerLifecycleTest, ALosslessRuleDelaysRegistrationUntilTheServersHealth
   v1::LosslessRule rule = DelayRule(v1::DelayRegister::DELAY_BY_HEALTH_CHECK);
   rule.mutable_losslessonline()->mutable_delayregister()->set_healthcheckintervalsecond("1");
   plane_->SetLossless(kApp, rule);
-  Governed governed = StartGoverned("a", absl::ZeroDuration(), false, nullptr, false);
+  // Listening on [::1] only: the health check reaches the server through
+  // its in-process channel, whatever it listens on.
+  Governed governed = StartGoverned("a", absl::ZeroDuration(), false, nullptr, false, "::1");
   ASSERT_NE(governed.backend, nullptr);
   governed.backend->SetServing(false);  // e.g. still loading
   ASSERT_TRUE(governed.polaris->Start(*governed.backend->server(), governed.backend->port()).ok());

@@ -50,6 +50,17 @@ uint32_t RoutableInstances(const ServiceView& view) {
   return std::max<uint32_t>(1, count);
 }
 
+// Whether the server's health service answers SERVING for `service`.
+bool HealthServing(grpc::health::v1::Health::Stub& health, const std::string& service) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  return health.Check(&context, request, &response).ok() &&
+         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
 }  // namespace
 
 // One service's rule watch, and whether its first rules arrived.
@@ -338,28 +349,19 @@ bool PolarisServer::Stopping(absl::Duration wait) {
       [this] { return stopped_ || online_cancelled_; });
 }
 
-bool PolarisServer::HealthServing(const std::string& service, int port) const {
-  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  grpc::health::v1::HealthCheckRequest request;
-  request.set_service(service);
-  grpc::health::v1::HealthCheckResponse response;
-  return health->Check(&context, request, &response).ok() &&
-         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
-}
-
 void PolarisServer::ComeOnline(const OnlinePlan& plan) {
   if (Stopping(plan.delay)) return;
-  int port;
-  {
+  // The health check asks the server itself through its in-process channel:
+  // whatever it listens on (one address family only, a Unix socket) and
+  // whatever credentials it requires (TLS, mTLS), it is reached.
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  if (plan.health_check) {
     std::lock_guard<std::mutex> lock(mu_);
-    port = port_;
+    health = grpc::health::v1::Health::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
   for (uint64_t attempt = 0;; ++attempt) {
     const bool ready = (!plan.readiness || plan.readiness()) &&
-                       (!plan.health_check || HealthServing(plan.health_service, port));
+                       (health == nullptr || HealthServing(*health, plan.health_service));
     if (ready) break;
     if (attempt % 60 == 0) {
       gpr_log(GPR_INFO, "polaris: %s not ready yet; registration waits",

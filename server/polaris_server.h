@@ -56,7 +56,9 @@ class ServiceViewWatch;
 // Lossless online: when Start() registers. LOSSLESS rules of the service
 // (delayRegister) add to these: by time, the longer delay wins; by health
 // check, the server's own grpc.health.v1 service (healthCheckPath names the
-// service asked about, "" for the whole server) must answer SERVING.
+// service asked about, "" for the whole server) must answer SERVING; it is
+// asked through the server's in-process channel, so the listening address
+// and the credentials the server requires do not matter.
 struct OnlineOptions {
   // Register this long after Start().
   absl::Duration delay = absl::ZeroDuration();
@@ -194,7 +196,6 @@ class PolarisServer {
   void ComeOnline(const OnlinePlan& plan);
   // Waits up to `wait`; true once stopped or taken offline.
   bool Stopping(absl::Duration wait);
-  bool HealthServing(const std::string& service, int port) const;
   absl::Status StartAdmin();
   // Registers every service; the registrations on success.
   absl::StatusOr<std::vector<std::unique_ptr<Registration>>> RegisterAll(grpc::Server& server,
