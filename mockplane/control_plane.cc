@@ -97,7 +97,30 @@ absl::Status ControlPlane::Serve() {
   TsanRelease(&tsan_services_built_key);  // gRPC's threads call them from now on
   acceptor_->Start(server_.get());
   ratelimit_acceptor_->Start(ratelimit_server_.get());
+  if (!options_.limiter_service.service.empty()) {
+    const v1::Response registered = registry_->Register(LimiterInstance());
+    if (registered.code().value() != v1::ExecuteSuccess) {
+      StopLocked();
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mock control plane: options.limiter_service: cannot register the rate-limit server: ",
+          registered.info().value()));
+    }
+  }
   return absl::OkStatus();
+}
+
+v1::Instance ControlPlane::LimiterInstance() const {
+  v1::Instance instance;
+  instance.mutable_namespace_()->set_value(options_.limiter_service.service_namespace);
+  instance.mutable_service()->set_value(options_.limiter_service.service);
+  // Listening on every address: clients on this machine reach it on loopback.
+  std::string host = options_.host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::" || host == "[::]") host = "::1";
+  instance.mutable_host()->set_value(host);
+  instance.mutable_port()->set_value(static_cast<uint32_t>(ratelimit_port_));
+  instance.mutable_protocol()->set_value("grpc");
+  return instance;
 }
 
 void ControlPlane::ApplyServerLimits(grpc::ServerBuilder& builder) const {
@@ -117,6 +140,9 @@ void ControlPlane::ApplyServerLimits(grpc::ServerBuilder& builder) const {
 
 void ControlPlane::StopRateLimitServer() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (ratelimit_server_ != nullptr && !options_.limiter_service.service.empty()) {
+    (void)registry_->Deregister(LimiterInstance());
+  }
   if (ratelimit_acceptor_ != nullptr) ratelimit_acceptor_->Stop();
   ratelimit_acceptor_.reset();
   if (ratelimit_server_ != nullptr) {

@@ -65,6 +65,11 @@ struct ControlPlaneOptions {
   // The rate-limit server (polaris.metric.v2.RateLimitGRPCV2) listens apart,
   // as the real one does (its default port is 8081); 0 picks a free port.
   int ratelimit_port = 0;
+  // As polaris-limiter does, the rate-limit server registers itself as an
+  // instance (protocol "grpc") of this service, where stock clients
+  // (polaris-go, polaris-cpp, ours) look it up; StopRateLimitServer()
+  // deregisters it. Empty service: not registered.
+  ServiceKey limiter_service{"Polaris", "polaris.limiter"};
   // Time source for heartbeat expiry; a FakeClock makes TTLs testable
   // without sleeping. Not owned; must outlive the control plane.
   Clock* clock = Clock::Real();
@@ -188,6 +193,8 @@ class ControlPlane {
   absl::Status Serve() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyServerLimits(grpc::ServerBuilder& builder) const;
+  // The rate-limit server's instance of options_.limiter_service.
+  v1::Instance LimiterInstance() const;
 
   const ControlPlaneOptions options_;
   FaultInjector faults_;

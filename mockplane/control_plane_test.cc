@@ -93,6 +93,27 @@ bool AllLoopback(const std::vector<std::string>& addresses) {
   return !addresses.empty();
 }
 
+// As polaris-limiter does, the rate-limit server is an instance of
+// Polaris/polaris.limiter, where stock clients look it up.
+TEST_F(ControlPlaneTest, TheRateLimitServerRegistersItself) {
+  const ServiceKey limiter{"Polaris", "polaris.limiter"};
+  std::vector<Instance> instances = plane_->Instances(limiter);
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].Address(), plane_->ratelimit_address());
+  EXPECT_EQ(instances[0].protocol, "grpc");
+  // A fresh server registers it again; a stopped one leaves.
+  ASSERT_TRUE(plane_->Restart(ControlPlane::RestartMode::kLoseState).ok());
+  EXPECT_EQ(plane_->Instances(limiter).size(), 1u);
+  plane_->StopRateLimitServer();
+  EXPECT_TRUE(plane_->Instances(limiter).empty());
+  // Not registered when told not to.
+  ControlPlaneOptions options;
+  options.limiter_service = ServiceKey{};
+  auto quiet = ControlPlane::Start(options);
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_TRUE((*quiet)->Instances(limiter).empty());
+}
+
 TEST_F(ControlPlaneTest, ListensOnLoopbackOnly) {
   const std::vector<std::string> naming = ListeningAddresses(plane_->port());
   EXPECT_TRUE(AllLoopback(naming)) << testing::PrintToString(naming);

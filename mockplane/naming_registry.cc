@@ -33,6 +33,21 @@ std::string IdOf(const v1::Instance& request) {
              : request.id().value();
 }
 
+// As the real server's instance cache (fillInternalLabels): an instance's
+// version, protocol and location are also served as metadata labels, which
+// clients route on (polaris-cpp finds the rate-limit server by
+// metadata protocol=grpc).
+void AddInternalLabels(v1::Instance* proto) {
+  auto& metadata = *proto->mutable_metadata();
+  if (!proto->version().value().empty()) metadata["version"] = proto->version().value();
+  if (!proto->protocol().value().empty()) metadata["protocol"] = proto->protocol().value();
+  if (proto->has_location()) {
+    metadata["region"] = proto->location().region().value();
+    metadata["zone"] = proto->location().zone().value();
+    metadata["campus"] = proto->location().campus().value();
+  }
+}
+
 }  // namespace
 
 NamingRegistry::NamingRegistry(Clock* clock, NamingLimits limits)
@@ -147,6 +162,13 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
   record.instance.weight = request.has_weight() ? request.weight().value() : 100;
   record.instance.healthy = request.has_healthy() ? request.healthy().value() : true;
   record.instance.isolate = request.isolate().value();
+  if (request.has_priority()) *record.extra.mutable_priority() = request.priority();
+  if (request.has_logic_set()) *record.extra.mutable_logic_set() = request.logic_set();
+  if (request.has_vpc_id()) *record.extra.mutable_vpc_id() = request.vpc_id();
+  if (request.has_enable_health_check()) {
+    *record.extra.mutable_enable_health_check() = request.enable_health_check();
+  }
+  if (request.has_health_check()) *record.extra.mutable_health_check() = request.health_check();
   record.ttl_seconds = ttl;
   record.last_heartbeat = clock_->Now();
   // ctime, as the server's `replace into instance` sets it: again on every
@@ -194,6 +216,7 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
     service.instances[record.instance.id] = record;
     BumpLocked(&service);
     InstanceToProto(record.instance, response.mutable_instance());
+    response.mutable_instance()->MergeFrom(record.extra);
     response.mutable_instance()->mutable_service()->set_value(key.service);
     response.mutable_instance()->mutable_namespace_()->set_value(key.service_namespace);
   }
@@ -354,8 +377,10 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::Discover(
       if (only_healthy && !instance.healthy) continue;
       v1::Instance* proto = response->add_instances();
       InstanceToProto(instance, proto);
+      proto->MergeFrom(entry.second.extra);
       proto->mutable_service()->set_value(key.service);
       proto->mutable_namespace_()->set_value(key.service_namespace);
+      AddInternalLabels(proto);
     }
     cached = std::move(response);
   }

@@ -110,6 +110,9 @@ class NamingRegistry {
  private:
   struct InstanceRecord {
     Instance instance;
+    // The registered fields the model does not carry (priority, logic_set,
+    // vpc_id, enable_health_check, health_check), served back as sent.
+    v1::Instance extra;
     uint32_t ttl_seconds = 0;  // 0: no health check
     absl::Time last_heartbeat;
     uint64_t heartbeats = 0;

@@ -173,6 +173,49 @@ TEST_F(NamingRegistryTest, HealthyIsAsRequestedDefaultTrueAndHostTrimmed) {
   for (const Instance& instance : registry_.Instances(kEcho)) EXPECT_TRUE(instance.healthy);
 }
 
+// Fields the client model does not carry are served back as registered, and
+// version, protocol and location also as metadata labels, as the real
+// server's instance cache serves them (polaris-cpp read priority 0 where 1
+// was registered, and found no rate-limit server without protocol=grpc).
+TEST_F(NamingRegistryTest, DiscoverServesEveryRegisteredFieldAndInternalLabels) {
+  v1::Instance request = MakeInstance("10.0.0.1", 8080);
+  request.mutable_priority()->set_value(1);
+  request.mutable_logic_set()->set_value("set-a");
+  request.mutable_vpc_id()->set_value("vpc-1");
+  request.mutable_version()->set_value("1.2.0");
+  request.mutable_protocol()->set_value("grpc");
+  request.mutable_location()->mutable_region()->set_value("south");
+  request.mutable_location()->mutable_zone()->set_value("sz");
+  (*request.mutable_metadata())["env"] = "green";
+  ASSERT_EQ(registry_.Register(request).code().value(), v1::ExecuteSuccess);
+  ASSERT_EQ(registry_.Register(MakeInstance("10.0.0.2", 8080, 0)).code().value(),
+            v1::ExecuteSuccess);
+  v1::DiscoverResponse answer = *registry_.Discover(DiscoverEcho());
+  ASSERT_EQ(answer.instances_size(), 2);
+  const v1::Instance& full = answer.instances(0).host().value() == "10.0.0.1"
+                                 ? answer.instances(0)
+                                 : answer.instances(1);
+  const v1::Instance& bare = &full == &answer.instances(0) ? answer.instances(1)
+                                                           : answer.instances(0);
+  EXPECT_EQ(full.priority().value(), 1u);
+  EXPECT_EQ(full.logic_set().value(), "set-a");
+  EXPECT_EQ(full.vpc_id().value(), "vpc-1");
+  EXPECT_TRUE(full.enable_health_check().value());
+  EXPECT_EQ(full.health_check().heartbeat().ttl().value(), 5u);
+  const std::map<std::string, std::string> labels(full.metadata().begin(),
+                                                  full.metadata().end());
+  EXPECT_EQ(labels, (std::map<std::string, std::string>{{"env", "green"},
+                                                        {"version", "1.2.0"},
+                                                        {"protocol", "grpc"},
+                                                        {"region", "south"},
+                                                        {"zone", "sz"},
+                                                        {"campus", ""}}));
+  // Nothing is made up for an instance registered without them.
+  EXPECT_FALSE(bare.has_priority());
+  EXPECT_FALSE(bare.has_health_check());
+  EXPECT_TRUE(bare.metadata().empty());
+}
+
 TEST_F(NamingRegistryTest, ReRegisteringKeepsAnOperatorsIsolationUnlessSet) {
   const std::string id = registry_.Register(MakeInstance("10.0.0.1", 1)).instance().id().value();
   ASSERT_TRUE(registry_.SetIsolate(kEcho, id, true));

@@ -105,6 +105,9 @@ void RuleRegistry::Store(DiscoverType type, const ServiceKey& key,
     if (response.has_routing()) response.mutable_routing()->mutable_revision()->set_value(revision);
     if (response.has_ratelimit()) {
       response.mutable_ratelimit()->mutable_revision()->set_value(revision);
+      for (v1::Rule& rule : *response.mutable_ratelimit()->mutable_rules()) {
+        if (rule.revision().value().empty()) rule.mutable_revision()->set_value(revision);
+      }
     }
     if (response.has_circuitbreaker()) {
       response.mutable_circuitbreaker()->mutable_revision()->set_value(revision);
@@ -144,6 +147,21 @@ void RuleRegistry::SetCircuitBreaker(const ServiceKey& key, v1::CircuitBreaker c
 }
 
 void RuleRegistry::SetRateLimit(const ServiceKey& key, v1::RateLimit rate_limit) {
+  // As the real server's rateLimit2Client: every rule names the service it
+  // is served for and has an id (clients key their windows and the
+  // rate-limit server's counters by them; polaris-cpp INITs with the rule's
+  // own service). An id the console would have given is derived here from
+  // the rule's place, so setting the rules again keeps it.
+  for (int i = 0; i < rate_limit.rules_size(); ++i) {
+    v1::Rule& rule = *rate_limit.mutable_rules(i);
+    rule.mutable_service()->set_value(key.service);
+    rule.mutable_namespace_()->set_value(key.service_namespace);
+    if (rule.id().value().empty()) {
+      rule.mutable_id()->set_value(Fnv1aHex(absl::StrCat(
+          "ratelimit##", key.service_namespace, "##", key.service, "##", rule.name().value(),
+          "##", i)));
+    }
+  }
   v1::DiscoverResponse response =
       Header(v1::DiscoverRequest::RATE_LIMIT, key, v1::ExecuteSuccess, "");
   *response.mutable_ratelimit() = std::move(rate_limit);

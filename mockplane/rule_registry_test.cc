@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,6 +69,39 @@ TEST(RuleRegistryTest, ServesEachKindWithItsOwnRevision) {
   auto cleared = rules.Discover(Ask(v1::DiscoverRequest::ROUTING, revision));
   EXPECT_EQ(cleared->code().value(), v1::ExecuteSuccess);
   EXPECT_FALSE(cleared->has_routing());
+}
+
+// As the real server's rateLimit2Client: every rule names the service it is
+// served for and has an id and a revision (polaris-cpp INITs with the rule's
+// own service, and keys its windows by id: without them its GLOBAL rules
+// were refused by the rate-limit server and id-less rules shared a window).
+TEST(RuleRegistryTest, RateLimitRulesCarryServiceIdAndRevision) {
+  RuleRegistry rules;
+  v1::RateLimit limits;
+  limits.add_rules()->mutable_name()->set_value("a");
+  limits.add_rules()->mutable_name()->set_value("b");
+  v1::Rule* given = limits.add_rules();
+  given->mutable_name()->set_value("c");
+  given->mutable_id()->set_value("console-id");
+  given->mutable_service()->set_value("Elsewhere");
+  rules.SetRateLimit(kEcho, limits);
+  auto answer = rules.Discover(Ask(v1::DiscoverRequest::RATE_LIMIT));
+  ASSERT_EQ(answer->ratelimit().rules_size(), 3);
+  std::set<std::string> ids;
+  for (const v1::Rule& rule : answer->ratelimit().rules()) {
+    EXPECT_EQ(rule.service().value(), "Echo");
+    EXPECT_EQ(rule.namespace_().value(), "default");
+    EXPECT_FALSE(rule.id().value().empty());
+    EXPECT_EQ(rule.revision().value(), answer->ratelimit().revision().value());
+    ids.insert(rule.id().value());
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_EQ(answer->ratelimit().rules(2).id().value(), "console-id");
+  // Setting the same rules again keeps their ids (clients keep their windows).
+  const std::string first_id = answer->ratelimit().rules(0).id().value();
+  rules.SetRateLimit(kEcho, limits);
+  EXPECT_EQ(rules.Discover(Ask(v1::DiscoverRequest::RATE_LIMIT))->ratelimit().rules(0).id().value(),
+            first_id);
 }
 
 TEST(RuleRegistryTest, LoadsJsonRulesAllOrNothing) {
