@@ -202,20 +202,29 @@ TEST_F(GlobalLimitTest, WithTheRateLimitServerStoppedEachServerKeepsToItsLocalSh
 }
 
 TEST_F(GlobalLimitTest, TheRateLimitServerIsFoundThroughNaming) {
-  // polaris-limiter registers itself as Polaris/polaris.limiter.
-  InstanceRegistration limiter;
-  limiter.key = ServiceKey{"Polaris", "polaris.limiter"};
-  limiter.instance.host = "127.0.0.1";
-  limiter.instance.port = static_cast<uint32_t>(
-      std::stoi(plane_->ratelimit_address().substr(plane_->ratelimit_address().rfind(':') + 1)));
-  limiter.ttl_seconds = 60;
-  ASSERT_TRUE(ControlPlaneClient::Shared(plane_->address())->RegisterInstance(limiter).ok());
+  // The mockplane's rate-limit server registers itself as
+  // Polaris/polaris.limiter (protocol grpc), as polaris-limiter does.
+  // polaris-limiter registers its HTTP port there too: never a window's
+  // server (these point at closed ports; a window sent to one would never
+  // be reported).
+  const ServiceKey limiter_service{"Polaris", "polaris.limiter"};
+  ASSERT_EQ(plane_->Instances(limiter_service).size(), 1u);
+  for (uint32_t port : {9u, 13u, 17u, 19u, 21u}) {
+    InstanceRegistration http;
+    http.key = limiter_service;
+    http.instance.host = "127.0.0.1";
+    http.instance.port = port;
+    http.instance.protocol = "http";
+    http.ttl_seconds = 0;  // healthy throughout
+    ASSERT_TRUE(ControlPlaneClient::Shared(plane_->address())->RegisterInstance(http).ok());
+  }
   plane_->SetRateLimit(kEcho, testing::Limits({GlobalRule("global-150", kRate)}));
   StartServers(1, /*address=*/"");
   const QuotaClient& quota = *servers_[0].polaris->quota_client();
   ASSERT_TRUE(WaitUntil([&] { return quota.stats().reports > 0; }, absl::Seconds(30)));
   EXPECT_TRUE(quota.Fresh(quota.NowMs()));
   EXPECT_EQ(quota.stats().inits, 1u);
+  EXPECT_EQ(quota.stats().failures, 0u);  // no window went to an HTTP port
 }
 
 }  // namespace

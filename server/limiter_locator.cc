@@ -1,9 +1,6 @@
 #include "server/limiter_locator.h"
 
-#include <algorithm>
 #include <utility>
-
-#include "absl/strings/str_cat.h"
 
 namespace grpc_cpp_polaris {
 
@@ -23,17 +20,6 @@ LimiterLocator::~LimiterLocator() {
   for (auto& [key, cluster] : clusters) cluster->watch.reset();
 }
 
-uint64_t LimiterLocator::Hash(const GlobalQuotaTarget& target) {
-  const std::string key = absl::StrCat(target.service.service, "#",
-                                       target.service.service_namespace, "#", target.labels);
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : key) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
 std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
   if (!address_.empty()) return address_;
   const ServiceKey& key = target.cluster.service.empty() ? fallback_service_ : target.cluster;
@@ -41,31 +27,27 @@ std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto [it, inserted] = clusters_.try_emplace(key);
-    if (!inserted) return Pick(it->second->addresses, target);
+    if (!inserted) return Pick(*it->second, target);
     it->second = std::make_unique<Cluster>();
     cluster = it->second.get();
   }
   // First use: watch it (the callback takes mu_, so not under it).
   std::unique_ptr<ServiceViewWatch> watch =
-      context_->WatchService(key, [this, cluster](absl::StatusOr<ServiceViewPtr> view) {
+      context_->WatchService(key, [this, cluster, key](absl::StatusOr<ServiceViewPtr> view) {
         if (!view.ok()) return;  // keep the last good list
-        std::vector<std::string> addresses;
-        for (const Instance& instance : (*view)->instances->instances) {
-          if (instance.Routable()) addresses.push_back(JoinHostPort(instance.host, instance.port));
-        }
-        std::sort(addresses.begin(), addresses.end());
+        auto choice = std::make_shared<const LimiterChoice>(LimiterChoice::Build(
+            key.service_namespace, (*view)->instances->instances));
         std::lock_guard<std::mutex> lock(mu_);
-        cluster->addresses = std::move(addresses);
+        cluster->choice = std::move(choice);
       });
   std::lock_guard<std::mutex> lock(mu_);
   cluster->watch = std::move(watch);
-  return Pick(cluster->addresses, target);
+  return Pick(*cluster, target);
 }
 
-std::string LimiterLocator::Pick(const std::vector<std::string>& addresses,
-                                 const GlobalQuotaTarget& target) {
-  if (addresses.empty()) return "";
-  return addresses[Hash(target) % addresses.size()];
+std::string LimiterLocator::Pick(const Cluster& cluster, const GlobalQuotaTarget& target) {
+  if (cluster.choice == nullptr) return "";
+  return cluster.choice->Pick(LimiterChoice::WindowHash(target.service, target.labels));
 }
 
 }  // namespace grpc_cpp_polaris

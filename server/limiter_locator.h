@@ -3,10 +3,9 @@
 // cluster (else of the default limiter service, "Polaris/polaris.limiter",
 // where polaris-limiter registers itself) found through naming.
 //
-// Among the routable instances, sorted by address, the window's server is
-// chosen by an FNV-1a hash of "service#namespace#labels" (the key
-// polaris-go hashes), so every instance of a service reports a window to
-// the same rate-limit server while the instance list is the same.
+// A window's server is the one polaris-go would choose (see
+// sdk/limiter/limiter_choice.h), so Go and C++ instances of a service report
+// a window to the same server while they see the same instance list.
 #ifndef GRPC_CPP_POLARIS_SERVER_LIMITER_LOCATOR_H_
 #define GRPC_CPP_POLARIS_SERVER_LIMITER_LOCATOR_H_
 
@@ -18,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "sdk/context.h"
+#include "sdk/limiter/limiter_choice.h"
 #include "sdk/limiter/remote_quota.h"
 #include "sdk/model.h"
 
@@ -35,17 +35,13 @@ class LimiterLocator {
   // cluster on first use. Thread-safe.
   std::string Locate(const GlobalQuotaTarget& target);
 
-  // The FNV-1a hash the choice uses (exposed for tests).
-  static uint64_t Hash(const GlobalQuotaTarget& target);
-
  private:
   struct Cluster {
-    std::vector<std::string> addresses;  // routable, sorted
+    std::shared_ptr<const LimiterChoice> choice;  // null until the first view
     std::unique_ptr<ServiceViewWatch> watch;
   };
-  // The address of `addresses` that keeps `target` (empty: none).
-  static std::string Pick(const std::vector<std::string>& addresses,
-                          const GlobalQuotaTarget& target);
+  // The server of `cluster` that keeps `target` (empty: none).
+  static std::string Pick(const Cluster& cluster, const GlobalQuotaTarget& target);
 
   const std::shared_ptr<Context> context_;
   const std::string address_;

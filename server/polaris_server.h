@@ -77,7 +77,9 @@ struct GlobalLimitOptions {
   // reach.
   bool enabled = true;
   // "host:port" of the rate-limit server. Empty: an instance of the rule's
-  // `cluster`, else of `limiter_service`, found through naming.
+  // `cluster`, else of `limiter_service`, found through naming; among its
+  // gRPC instances a window goes where polaris-go would send it
+  // (sdk/limiter/limiter_choice.h).
   std::string address;
   ServiceKey limiter_service{"Polaris", "polaris.limiter"};
   // How often each window's use is reported (polaris-go: 30-50 ms).
