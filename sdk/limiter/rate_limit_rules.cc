@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "proto/v1/ratelimit.pb.h"
 #include "proto/v1/response.pb.h"
 #include "sdk/control_plane_client.h"
@@ -101,31 +102,58 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
     if (!method.ok()) return Bad(where, "", method.status().message());
     rule.method = *std::move(method);
   }
+  // The arguments, or an older server's labels turned into arguments as
+  // polaris-go turns them: "$method", "$caller_ip", "$header.K",
+  // "$query.K", "$caller_service.K"; any other key is CUSTOM.
+  struct Source {
+    v1::MatchArgument::Type type;
+    std::string key;
+    const v1::MatchString* value;
+    std::string field;
+  };
+  std::vector<Source> sources;
   for (int i = 0; i < proto.arguments_size(); ++i) {
     const v1::MatchArgument& argument = proto.arguments(i);
-    const std::string field = absl::StrCat("arguments[", i, "]");
-    absl::StatusOr<ArgumentMatcher::Attribute> attribute = AttributeOf(argument.type());
-    if (!attribute.ok()) return Bad(where, field + ".type", attribute.status().message());
-    absl::StatusOr<StringMatcher> value =
-        StringMatcher::FromProto(argument.value(), field + ".value");
-    if (!value.ok()) return Bad(where, "", value.status().message());
-    rule.arguments.push_back(ArgumentMatcher{*attribute, KeyOf(*attribute, argument.key()),
-                                             *std::move(value)});
-    rule.argument_types.push_back(v1::MatchArgument::Type_Name(argument.type()));
+    sources.push_back(Source{argument.type(), argument.key(), &argument.value(),
+                             absl::StrCat("arguments[", i, "]")});
   }
-  // Older servers' labels: a header each.
   if (proto.arguments_size() == 0) {
     std::vector<std::string> keys;
     for (const auto& [key, unused] : proto.labels()) keys.push_back(key);
     std::sort(keys.begin(), keys.end());
     for (const std::string& key : keys) {
-      absl::StatusOr<StringMatcher> value =
-          StringMatcher::FromProto(proto.labels().at(key), absl::StrCat("labels[", key, "]"));
-      if (!value.ok()) return Bad(where, "", value.status().message());
-      rule.arguments.push_back(ArgumentMatcher{ArgumentMatcher::Attribute::kHeader,
-                                               absl::AsciiStrToLower(key), *std::move(value)});
-      rule.argument_types.push_back(v1::MatchArgument::Type_Name(v1::MatchArgument::HEADER));
+      Source source{v1::MatchArgument::CUSTOM, key, &proto.labels().at(key),
+                    absl::StrCat("labels[", key, "]")};
+      absl::string_view rest = key;
+      if (key == "$method") {
+        source.type = v1::MatchArgument::METHOD;
+        source.key.clear();
+      } else if (key == "$caller_ip") {
+        source.type = v1::MatchArgument::CALLER_IP;
+        source.key.clear();
+      } else if (absl::ConsumePrefix(&rest, "$header.")) {
+        source.type = v1::MatchArgument::HEADER;
+        source.key = std::string(rest);
+      } else if (absl::ConsumePrefix(&rest, "$query.")) {
+        source.type = v1::MatchArgument::QUERY;
+        source.key = std::string(rest);
+      } else if (absl::ConsumePrefix(&rest, "$caller_service.")) {
+        source.type = v1::MatchArgument::CALLER_SERVICE;
+        source.key = std::string(rest);
+      }
+      sources.push_back(std::move(source));
     }
+  }
+  for (const Source& source : sources) {
+    absl::StatusOr<ArgumentMatcher::Attribute> attribute = AttributeOf(source.type);
+    if (!attribute.ok()) return Bad(where, source.field + ".type", attribute.status().message());
+    absl::StatusOr<StringMatcher> value =
+        StringMatcher::FromProto(*source.value, source.field + ".value");
+    if (!value.ok()) return Bad(where, "", value.status().message());
+    rule.arguments.push_back(
+        ArgumentMatcher{*attribute, KeyOf(*attribute, source.key), *std::move(value)});
+    rule.argument_types.push_back(v1::MatchArgument::Type_Name(source.type));
+    rule.argument_keys.push_back(source.key);
   }
   rule.regex_combine = proto.regex_combine().value();
   if (rule.resource == RateLimitRule::Resource::kQps) {
@@ -248,7 +276,7 @@ std::string RateLimitRule::GlobalLabels(const InboundCall* call) const {
         argument.attribute == ArgumentMatcher::Attribute::kCallerIp) {
       entries.push_back(absl::StrCat(argument_types[i], ":", value));
     } else {
-      entries.push_back(absl::StrCat(argument_types[i], ":", argument.key, ":", value));
+      entries.push_back(absl::StrCat(argument_types[i], ":", argument_keys[i], ":", value));
     }
   }
   std::sort(entries.begin(), entries.end());

@@ -131,15 +131,42 @@ TEST(RateLimitRulesTest, ABadRuleIsLeftOutNamingItsField) {
   EXPECT_NE(rejected[3].find("amounts is empty"), std::string::npos) << rejected[3];
 }
 
-TEST(RateLimitRulesTest, OlderServersLabelsAreHeaders) {
+// Older servers' labels become arguments as polaris-go makes them: "$method",
+// "$caller_ip", "$header.K", "$query.K", "$caller_service.K", and any other
+// key CUSTOM (a header, else caller metadata).
+TEST(RateLimitRulesTest, OlderServersLabelsBecomeArgumentsAsInPolarisGo) {
   v1::Rule rule = QpsRule("r", 1, 1);
+  rule.set_type(v1::Rule::GLOBAL);
   (*rule.mutable_labels())["x-tenant"].mutable_value()->set_value("t1");
+  (*rule.mutable_labels())["$method"].mutable_value()->set_value("/echo.EchoService/Echo");
+  (*rule.mutable_labels())["$caller_ip"].mutable_value()->set_value("10.0.0.1");
+  (*rule.mutable_labels())["$header.X-User"].mutable_value()->set_value("bob");
+  (*rule.mutable_labels())["$caller_service.default"].mutable_value()->set_value("Frontend");
   absl::StatusOr<std::shared_ptr<const RateLimitRules>> parsed = Parse({rule});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ((*parsed)->rules.size(), 1u);
+  const RateLimitRule& parsed_rule = (*parsed)->rules[0];
   testing::FakeInboundCall call;
-  EXPECT_FALSE((*parsed)->rules[0].Matches(call));
+  call.ip = "10.0.0.1";
+  call.headers["x-user"] = "bob";
+  call.headers["polaris.request.caller.service"] = "Frontend";
+  call.headers["polaris.request.caller.namespace"] = "default";
+  EXPECT_FALSE(parsed_rule.Matches(call));
   call.headers["x-tenant"] = "t1";
-  EXPECT_TRUE((*parsed)->rules[0].Matches(call));
+  EXPECT_TRUE(parsed_rule.Matches(call));
+  for (const char* missing : {"ip", "method", "caller"}) {
+    testing::FakeInboundCall other = call;
+    if (std::string(missing) == "ip") other.ip = "10.0.0.2";
+    if (std::string(missing) == "method") other.method_name = "/echo.EchoService/Chat";
+    if (std::string(missing) == "caller") {
+      other.headers["polaris.request.caller.service"] = "Backoffice";
+    }
+    EXPECT_FALSE(parsed_rule.Matches(other)) << missing;
+  }
+  // Keys keep the rule's case in the counter's labels.
+  EXPECT_EQ(parsed_rule.GlobalLabels(&call),
+            "|CALLER_IP:10.0.0.1|CALLER_SERVICE:default:Frontend|CUSTOM:x-tenant:t1|"
+            "HEADER:X-User:bob|METHOD:/echo.EchoService/Echo");
 }
 
 TEST(RateLimitRulesTest, ReadsGlobalModeAndCluster) {
@@ -186,7 +213,8 @@ TEST(RateLimitRulesTest, GlobalLabelsAreWhatPolarisGoSends) {
 
   v1::Rule rule = QpsRule("g1", 10, 1);
   rule.mutable_method()->mutable_value()->set_value("/echo.EchoService/Echo");
-  testing::AddArgument(rule, v1::MatchArgument::HEADER, "x-user", "^u", v1::MatchString::REGEX);
+  // Header keys match whatever their case; the label keeps the rule's.
+  testing::AddArgument(rule, v1::MatchArgument::HEADER, "X-User", "^u", v1::MatchString::REGEX);
   testing::AddArgument(rule, v1::MatchArgument::CALLER_IP, "", "10.0.0.1");
   testing::AddArgument(rule, v1::MatchArgument::CUSTOM, "app", "shop");
   auto parsed = Parse({rule});
@@ -199,13 +227,13 @@ TEST(RateLimitRulesTest, GlobalLabelsAreWhatPolarisGoSends) {
   // The method, then the sorted arguments: exact ones by the rule's value,
   // others by the call's.
   EXPECT_EQ(g1.GlobalLabels(&call),
-            "/echo.EchoService/Echo|CALLER_IP:10.0.0.1|CUSTOM:app:shop|HEADER:x-user:u42");
+            "/echo.EchoService/Echo|CALLER_IP:10.0.0.1|CUSTOM:app:shop|HEADER:X-User:u42");
   // regex_combine: one window, named by the rule's own pattern.
   rule.mutable_regex_combine()->set_value(true);
   auto combined = Parse({rule});
   ASSERT_TRUE(combined.ok());
   EXPECT_EQ((*combined)->rules[0].GlobalLabels(nullptr),
-            "/echo.EchoService/Echo|CALLER_IP:10.0.0.1|CUSTOM:app:shop|HEADER:x-user:^u");
+            "/echo.EchoService/Echo|CALLER_IP:10.0.0.1|CUSTOM:app:shop|HEADER:X-User:^u");
 }
 
 }  // namespace
