@@ -5,6 +5,8 @@
 #include <sstream>
 #include <vector>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/status/statusor.h"
@@ -105,9 +107,6 @@ void RuleRegistry::Store(DiscoverType type, const ServiceKey& key,
     if (response.has_routing()) response.mutable_routing()->mutable_revision()->set_value(revision);
     if (response.has_ratelimit()) {
       response.mutable_ratelimit()->mutable_revision()->set_value(revision);
-      for (v1::Rule& rule : *response.mutable_ratelimit()->mutable_rules()) {
-        if (rule.revision().value().empty()) rule.mutable_revision()->set_value(revision);
-      }
     }
     if (response.has_circuitbreaker()) {
       response.mutable_circuitbreaker()->mutable_revision()->set_value(revision);
@@ -148,18 +147,33 @@ void RuleRegistry::SetCircuitBreaker(const ServiceKey& key, v1::CircuitBreaker c
 
 void RuleRegistry::SetRateLimit(const ServiceKey& key, v1::RateLimit rate_limit) {
   // As the real server's rateLimit2Client: every rule names the service it
-  // is served for and has an id (clients key their windows and the
-  // rate-limit server's counters by them; polaris-cpp INITs with the rule's
-  // own service). An id the console would have given is derived here from
-  // the rule's place, so setting the rules again keeps it.
+  // is served for and has an id and a revision (clients key their windows
+  // by them, polaris-go by revision too, and polaris-cpp INITs with the
+  // rule's own service). What the console would have given is derived here:
+  // the id from the rule's name (its place only when names repeat), the
+  // revision from its content, so setting unchanged rules again keeps both.
+  std::set<std::string> ids;
   for (int i = 0; i < rate_limit.rules_size(); ++i) {
     v1::Rule& rule = *rate_limit.mutable_rules(i);
     rule.mutable_service()->set_value(key.service);
     rule.mutable_namespace_()->set_value(key.service_namespace);
     if (rule.id().value().empty()) {
-      rule.mutable_id()->set_value(Fnv1aHex(absl::StrCat(
-          "ratelimit##", key.service_namespace, "##", key.service, "##", rule.name().value(),
-          "##", i)));
+      const std::string base =
+          absl::StrCat("ratelimit##", key.service_namespace, "##", key.service, "##",
+                       rule.name().value());
+      std::string id = Fnv1aHex(base);
+      if (ids.count(id) > 0) id = Fnv1aHex(absl::StrCat(base, "##", i));
+      rule.mutable_id()->set_value(id);
+    }
+    ids.insert(rule.id().value());
+    if (rule.revision().value().empty()) {
+      std::string content;
+      google::protobuf::io::StringOutputStream stream(&content);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      rule.SerializeToCodedStream(&coded);
+      coded.Trim();
+      rule.mutable_revision()->set_value(Fnv1aHex(content));
     }
   }
   v1::DiscoverResponse response =

@@ -92,16 +92,37 @@ TEST(RuleRegistryTest, RateLimitRulesCarryServiceIdAndRevision) {
     EXPECT_EQ(rule.service().value(), "Echo");
     EXPECT_EQ(rule.namespace_().value(), "default");
     EXPECT_FALSE(rule.id().value().empty());
-    EXPECT_EQ(rule.revision().value(), answer->ratelimit().revision().value());
+    EXPECT_FALSE(rule.revision().value().empty());
     ids.insert(rule.id().value());
   }
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_EQ(answer->ratelimit().rules(2).id().value(), "console-id");
-  // Setting the same rules again keeps their ids (clients keep their windows).
-  const std::string first_id = answer->ratelimit().rules(0).id().value();
+  // Setting the same rules again keeps their ids and revisions (clients keep
+  // their windows); a changed rule gets a new revision, the others keep
+  // theirs, and an id does not depend on the rule's place.
+  const v1::Rule first_a = answer->ratelimit().rules(0);
+  const v1::Rule first_b = answer->ratelimit().rules(1);
   rules.SetRateLimit(kEcho, limits);
-  EXPECT_EQ(rules.Discover(Ask(v1::DiscoverRequest::RATE_LIMIT))->ratelimit().rules(0).id().value(),
-            first_id);
+  auto again = rules.Discover(Ask(v1::DiscoverRequest::RATE_LIMIT));
+  EXPECT_EQ(again->ratelimit().rules(0).id().value(), first_a.id().value());
+  EXPECT_EQ(again->ratelimit().rules(0).revision().value(), first_a.revision().value());
+  v1::RateLimit changed;
+  *changed.add_rules() = limits.rules(1);
+  *changed.add_rules() = limits.rules(0);
+  changed.mutable_rules(1)->mutable_regex_combine()->set_value(true);
+  rules.SetRateLimit(kEcho, changed);
+  auto reordered = rules.Discover(Ask(v1::DiscoverRequest::RATE_LIMIT));
+  EXPECT_EQ(reordered->ratelimit().rules(0).id().value(), first_b.id().value());
+  EXPECT_EQ(reordered->ratelimit().rules(0).revision().value(), first_b.revision().value());
+  EXPECT_EQ(reordered->ratelimit().rules(1).id().value(), first_a.id().value());
+  EXPECT_NE(reordered->ratelimit().rules(1).revision().value(), first_a.revision().value());
+  // Two rules of one name still get two ids.
+  v1::RateLimit twins;
+  twins.add_rules()->mutable_name()->set_value("t");
+  twins.add_rules()->mutable_name()->set_value("t");
+  rules.SetRateLimit(kEcho, twins);
+  auto both = rules.Discover(Ask(v1::DiscoverRequest::RATE_LIMIT));
+  EXPECT_NE(both->ratelimit().rules(0).id().value(), both->ratelimit().rules(1).id().value());
 }
 
 TEST(RuleRegistryTest, LoadsJsonRulesAllOrNothing) {

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <grpc/support/log.h>
+
 namespace grpc_cpp_polaris {
 
 LimiterLocator::LimiterLocator(std::shared_ptr<Context> context, std::string address,
@@ -35,8 +37,15 @@ std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
   std::unique_ptr<ServiceViewWatch> watch =
       context_->WatchService(key, [this, cluster, key](absl::StatusOr<ServiceViewPtr> view) {
         if (!view.ok()) return;  // keep the last good list
-        auto choice = std::make_shared<const LimiterChoice>(LimiterChoice::Build(
-            key.service_namespace, (*view)->instances->instances));
+        const std::vector<Instance>& instances = (*view)->instances->instances;
+        auto choice = std::make_shared<const LimiterChoice>(
+            LimiterChoice::Build(key.service_namespace, instances));
+        if (choice->ids().empty() && !instances.empty()) {
+          gpr_log(GPR_ERROR,
+                  "polaris: rate-limit cluster %s has %zu instances but none speaking gRPC "
+                  "that may take traffic; its GLOBAL windows keep to their local share",
+                  key.ToString().c_str(), instances.size());
+        }
         std::lock_guard<std::mutex> lock(mu_);
         cluster->choice = std::move(choice);
       });

@@ -58,7 +58,9 @@ class ServiceViewWatch;
 // check, the server's own grpc.health.v1 service (healthCheckPath names the
 // service asked about, "" for the whole server) must answer SERVING; it is
 // asked through the server's in-process channel, so the listening address
-// and the credentials the server requires do not matter.
+// and the credentials the server requires do not matter (an application
+// interceptor that rejects calls without a peer identity must let
+// grpc.health.v1.Health through).
 struct OnlineOptions {
   // Register this long after Start().
   absl::Duration delay = absl::ZeroDuration();
@@ -77,8 +79,8 @@ struct GlobalLimitOptions {
   // reach.
   bool enabled = true;
   // "host:port" of the rate-limit server. Empty: an instance of the rule's
-  // `cluster`, else of `limiter_service`, found through naming; among its
-  // gRPC instances a window goes where polaris-go would send it
+  // `cluster`, else of `limiter_service`, found through naming; among the
+  // instances speaking gRPC a window goes where polaris-go would send it
   // (sdk/limiter/limiter_choice.h).
   std::string address;
   ServiceKey limiter_service{"Polaris", "polaris.limiter"};

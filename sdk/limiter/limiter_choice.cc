@@ -1,8 +1,6 @@
 #include "sdk/limiter/limiter_choice.h"
 
 #include <algorithm>
-#include <cstring>
-#include <numeric>
 
 #include "absl/strings/str_cat.h"
 
@@ -144,7 +142,9 @@ LimiterChoice LimiterChoice::Build(absl::string_view cluster_namespace,
     }
   }
   std::sort(candidates.begin(), candidates.end(),
-            [](const Instance* a, const Instance* b) { return a->id < b->id; });
+            [](const Instance* a, const Instance* b) {
+              return a->id != b->id ? a->id < b->id : a->Address() < b->Address();
+            });
   LimiterChoice choice;
   if (candidates.empty()) return choice;
   struct Entry {
