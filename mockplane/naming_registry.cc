@@ -50,6 +50,14 @@ void AddInternalLabels(v1::Instance* proto) {
 
 }  // namespace
 
+void NamingRegistry::RecordToProto(const ServiceKey& key, const InstanceRecord& record,
+                                   v1::Instance* proto) {
+  InstanceToProto(record.instance, proto);
+  proto->MergeFrom(record.extra);
+  proto->mutable_service()->set_value(key.service);
+  proto->mutable_namespace_()->set_value(key.service_namespace);
+}
+
 NamingRegistry::NamingRegistry(Clock* clock, NamingLimits limits)
     : clock_(clock), limits_(limits) {}
 
@@ -215,10 +223,7 @@ v1::Response NamingRegistry::Register(const v1::Instance& request) {
     unknown_heartbeats_.erase(record.instance.id);
     service.instances[record.instance.id] = record;
     BumpLocked(&service);
-    InstanceToProto(record.instance, response.mutable_instance());
-    response.mutable_instance()->MergeFrom(record.extra);
-    response.mutable_instance()->mutable_service()->set_value(key.service);
-    response.mutable_instance()->mutable_namespace_()->set_value(key.service_namespace);
+    RecordToProto(key, record, response.mutable_instance());
   }
   Notify({key}, new_service_namespace);
   return response;
@@ -376,10 +381,7 @@ NamingRegistry::DiscoverResponsePtr NamingRegistry::Discover(
       const Instance& instance = entry.second.instance;
       if (only_healthy && !instance.healthy) continue;
       v1::Instance* proto = response->add_instances();
-      InstanceToProto(instance, proto);
-      proto->MergeFrom(entry.second.extra);
-      proto->mutable_service()->set_value(key.service);
-      proto->mutable_namespace_()->set_value(key.service_namespace);
+      RecordToProto(key, entry.second, proto);
       AddInternalLabels(proto);
     }
     cached = std::move(response);

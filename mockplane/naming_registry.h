@@ -125,6 +125,10 @@ class NamingRegistry {
     DiscoverResponsePtr healthy_answer;
   };
 
+  // An instance as served: the model, the fields it does not carry, and
+  // the service it belongs to.
+  static void RecordToProto(const ServiceKey& key, const InstanceRecord& record,
+                            v1::Instance* proto);
   // The real server's checks of a RegisterInstance request, or nothing.
   std::optional<v1::Response> CheckNewInstance(const v1::Instance& request) const;
   static bool ValidResourceName(const std::string& name);

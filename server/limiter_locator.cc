@@ -38,9 +38,8 @@ std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
       context_->WatchService(key, [this, cluster, key](absl::StatusOr<ServiceViewPtr> view) {
         if (!view.ok()) return;  // keep the last good list
         const std::vector<Instance>& instances = (*view)->instances->instances;
-        auto choice = std::make_shared<const LimiterChoice>(
-            LimiterChoice::Build(key.service_namespace, instances));
-        if (choice->ids().empty() && !instances.empty()) {
+        LimiterChoice choice = LimiterChoice::Build(key.service_namespace, instances);
+        if (choice.ids().empty() && !instances.empty()) {
           gpr_log(GPR_ERROR,
                   "polaris: rate-limit cluster %s has %zu instances but none speaking gRPC "
                   "that may take traffic; its GLOBAL windows keep to their local share",
@@ -55,8 +54,7 @@ std::string LimiterLocator::Locate(const GlobalQuotaTarget& target) {
 }
 
 std::string LimiterLocator::Pick(const Cluster& cluster, const GlobalQuotaTarget& target) {
-  if (cluster.choice == nullptr) return "";
-  return cluster.choice->Pick(LimiterChoice::WindowHash(target.service, target.labels));
+  return cluster.choice.Pick(LimiterChoice::WindowHash(target.service, target.labels));
 }
 
 }  // namespace grpc_cpp_polaris

@@ -37,7 +37,7 @@ class LimiterLocator {
 
  private:
   struct Cluster {
-    std::shared_ptr<const LimiterChoice> choice;  // null until the first view
+    LimiterChoice choice;  // none until the first view
     std::unique_ptr<ServiceViewWatch> watch;
   };
   // The server of `cluster` that keeps `target` (empty: none).

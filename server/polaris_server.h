@@ -165,9 +165,10 @@ class PolarisServer {
   // Graceful stop: Offline(), wait registration.deregister_propagation_delay
   // for clients to notice, then stop the server letting calls and streams
   // in flight finish within registration.drain_timeout (the rest are
-  // cancelled); calls and messages held by rate limits go on at once. Idempotent and safe from any thread but the server's own
-  // handlers (gRPC's Shutdown waits for them); every caller returns once the
-  // server has stopped, with the first caller's result.
+  // cancelled); calls and messages held by rate limits go on at once.
+  // Idempotent and safe from any thread but the server's own handlers
+  // (gRPC's Shutdown waits for them); every caller returns once the server
+  // has stopped, with the first caller's result.
   absl::Status Shutdown();
 
   const CallGate& gate() const { return *gate_; }

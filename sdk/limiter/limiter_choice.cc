@@ -48,71 +48,36 @@ uint64_t Fnv1Hash64(absl::string_view data) {
 uint64_t Murmur3Hash64(absl::string_view data, uint32_t seed) {
   constexpr uint64_t kC1 = 0x87c37b91114253d5ULL;
   constexpr uint64_t kC2 = 0x4cf5ad432745937fULL;
+  // The scrambles of a block's (or the tail's) two halves.
+  auto scramble1 = [](uint64_t k) { return Rotl(k * kC1, 31) * kC2; };
+  auto scramble2 = [](uint64_t k) { return Rotl(k * kC2, 33) * kC1; };
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
   const size_t length = data.size();
   uint64_t h1 = seed;
   uint64_t h2 = seed;
   const size_t blocks = length / 16;
   for (size_t i = 0; i < blocks; ++i) {
-    uint64_t k1 = ReadLittle64(bytes + 16 * i);
-    uint64_t k2 = ReadLittle64(bytes + 16 * i + 8);
-    k1 *= kC1;
-    k1 = Rotl(k1, 31);
-    k1 *= kC2;
-    h1 ^= k1;
-    h1 = Rotl(h1, 27);
-    h1 += h2;
-    h1 = h1 * 5 + 0x52dce729;
-    k2 *= kC2;
-    k2 = Rotl(k2, 33);
-    k2 *= kC1;
-    h2 ^= k2;
-    h2 = Rotl(h2, 31);
-    h2 += h1;
-    h2 = h2 * 5 + 0x38495ab5;
+    h1 ^= scramble1(ReadLittle64(bytes + 16 * i));
+    h1 = (Rotl(h1, 27) + h2) * 5 + 0x52dce729;
+    h2 ^= scramble2(ReadLittle64(bytes + 16 * i + 8));
+    h2 = (Rotl(h2, 31) + h1) * 5 + 0x38495ab5;
   }
+  // The tail: up to 8 bytes in k1, the rest in k2, little-endian.
   const unsigned char* tail = bytes + blocks * 16;
+  const size_t rest = length & 15;
   uint64_t k1 = 0;
   uint64_t k2 = 0;
-  switch (length & 15) {
-    case 15: k2 ^= static_cast<uint64_t>(tail[14]) << 48; [[fallthrough]];
-    case 14: k2 ^= static_cast<uint64_t>(tail[13]) << 40; [[fallthrough]];
-    case 13: k2 ^= static_cast<uint64_t>(tail[12]) << 32; [[fallthrough]];
-    case 12: k2 ^= static_cast<uint64_t>(tail[11]) << 24; [[fallthrough]];
-    case 11: k2 ^= static_cast<uint64_t>(tail[10]) << 16; [[fallthrough]];
-    case 10: k2 ^= static_cast<uint64_t>(tail[9]) << 8; [[fallthrough]];
-    case 9:
-      k2 ^= static_cast<uint64_t>(tail[8]);
-      k2 *= kC2;
-      k2 = Rotl(k2, 33);
-      k2 *= kC1;
-      h2 ^= k2;
-      [[fallthrough]];
-    case 8: k1 ^= static_cast<uint64_t>(tail[7]) << 56; [[fallthrough]];
-    case 7: k1 ^= static_cast<uint64_t>(tail[6]) << 48; [[fallthrough]];
-    case 6: k1 ^= static_cast<uint64_t>(tail[5]) << 40; [[fallthrough]];
-    case 5: k1 ^= static_cast<uint64_t>(tail[4]) << 32; [[fallthrough]];
-    case 4: k1 ^= static_cast<uint64_t>(tail[3]) << 24; [[fallthrough]];
-    case 3: k1 ^= static_cast<uint64_t>(tail[2]) << 16; [[fallthrough]];
-    case 2: k1 ^= static_cast<uint64_t>(tail[1]) << 8; [[fallthrough]];
-    case 1:
-      k1 ^= static_cast<uint64_t>(tail[0]);
-      k1 *= kC1;
-      k1 = Rotl(k1, 31);
-      k1 *= kC2;
-      h1 ^= k1;
-      break;
-    default:
-      break;
-  }
+  for (size_t i = rest; i > 8; --i) k2 = (k2 << 8) | tail[i - 1];
+  for (size_t i = std::min<size_t>(rest, 8); i > 0; --i) k1 = (k1 << 8) | tail[i - 1];
+  if (rest > 8) h2 ^= scramble2(k2);
+  if (rest > 0) h1 ^= scramble1(k1);
   h1 ^= length;
   h2 ^= length;
   h1 += h2;
   h2 += h1;
   h1 = Fmix(h1);
   h2 = Fmix(h2);
-  h1 += h2;
-  return h1;
+  return h1 + h2;
 }
 
 uint64_t LimiterChoice::WindowHash(const ServiceKey& service, absl::string_view labels) {

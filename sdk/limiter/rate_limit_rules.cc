@@ -152,8 +152,11 @@ absl::StatusOr<RateLimitRule> Build(const v1::Rule& proto, const std::string& wh
     if (!value.ok()) return Bad(where, "", value.status().message());
     rule.arguments.push_back(
         ArgumentMatcher{*attribute, KeyOf(*attribute, source.key), *std::move(value)});
-    rule.argument_types.push_back(v1::MatchArgument::Type_Name(source.type));
-    rule.argument_keys.push_back(source.key);
+    const std::string& type = v1::MatchArgument::Type_Name(source.type);
+    rule.argument_labels.push_back(*attribute == ArgumentMatcher::Attribute::kMethod ||
+                                           *attribute == ArgumentMatcher::Attribute::kCallerIp
+                                       ? type
+                                       : absl::StrCat(type, ":", source.key));
   }
   rule.regex_combine = proto.regex_combine().value();
   if (rule.resource == RateLimitRule::Resource::kQps) {
@@ -272,12 +275,7 @@ std::string RateLimitRule::GlobalLabels(const InboundCall* call) const {
     const ArgumentMatcher& argument = arguments[i];
     const std::string value =
         value_of(argument.value, call == nullptr ? std::nullopt : argument.ValueOf(*call, &buffer));
-    if (argument.attribute == ArgumentMatcher::Attribute::kMethod ||
-        argument.attribute == ArgumentMatcher::Attribute::kCallerIp) {
-      entries.push_back(absl::StrCat(argument_types[i], ":", value));
-    } else {
-      entries.push_back(absl::StrCat(argument_types[i], ":", argument_keys[i], ":", value));
-    }
+    entries.push_back(absl::StrCat(argument_labels[i], ":", value));
   }
   std::sort(entries.begin(), entries.end());
   absl::StrAppend(&labels, "|", absl::StrJoin(entries, "|"));

@@ -60,12 +60,11 @@ struct RateLimitRule {
   ServiceKey cluster;
   StringMatcher method;
   std::vector<ArgumentMatcher> arguments;
-  // Each argument's type as the proto names it ("HEADER", "CALLER_IP"...),
-  // for GlobalLabels.
-  std::vector<std::string> argument_types;
-  // Each argument's key as the rule writes it (matching folds header keys
-  // to lower case; the label keeps the rule's text, as polaris-go's does).
-  std::vector<std::string> argument_keys;
+  // Each argument's name in GlobalLabels, as polaris-go writes it: the
+  // proto's type name and the key as the rule writes it ("HEADER:X-User";
+  // matching folds header keys to lower case), the type alone for METHOD
+  // and CALLER_IP.
+  std::vector<std::string> argument_labels;
   bool regex_combine = false;
   // QPS: at least one; duration in (0, 24 h] (whole seconds for GLOBAL
   // rules, as the rate-limit server counts); a max of 0 refuses every call.
